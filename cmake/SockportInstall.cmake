@@ -1,0 +1,31 @@
+# Install rules: headers, the library, sockportConfig.cmake (+ version) and sockport.pc.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS sockport EXPORT sockportTargets
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+set(SOCKPORT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/sockport)
+install(EXPORT sockportTargets NAMESPACE sockport:: DESTINATION ${SOCKPORT_CMAKE_DIR})
+configure_package_config_file(cmake/sockportConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/sockportConfig.cmake INSTALL_DESTINATION ${SOCKPORT_CMAKE_DIR})
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/sockportConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/sockportConfig.cmake
+  ${CMAKE_CURRENT_BINARY_DIR}/sockportConfigVersion.cmake DESTINATION ${SOCKPORT_CMAKE_DIR})
+
+if(BUILD_SHARED_LIBS)
+  set(SOCKPORT_PC_CFLAGS "")
+  set(SOCKPORT_PC_PRIVATE_LIBS "${SOCKPORT_PC_LIBS}")
+  set(SOCKPORT_PC_PUBLIC_LIBS "")
+else()
+  set(SOCKPORT_PC_CFLAGS "-DSOCKPORT_STATIC")
+  set(SOCKPORT_PC_PRIVATE_LIBS "")
+  set(SOCKPORT_PC_PUBLIC_LIBS "${SOCKPORT_PC_LIBS}")
+endif()
+configure_file(cmake/sockport.pc.in ${CMAKE_CURRENT_BINARY_DIR}/sockport.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/sockport.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,14 @@
+# Cross-compile for 64-bit Windows with Debian's mingw-w64, and run what is built with Wine.
+set(CMAKE_SYSTEM_NAME Windows)
+set(CMAKE_SYSTEM_PROCESSOR x86_64)
+set(SOCKPORT_MINGW_PREFIX x86_64-w64-mingw32)
+# The -posix variants: the default win32 thread model has no std::mutex (GoogleTest).
+set(CMAKE_C_COMPILER ${SOCKPORT_MINGW_PREFIX}-gcc-posix)
+set(CMAKE_CXX_COMPILER ${SOCKPORT_MINGW_PREFIX}-g++-posix)
+set(CMAKE_RC_COMPILER ${SOCKPORT_MINGW_PREFIX}-windres)
+set(CMAKE_FIND_ROOT_PATH /usr/${SOCKPORT_MINGW_PREFIX})
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/wine-run.sh)
