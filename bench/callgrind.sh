@@ -25,3 +25,17 @@ printf '%-10s %15s %12s\n' "path" "instructions" "per call"
 printf '%-10s %15s %12.1f\n' "raw" "$raw" "$(echo "$raw / ($n * 4)" | bc -l)"
 printf '%-10s %15s %12.1f\n' "sockport" "$sp" "$(echo "$sp / ($n * 4)" | bc -l)"
 printf 'ratio sockport/raw: %.4f (target <= 1.01)\n' "$(echo "$sp / $raw" | bc -l)"
+echo
+# Wall time, natively: 5 runs of each, interleaved, medians (the machine is shared: noisy).
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for i in 1 2 3 4 5; do
+    for m in raw sockport; do
+        "$prog" "$m" "$n" | sed -E 's/.* ([0-9.]+) ns per round trip/\1/' >>"$out/$m.ns"
+    done
+done
+rawns=$(median <"$out/raw.ns")
+spns=$(median <"$out/sockport.ns")
+echo "wall time natively, median of 5 interleaved runs (kernel work included)"
+printf '%-10s %12s\n' "path" "ns/round trip"
+printf '%-10s %12s\n' "raw" "$rawns" "sockport" "$spns"
+printf 'ratio sockport/raw: %.4f\n' "$(echo "$spns / $rawns" | bc -l)"

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define MSG 64
 
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 {
     sp_socket_t pair[2];
     long n = argc > 2 ? atol(argv[2]) : 1000000;
+    struct timespec t0, t1;
+    double ns;
     int rc;
     if (argc < 2 || (strcmp(argv[1], "sockport") != 0 && strcmp(argv[1], "raw") != 0) || n <= 0) {
         fprintf(stderr, "usage: %s sockport|raw [messages]\n", argv[0]);
@@ -65,8 +68,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "socketpair failed\n");
         return 1;
     }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = strcmp(argv[1], "raw") == 0 ? pingpong_raw(pair[0], pair[1], n)
                                      : pingpong_sockport(pair[0], pair[1], n);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
     sp_close(pair[0]);
     sp_close(pair[1]);
     sp_cleanup();
@@ -74,6 +80,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "pingpong failed\n");
         return 1;
     }
-    printf("%s: %ld round trips of %d bytes\n", argv[1], n, MSG);
+    printf("%s: %ld round trips of %d bytes, %.1f ns per round trip\n", argv[1], n, MSG, ns / (double)n);
     return 0;
 }

@@ -62,7 +62,8 @@ extern "C" {
     X(EAI_FAIL, -39, "non-recoverable failure in name resolution")                                 \
     X(EAI_FAMILY, -40, "address family not supported for this name")                               \
     X(EAI_SERVICE, -41, "service not supported for this socket type")                              \
-    X(EAI_NODATA, -42, "host has no address of the asked family")
+    X(EAI_NODATA, -42, "host has no address of the asked family")                                  \
+    X(EEXIST, -43, "already present")
 
 /* The error codes: SP_OK and the negative SP_E* values of the table. */
 typedef enum sp_error {
@@ -70,7 +71,7 @@ typedef enum sp_error {
 #define SP__ERR_ENUM(name, value, msg) SP_##name = (value),
     SP_ERROR_MAP(SP__ERR_ENUM)
 #undef SP__ERR_ENUM
-        SP__ERR_MIN = -42 /* the lowest code in the table; for iteration in tests */
+        SP__ERR_MIN = -43 /* the lowest code in the table; for iteration in tests */
 } sp_error;
 
 /*

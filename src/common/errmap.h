@@ -58,7 +58,8 @@
     X(EDESTADDRREQ, EDESTADDRREQ, WSAEDESTADDRREQ)                                                 \
     X(ENOENT, ENOENT, 0)                                                                           \
     X(ENAMETOOLONG, ENAMETOOLONG, WSAENAMETOOLONG)                                                 \
-    X(ENOTINIT, 0, WSANOTINITIALISED)
+    X(ENOTINIT, 0, WSANOTINITIALISED)                                                              \
+    X(EEXIST, EEXIST, 0)
 
 #define SP_GAI_ERRMAP(X)                                                                           \
     X(EAI_NONAME, EAI_NONAME, WSAHOST_NOT_FOUND)                                                   \
