@@ -6,6 +6,10 @@
  * every row is searched for sp_err_from_native. Only a backend expands it, taking its own
  * column: the other column's names are never evaluated there.
  *
+ * WSA_OPERATION_ABORTED is what Wine gives a blocked accept woken by closesocket from another
+ * thread; Windows gives WSAEINTR, which sockport retries and then sees WSAENOTSOCK: both end
+ * as SP_EBADF.
+ *
  * SP_GAI_ERRMAP(X): the same for getaddrinfo() results.
  */
 #ifndef SOCKPORT_ERRMAP_H
@@ -54,6 +58,7 @@
     X(EBADF, EBADF, WSAENOTSOCK)                                                                   \
     X(EBADF, ENOTSOCK, WSAEBADF)                                                                   \
     X(EBADF, 0, WSA_INVALID_HANDLE)                                                                \
+    X(EBADF, 0, WSA_OPERATION_ABORTED)                                                             \
     X(EMSGSIZE, EMSGSIZE, WSAEMSGSIZE)                                                             \
     X(EDESTADDRREQ, EDESTADDRREQ, WSAEDESTADDRREQ)                                                 \
     X(ENOENT, ENOENT, 0)                                                                           \

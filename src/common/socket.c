@@ -21,22 +21,12 @@ static int wait_for(sp_socket_t s, int ev, sp__deadline deadline)
     return 0; /* ready, or an error the next call will report */
 }
 
-int sp_send_all(sp_socket_t s, const void *buf, size_t len, int timeout_ms, size_t *done)
-{
-    sp_iovec one = sp_iovec_make(buf, len);
-    if (buf == NULL && len > 0) {
-        if (done)
-            *done = 0;
-        return SP_EINVAL;
-    }
-    return sp_sendv_all(s, &one, 1, timeout_ms, done);
-}
-
 #define SP__IOV_BATCH 16
 
-int sp_sendv_all(sp_socket_t s, const sp_iovec *iov, int n, int timeout_ms, size_t *done)
+/* sp_sendv_all against an absolute deadline; *done gets the bytes sent. */
+static int sendv_until(sp_socket_t s, const sp_iovec *iov, int n, sp__deadline deadline,
+                       size_t *done)
 {
-    sp__deadline deadline = sp__deadline_in(timeout_ms);
     size_t total = 0, off = 0; /* bytes sent; offset into iov[i] */
     int i = 0, rc = 0;
 
@@ -96,6 +86,36 @@ int sp_sendv_all(sp_socket_t s, const sp_iovec *iov, int n, int timeout_ms, size
         }
     }
 out:
+    *done = total;
+    return rc;
+}
+
+int sp_sendv_all(sp_socket_t s, const sp_iovec *iov, int n, int timeout_ms, size_t *done)
+{
+    size_t sent;
+    int rc = sendv_until(s, iov, n, sp__deadline_in(timeout_ms), &sent);
+    if (done)
+        *done = sent;
+    return rc;
+}
+
+/* One sp_iovec holds at most 4 GiB - 1 bytes on Windows (a ULONG): larger buffers go in
+ * chunks of 1 GiB. */
+#define SP__SEND_CHUNK ((size_t)1 << 30)
+
+int sp_send_all(sp_socket_t s, const void *buf, size_t len, int timeout_ms, size_t *done)
+{
+    sp__deadline deadline = sp__deadline_in(timeout_ms);
+    size_t total = 0;
+    int rc = 0;
+    if (buf == NULL && len > 0)
+        rc = SP_EINVAL;
+    while (rc == 0 && total < len) {
+        size_t chunk = len - total < SP__SEND_CHUNK ? len - total : SP__SEND_CHUNK, sent;
+        sp_iovec one = sp_iovec_make((const char *)buf + total, chunk);
+        rc = sendv_until(s, &one, 1, deadline, &sent);
+        total += sent;
+    }
     if (done)
         *done = total;
     return rc;

@@ -1,0 +1,199 @@
+/*
+ * addr.c (Windows) - sp_addr as SOCKADDR_IN / SOCKADDR_IN6 / SOCKADDR_UN, and name
+ * resolution with getaddrinfo.
+ */
+/* Set before any header: internal.h includes <limits.h>, which already fixes the SDK
+ * target version (mingw-w64 defaults to Windows 10). Windows 7 is the minimum. */
+#ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#endif
+#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0601
+#    undef _WIN32_WINNT
+#    define _WIN32_WINNT 0x0601
+#endif
+#include "internal.h"
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <afunix.h>
+#include <windows.h>
+
+#include <stdio.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct sockaddr_un) <= sizeof(((sp_addr *)0)->u.bytes),
+               "sp_addr too small for SOCKADDR_UN");
+_Static_assert(sizeof(struct sockaddr_in6) <= sizeof(((sp_addr *)0)->u.bytes),
+               "sp_addr too small for SOCKADDR_IN6");
+
+#define SP__UNIX_PATH_OFFSET offsetof(struct sockaddr_un, sun_path)
+
+/* The address family stored in a (non-empty) sp_addr; AF_UNSPEC when empty. */
+static int native_family(const sp_addr *a)
+{
+    ADDRESS_FAMILY f;
+    if (a == NULL || a->len < sizeof f || a->len > sizeof a->u.bytes)
+        return AF_UNSPEC;
+    memcpy(&f, a->u.bytes, sizeof f);
+    return f;
+}
+
+int sp_addr_family(const sp_addr *a)
+{
+    switch (native_family(a)) {
+    case AF_INET:
+        return a->len >= sizeof(struct sockaddr_in) ? SP_AF_INET : SP_AF_UNSPEC;
+    case AF_INET6:
+        return a->len >= sizeof(struct sockaddr_in6) ? SP_AF_INET6 : SP_AF_UNSPEC;
+    case AF_UNIX:
+        return SP_AF_UNIX; /* an unnamed socket's address is only the family */
+    default:
+        return SP_AF_UNSPEC;
+    }
+}
+
+int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)
+{
+    if (out == NULL || ip == NULL || ip->port < 0 || ip->port > 65535)
+        return SP_EINVAL;
+    if (ip->family == SP_AF_INET) {
+        struct sockaddr_in sin;
+        memset(&sin, 0, sizeof sin);
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons((u_short)ip->port);
+        memcpy(&sin.sin_addr, ip->ip, 4);
+        memset(out, 0, sizeof *out);
+        memcpy(out->u.bytes, &sin, sizeof sin);
+        out->len = (uint32_t)sizeof sin;
+        return 0;
+    }
+    if (ip->family == SP_AF_INET6) {
+        struct sockaddr_in6 sin6;
+        memset(&sin6, 0, sizeof sin6);
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons((u_short)ip->port);
+        memcpy(&sin6.sin6_addr, ip->ip, 16);
+        sin6.sin6_scope_id = ip->scope;
+        memset(out, 0, sizeof *out);
+        memcpy(out->u.bytes, &sin6, sizeof sin6);
+        out->len = (uint32_t)sizeof sin6;
+        return 0;
+    }
+    return SP_EINVAL;
+}
+
+int sp__addr_to_ip(const sp_addr *a, sp__ipaddr *out)
+{
+    int family = sp_addr_family(a);
+    if (out == NULL)
+        return SP_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (family == SP_AF_INET) {
+        struct sockaddr_in sin;
+        memcpy(&sin, a->u.bytes, sizeof sin);
+        out->family = SP_AF_INET;
+        memcpy(out->ip, &sin.sin_addr, 4);
+        out->port = ntohs(sin.sin_port);
+        return 0;
+    }
+    if (family == SP_AF_INET6) {
+        struct sockaddr_in6 sin6;
+        memcpy(&sin6, a->u.bytes, sizeof sin6);
+        out->family = SP_AF_INET6;
+        memcpy(out->ip, &sin6.sin6_addr, 16);
+        out->port = ntohs(sin6.sin6_port);
+        out->scope = sin6.sin6_scope_id;
+        return 0;
+    }
+    return SP_EINVAL;
+}
+
+int sp_addr_unix(sp_addr *out, const char *path)
+{
+    struct sockaddr_un sun;
+    size_t n;
+    if (out == NULL || path == NULL || path[0] == '\0')
+        return SP_EINVAL;
+    n = strlen(path);
+    if (n + 1 > sizeof sun.sun_path) /* the terminator must fit too */
+        return SP_ENAMETOOLONG;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, n + 1);
+    memset(out, 0, sizeof *out);
+    memcpy(out->u.bytes, &sun, sizeof sun);
+    out->len = (uint32_t)(SP__UNIX_PATH_OFFSET + n + 1);
+    return 0;
+}
+
+int sp__addr_unix_path(const sp_addr *a, char *buf, size_t size)
+{
+    const char *path;
+    size_t max, n = 0;
+    if (sp_addr_family(a) != SP_AF_UNIX || buf == NULL)
+        return SP_EINVAL;
+    /* The path runs to its terminator or to the end of the length the system gave. */
+    path = (const char *)a->u.bytes + SP__UNIX_PATH_OFFSET;
+    max = a->len > SP__UNIX_PATH_OFFSET ? a->len - SP__UNIX_PATH_OFFSET : 0;
+    if (max > sizeof(((struct sockaddr_un *)0)->sun_path))
+        max = sizeof(((struct sockaddr_un *)0)->sun_path);
+    while (n < max && path[n] != '\0')
+        n++;
+    if (n + 1 > size)
+        return SP_ENOSPC;
+    memcpy(buf, path, n);
+    buf[n] = '\0';
+    return (int)n;
+}
+
+static int native_af(int family)
+{
+    switch (family) {
+    case SP_AF_INET:
+        return AF_INET;
+    case SP_AF_INET6:
+        return AF_INET6;
+    default:
+        return AF_UNSPEC;
+    }
+}
+
+/* Append one getaddrinfo result if it is an IP address; returns the new count. */
+static int add_result(sp_addr *out, size_t cap, int n, const struct addrinfo *ai)
+{
+    sp_addr a;
+    if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) || ai->ai_addr == NULL ||
+        ai->ai_addrlen > sizeof a.u.bytes)
+        return n;
+    memset(&a, 0, sizeof a);
+    memcpy(a.u.bytes, ai->ai_addr, ai->ai_addrlen);
+    a.len = (uint32_t)ai->ai_addrlen;
+    if (sp_addr_family(&a) == SP_AF_UNSPEC)
+        return n;
+    return sp__addr_list_add(out, cap, n, &a);
+}
+
+int sp__resolve(const char *host, int port, int family, int type, sp_addr *out, size_t cap)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char service[8];
+    int rc, n = 0;
+    if (host == NULL || port < 0 || port > 65535 || (out == NULL && cap > 0))
+        return SP_EINVAL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = native_af(family);
+    hints.ai_socktype = type == SP_SOCK_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
+    /* No AI_ADDRCONFIG: on a machine with loopback only it would hide every address,
+     * even 127.0.0.1 for "localhost". The port is numeric, so the service is too. */
+    hints.ai_flags = 0;
+    snprintf(service, sizeof service, "%d", port);
+    rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0)
+        return sp__fail_gai(rc); /* the WSA* code itself, also in WSAGetLastError() */
+    for (ai = res; ai != NULL; ai = ai->ai_next)
+        n = add_result(out, cap, n, ai);
+    freeaddrinfo(res);
+    if (n == 0)
+        return sp__fail_gai(WSANO_DATA); /* only families sockport does not handle */
+    return n;
+}
