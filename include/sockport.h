@@ -8,6 +8,7 @@
 #include "sockport/error.h"
 #include "sockport/addr.h"
 #include "sockport/socket.h"
+#include "sockport/poll.h"
 #include "sockport/byteorder.h"
 
 #endif /* SOCKPORT_H */

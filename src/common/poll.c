@@ -1,0 +1,443 @@
+/*
+ * poll.c - the shared part of readiness: socket sets, the poller's registry and dispatch,
+ * backend choice, and the select backend (the reference: it runs everywhere).
+ */
+#include "poller.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- sp_sockset ---------------------------------------------------------------------- */
+
+void sp_sockset_init(sp_sockset *set)
+{
+    if (set != NULL)
+        memset(set, 0, sizeof *set);
+}
+
+void sp_sockset_free(sp_sockset *set)
+{
+    if (set == NULL)
+        return;
+    free(set->slots);
+    memset(set, 0, sizeof *set);
+}
+
+static struct sp__sockslot *slot_of(const sp_sockset *set, sp_socket_t s)
+{
+    size_t i;
+    for (i = 0; i < set->count; i++)
+        if (set->slots[i].sock == s)
+            return &set->slots[i];
+    return NULL;
+}
+
+int sp_sockset_add(sp_sockset *set, sp_socket_t s)
+{
+    if (set == NULL || s == SP_INVALID_SOCKET)
+        return SP_EINVAL;
+    if (slot_of(set, s) != NULL)
+        return 0;
+    if (set->count == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 16;
+        struct sp__sockslot *n = (struct sp__sockslot *)realloc(set->slots, cap * sizeof *n);
+        if (n == NULL)
+            return SP_ENOMEM;
+        set->slots = n;
+        set->cap = cap;
+    }
+    memset(&set->slots[set->count], 0, sizeof set->slots[0]);
+    set->slots[set->count++].sock = s;
+    return 0;
+}
+
+int sp_sockset_remove(sp_sockset *set, sp_socket_t s)
+{
+    struct sp__sockslot *slot = set ? slot_of(set, s) : NULL;
+    if (slot == NULL)
+        return set ? SP_ENOENT : SP_EINVAL;
+    /* keep the order of the others: callers iterate with sp_sockset_get */
+    memmove(slot, slot + 1, (size_t)(set->slots + set->count - (slot + 1)) * sizeof *slot);
+    set->count--;
+    return 0;
+}
+
+void sp_sockset_clear(sp_sockset *set)
+{
+    if (set != NULL)
+        set->count = 0;
+}
+
+size_t sp_sockset_count(const sp_sockset *set)
+{
+    return set ? set->count : 0;
+}
+
+sp_socket_t sp_sockset_get(const sp_sockset *set, size_t i)
+{
+    return set && i < set->count ? set->slots[i].sock : SP_INVALID_SOCKET;
+}
+
+int sp_sockset_ready(const sp_sockset *set, sp_socket_t s)
+{
+    const struct sp__sockslot *slot = set ? slot_of(set, s) : NULL;
+    return slot ? slot->ready : 0;
+}
+
+int sp_sockset_error(const sp_sockset *set, sp_socket_t s)
+{
+    const struct sp__sockslot *slot = set ? slot_of(set, s) : NULL;
+    return slot ? slot->error : 0;
+}
+
+static void reset_slots(sp_sockset *set)
+{
+    size_t i;
+    for (i = 0; set && i < set->count; i++) {
+        set->slots[i].ready = 0;
+        set->slots[i].error = 0;
+    }
+}
+
+int sp_select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms)
+{
+    reset_slots(rd);
+    reset_slots(wr);
+    reset_slots(ex);
+    return sp__select(rd, wr, ex, timeout_ms, SP__SELECT_TAKE_ERRORS);
+}
+
+/* ---- the registry -------------------------------------------------------------------- */
+
+static size_t hash_sock(sp_socket_t s, size_t cap)
+{
+    /* Fibonacci hashing: sockets are small integers (POSIX) or multiples of 4 (Windows) */
+    uint64_t h = (uint64_t)s * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+sp__reg *sp__regmap_find(const sp__regmap *m, sp_socket_t s)
+{
+    size_t i;
+    if (m->cap == 0)
+        return NULL;
+    for (i = hash_sock(s, m->cap);; i = (i + 1) & (m->cap - 1)) {
+        if (m->slots[i] == NULL)
+            return NULL;
+        if (m->slots[i]->sock == s)
+            return m->slots[i];
+    }
+}
+
+static void regmap_place(sp__reg **slots, size_t cap, sp__reg *r)
+{
+    size_t i = hash_sock(r->sock, cap);
+    while (slots[i] != NULL)
+        i = (i + 1) & (cap - 1);
+    slots[i] = r;
+}
+
+static int regmap_insert(sp__regmap *m, sp__reg *r)
+{
+    if ((m->count + 1) * 2 > m->cap) { /* keep the load under one half */
+        size_t cap = m->cap ? m->cap * 2 : 64, i;
+        sp__reg **slots = (sp__reg **)calloc(cap, sizeof *slots);
+        if (slots == NULL)
+            return SP_ENOMEM;
+        for (i = 0; i < m->cap; i++)
+            if (m->slots[i] != NULL)
+                regmap_place(slots, cap, m->slots[i]);
+        free(m->slots);
+        m->slots = slots;
+        m->cap = cap;
+    }
+    regmap_place(m->slots, m->cap, r);
+    m->count++;
+    return 0;
+}
+
+static void regmap_erase(sp__regmap *m, sp__reg *r)
+{
+    size_t i = hash_sock(r->sock, m->cap), j;
+    while (m->slots[i] != r)
+        i = (i + 1) & (m->cap - 1);
+    m->slots[i] = NULL;
+    m->count--;
+    /* re-place the rest of the cluster so that lookups still find them */
+    for (j = (i + 1) & (m->cap - 1); m->slots[j] != NULL; j = (j + 1) & (m->cap - 1)) {
+        sp__reg *moved = m->slots[j];
+        m->slots[j] = NULL;
+        regmap_place(m->slots, m->cap, moved);
+    }
+}
+
+/* ---- sp_poller ----------------------------------------------------------------------- */
+
+static const char *const backend_names[] = {"auto", "epoll", "kqueue", "poll", "select", "wsapoll"};
+
+const char *sp_poller_backend_name(int backend)
+{
+    if (backend < 0 || backend > SP_POLLER_WSAPOLL)
+        return "unknown";
+    return backend_names[backend];
+}
+
+/* SOCKPORT_POLLER=name forces a backend for SP_POLLER_AUTO (so that every backend can
+ * run the same tests); an unknown name is SP_EINVAL rather than a silent default. */
+static int backend_from_env(int *backend)
+{
+    const char *env = getenv("SOCKPORT_POLLER");
+    int i;
+    if (env == NULL || *env == '\0')
+        return 0;
+    for (i = SP_POLLER_EPOLL; i <= SP_POLLER_WSAPOLL; i++) {
+        if (strcmp(env, backend_names[i]) == 0) {
+            *backend = i;
+            return 0;
+        }
+    }
+    return SP_EINVAL;
+}
+
+int sp_poller_create(sp_poller **out, int backend)
+{
+    const sp__poller_ops *ops;
+    sp_poller *p;
+    int rc = 0;
+    if (out == NULL)
+        return SP_EINVAL;
+    *out = NULL;
+    if (backend < SP_POLLER_AUTO || backend > SP_POLLER_WSAPOLL)
+        return SP_EINVAL;
+    if (backend == SP_POLLER_AUTO) {
+        backend = sp__poller_default();
+        rc = backend_from_env(&backend);
+        if (rc != 0)
+            return rc;
+    }
+    ops = backend == SP_POLLER_SELECT ? &sp__poller_select_ops : sp__poller_ops_for(backend, &rc);
+    if (ops == NULL)
+        return rc;
+    p = (sp_poller *)calloc(1, sizeof *p);
+    if (p == NULL)
+        return SP_ENOMEM;
+    p->ops = ops;
+    rc = ops->init(p);
+    if (rc != 0) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void sp_poller_destroy(sp_poller *p)
+{
+    size_t i;
+    if (p == NULL)
+        return;
+    p->ops->fini(p);
+    for (i = 0; i < p->regs.cap; i++)
+        free(p->regs.slots[i]);
+    free(p->regs.slots);
+    free(p);
+}
+
+int sp_poller_backend(const sp_poller *p)
+{
+    return p ? p->ops->backend : SP_EINVAL;
+}
+
+static int bad_interest(int events)
+{
+    return (events & ~(SP_EV_READ | SP_EV_WRITE)) != 0;
+}
+
+int sp_poller_add(sp_poller *p, sp_socket_t s, int events, void *data)
+{
+    sp__reg *r;
+    int rc;
+    if (p == NULL || s == SP_INVALID_SOCKET || bad_interest(events))
+        return SP_EINVAL;
+    if (sp__regmap_find(&p->regs, s) != NULL)
+        return SP_EEXIST;
+    r = (sp__reg *)calloc(1, sizeof *r);
+    if (r == NULL)
+        return SP_ENOMEM;
+    r->sock = s;
+    r->events = events;
+    r->data = data;
+    rc = regmap_insert(&p->regs, r);
+    if (rc == 0) {
+        rc = p->ops->add(p, r);
+        if (rc != 0)
+            regmap_erase(&p->regs, r);
+    }
+    if (rc != 0)
+        free(r);
+    return rc;
+}
+
+int sp_poller_modify(sp_poller *p, sp_socket_t s, int events, void *data)
+{
+    sp__reg *r;
+    int old_events, rc;
+    void *old_data;
+    if (p == NULL || bad_interest(events))
+        return SP_EINVAL;
+    r = sp__regmap_find(&p->regs, s);
+    if (r == NULL)
+        return SP_ENOENT;
+    old_events = r->events;
+    old_data = r->data;
+    r->events = events;
+    r->data = data;
+    rc = p->ops->modify(p, r);
+    if (rc != 0) {
+        r->events = old_events;
+        r->data = old_data;
+    }
+    return rc;
+}
+
+int sp_poller_remove(sp_poller *p, sp_socket_t s)
+{
+    sp__reg *r;
+    if (p == NULL)
+        return SP_EINVAL;
+    r = sp__regmap_find(&p->regs, s);
+    if (r == NULL)
+        return SP_ENOENT;
+    p->ops->remove(p, r);
+    regmap_erase(&p->regs, r);
+    free(r);
+    return 0;
+}
+
+int sp_poller_wait(sp_poller *p, sp_event *events, int max, int timeout_ms)
+{
+    if (p == NULL || events == NULL || max <= 0)
+        return SP_EINVAL;
+    return p->ops->wait(p, events, max, timeout_ms);
+}
+
+/* ---- the select backend -------------------------------------------------------------- */
+
+/*
+ * Three socket sets rebuilt from the registry when it changes: read interest, write
+ * interest, and every socket in the except set, where errors show (and where Windows
+ * reports a failed connect). Each slot carries its registration; the registration's
+ * `index` field accumulates the events of one wait.
+ */
+typedef struct sel_state {
+    sp_sockset rd, wr, ex;
+    int dirty;
+} sel_state;
+
+static int sel_init(sp_poller *p)
+{
+    sel_state *st = (sel_state *)calloc(1, sizeof *st);
+    if (st == NULL)
+        return SP_ENOMEM;
+    p->impl = st;
+    return 0;
+}
+
+static void sel_fini(sp_poller *p)
+{
+    sel_state *st = (sel_state *)p->impl;
+    sp_sockset_free(&st->rd);
+    sp_sockset_free(&st->wr);
+    sp_sockset_free(&st->ex);
+    free(st);
+}
+
+static int sel_changed(sp_poller *p, sp__reg *r)
+{
+    (void)r;
+    ((sel_state *)p->impl)->dirty = 1;
+    return 0;
+}
+
+static void sel_remove(sp_poller *p, sp__reg *r)
+{
+    sel_changed(p, r);
+}
+
+/* Append r to set (the registry has no duplicates: no search needed). */
+static int sel_push(sp_sockset *set, sp__reg *r)
+{
+    if (set->count == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 64;
+        struct sp__sockslot *n = (struct sp__sockslot *)realloc(set->slots, cap * sizeof *n);
+        if (n == NULL)
+            return SP_ENOMEM;
+        set->slots = n;
+        set->cap = cap;
+    }
+    memset(&set->slots[set->count], 0, sizeof set->slots[0]);
+    set->slots[set->count].sock = r->sock;
+    set->slots[set->count++].reg = r;
+    return 0;
+}
+
+static int sel_rebuild(sp_poller *p, sel_state *st)
+{
+    size_t i;
+    st->rd.count = st->wr.count = st->ex.count = 0;
+    for (i = 0; i < p->regs.cap; i++) {
+        sp__reg *r = p->regs.slots[i];
+        if (r == NULL)
+            continue;
+        if (((r->events & SP_EV_READ) && sel_push(&st->rd, r) != 0) ||
+            ((r->events & SP_EV_WRITE) && sel_push(&st->wr, r) != 0) || sel_push(&st->ex, r) != 0)
+            return SP_ENOMEM;
+    }
+    st->dirty = 0;
+    return 0;
+}
+
+/* OR `ev` into the accumulator of every ready slot of set. */
+static void sel_collect(const sp_sockset *set, int ev)
+{
+    size_t i;
+    for (i = 0; i < set->count; i++) {
+        const struct sp__sockslot *slot = &set->slots[i];
+        sp__reg *r = (sp__reg *)slot->reg;
+        if (slot->ready)
+            r->index |= (size_t)(slot->error ? SP_EV_ERROR : ev);
+    }
+}
+
+static int sel_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
+{
+    sel_state *st = (sel_state *)p->impl;
+    size_t i;
+    int rc, n = 0;
+    if (st->dirty && (rc = sel_rebuild(p, st)) != 0)
+        return rc;
+    rc = sp__select(&st->rd, &st->wr, &st->ex, timeout_ms, 0);
+    if (rc <= 0)
+        return rc;
+    for (i = 0; i < st->ex.count; i++)
+        ((sp__reg *)st->ex.slots[i].reg)->index = 0;
+    sel_collect(&st->rd, SP_EV_READ);
+    sel_collect(&st->wr, SP_EV_WRITE);
+    sel_collect(&st->ex, SP_EV_ERROR);
+    for (i = 0; i < st->ex.count && n < max; i++) {
+        sp__reg *r = (sp__reg *)st->ex.slots[i].reg;
+        int e = (int)r->index;
+        if (e & SP_EV_ERROR)
+            e |= sp__error_events(r->events, 1, 0);
+        if (e != 0) {
+            ev[n].sock = r->sock;
+            ev[n].events = e;
+            ev[n].data = r->data;
+            n++;
+        }
+    }
+    return n;
+}
+
+const sp__poller_ops sp__poller_select_ops = {SP_POLLER_SELECT, sel_init,   sel_fini, sel_changed,
+                                              sel_changed,      sel_remove, sel_wait};

@@ -1,0 +1,231 @@
+/*
+ * poll.c (POSIX) - sp_select over poll() (no FD_SETSIZE limit, no nfds), the waker
+ * (eventfd on Linux, a pipe elsewhere), and the choice of poller backend.
+ */
+#include "poller.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#    include <sys/eventfd.h>
+#endif
+
+/* ---- sp__select ---------------------------------------------------------------------- */
+
+#define SET_COUNT(set) ((set) ? (set)->count : 0)
+
+/* What poll() is asked for the sockets of each set: read, write, exceptional (out-of-band
+ * data; errors and hang-ups are always reported). */
+static const short set_events[3] = {POLLIN, POLLOUT, POLLPRI};
+
+static void answer_slot(struct sp__sockslot *slot, short revents, short asked, unsigned flags)
+{
+    if (revents & POLLNVAL) { /* closed, or not a descriptor */
+        slot->ready = 1;
+        slot->error = SP_EBADF;
+    } else if (revents & POLLERR) {
+        slot->ready = 1;
+        slot->error = (flags & SP__SELECT_TAKE_ERRORS) ? sp_socket_error(slot->sock) : SP_EUNKNOWN;
+        if (slot->error == 0) /* the error was taken by another reader meanwhile */
+            slot->error = SP_EUNKNOWN;
+    } else if (revents & (asked | (asked == POLLIN ? POLLHUP : 0))) {
+        slot->ready = 1; /* POLLHUP: end of stream, readable */
+    }
+}
+
+int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, unsigned flags)
+{
+    sp_sockset *sets[3];
+    struct pollfd stack[64], *fds = stack;
+    size_t total = SET_COUNT(rd) + SET_COUNT(wr) + SET_COUNT(ex), k = 0, i;
+    sp__deadline deadline = sp__deadline_in(timeout_ms);
+    int s, r, ready = 0;
+
+    sets[0] = rd;
+    sets[1] = wr;
+    sets[2] = ex;
+    if (total > sizeof stack / sizeof stack[0]) {
+        fds = (struct pollfd *)malloc(total * sizeof *fds);
+        if (fds == NULL)
+            return SP_ENOMEM;
+    }
+    for (s = 0; s < 3; s++) {
+        for (i = 0; i < SET_COUNT(sets[s]); i++, k++) {
+            fds[k].fd = sets[s]->slots[i].sock;
+            fds[k].events = set_events[s];
+            fds[k].revents = 0;
+        }
+    }
+    /* poll() with no descriptors sleeps for the timeout, as sp_select promises */
+    do
+        r = poll(fds, (nfds_t)total, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        r = sp__fail_last();
+        goto out;
+    }
+    for (s = 0, k = 0; s < 3; s++) {
+        for (i = 0; i < SET_COUNT(sets[s]); i++, k++) {
+            struct sp__sockslot *slot = &sets[s]->slots[i];
+            answer_slot(slot, fds[k].revents, set_events[s], flags);
+            ready += slot->ready;
+        }
+    }
+    r = ready;
+out:
+    if (fds != stack)
+        free(fds);
+    return r;
+}
+
+/* ---- poller backends ----------------------------------------------------------------- */
+
+#ifdef __linux__
+extern const sp__poller_ops sp__poller_epoll_ops;
+#endif
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) ||   \
+    defined(__DragonFly__)
+#    define SP__HAVE_KQUEUE 1
+extern const sp__poller_ops sp__poller_kqueue_ops;
+#endif
+extern const sp__poller_ops sp__poller_poll_ops;
+
+int sp__poller_default(void)
+{
+#if defined(__linux__)
+    return SP_POLLER_EPOLL;
+#elif defined(SP__HAVE_KQUEUE)
+    return SP_POLLER_KQUEUE;
+#else
+    return SP_POLLER_POLL;
+#endif
+}
+
+const sp__poller_ops *sp__poller_ops_for(int backend, int *err)
+{
+    switch (backend) {
+#ifdef __linux__
+    case SP_POLLER_EPOLL:
+        return &sp__poller_epoll_ops;
+#endif
+#ifdef SP__HAVE_KQUEUE
+    case SP_POLLER_KQUEUE:
+        return &sp__poller_kqueue_ops;
+#endif
+    case SP_POLLER_POLL:
+        return &sp__poller_poll_ops;
+    default:
+        *err = SP_ENOTSUP;
+        return NULL;
+    }
+}
+
+/* ---- the waker ----------------------------------------------------------------------- */
+
+struct sp_waker {
+    int rfd, wfd; /* the same descriptor for an eventfd */
+};
+
+#ifndef __linux__
+static int set_flags(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+        return sp__fail_last();
+    return 0;
+}
+#endif
+
+int sp_waker_create(sp_waker **out)
+{
+    sp_waker *w;
+    int rc = 0;
+    if (out == NULL)
+        return SP_EINVAL;
+    *out = NULL;
+    w = (sp_waker *)malloc(sizeof *w);
+    if (w == NULL)
+        return SP_ENOMEM;
+#ifdef __linux__
+    w->rfd = w->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->rfd < 0)
+        rc = sp__fail_last();
+#else
+    {
+        int fds[2];
+        if (pipe(fds) != 0) {
+            rc = sp__fail_last();
+        } else {
+            w->rfd = fds[0];
+            w->wfd = fds[1];
+            rc = set_flags(fds[0]);
+            if (rc == 0)
+                rc = set_flags(fds[1]);
+            if (rc != 0) {
+                close(fds[0]);
+                close(fds[1]);
+            }
+        }
+    }
+#endif
+    if (rc != 0) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void sp_waker_destroy(sp_waker *w)
+{
+    if (w == NULL)
+        return;
+    close(w->rfd);
+    if (w->wfd != w->rfd)
+        close(w->wfd);
+    free(w);
+}
+
+sp_socket_t sp_waker_socket(const sp_waker *w)
+{
+    return w ? w->rfd : SP_INVALID_SOCKET;
+}
+
+int sp_waker_wake(sp_waker *w)
+{
+    /* Async-signal-safe: one write(), errno preserved; a full pipe or counter means a
+     * wake is already pending, which is what coalescing asks for. */
+    uint64_t one = 1;
+    int saved = errno, rc = 0;
+    ssize_t n;
+    if (w == NULL)
+        return SP_EINVAL;
+    do
+        n = write(w->wfd, &one, w->wfd == w->rfd ? sizeof one : 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        rc = sp_err_from_native(errno); /* no sp__fail: it is not async-signal-safe TLS */
+    errno = saved;
+    return rc;
+}
+
+int sp_waker_drain(sp_waker *w)
+{
+    char buf[64];
+    ssize_t n;
+    if (w == NULL)
+        return SP_EINVAL;
+    for (;;) {
+        n = read(w->rfd, buf, w->wfd == w->rfd ? 8 : sizeof buf);
+        if (n > 0 && w->wfd != w->rfd)
+            continue; /* a pipe: read until empty */
+        if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        if (errno != EINTR)
+            return sp__fail_last();
+    }
+}
