@@ -16,6 +16,8 @@
  *
  * Byte counts are ptrdiff_t: >= 0 is a count, < 0 an SP_E* code.
  * Timeouts are in milliseconds; a negative timeout means "no limit".
+ * A call that returns a new socket through `out` stores SP_INVALID_SOCKET there when it
+ * fails. A NULL pointer or an out-of-range flag, direction or size is SP_EINVAL.
  */
 #ifndef SOCKPORT_SOCKET_H
 #define SOCKPORT_SOCKET_H
@@ -51,7 +53,9 @@ enum sp_bind_flags {
      * By default the port may be re-bound at once after a restart while old connections
      * linger in TIME_WAIT (SO_REUSEADDR on POSIX), and no other socket can bind the same
      * port while it is held (SO_EXCLUSIVEADDRUSE on Windows; POSIX refuses by itself).
-     * SP_BIND_NOREUSE turns the POSIX SO_REUSEADDR off.
+     * SP_BIND_NOREUSE turns the POSIX SO_REUSEADDR off; on Windows it changes nothing
+     * (SO_EXCLUSIVEADDRUSE is always set: SO_REUSEADDR there would let another socket
+     * steal the port).
      */
     SP_BIND_NOREUSE = 2
 };
@@ -195,7 +199,11 @@ SP_API int sp_recv_all(sp_socket_t s, void *buf, size_t len, int timeout_ms, siz
 /* sp_sendv_all: sp_send_all over n buffers (the array is not modified). */
 SP_API int sp_sendv_all(sp_socket_t s, const sp_iovec *iov, int n, int timeout_ms, size_t *done);
 
-/* sp_sendto / sp_recvfrom: one datagram. `from` may be NULL. */
+/*
+ * sp_sendto / sp_recvfrom: one datagram. `from` may be NULL. A datagram longer than len
+ * is SP_EMSGSIZE on every OS and its tail is lost (POSIX truncates silently, Windows
+ * fails with WSAEMSGSIZE; sockport reports both the same way).
+ */
 SP_API ptrdiff_t sp_sendto(sp_socket_t s, const void *buf, size_t len, const sp_addr *to);
 SP_API ptrdiff_t sp_recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from);
 
@@ -217,11 +225,12 @@ SP_API int sp_set_nodelay(sp_socket_t s, int on);
 /*
  * sp_set_keepalive: TCP keepalive on or off; when on, idle_s seconds before the first
  * probe, interval_s between probes, count probes before the connection fails with
- * SP_ETIMEDOUT (0 for any of them: keep the system's value). Linux: TCP_KEEPIDLE,
+ * SP_ETIMEDOUT (0 for any of them: leave that setting as it is). Linux: TCP_KEEPIDLE,
  * TCP_KEEPINTVL, TCP_KEEPCNT; macOS: TCP_KEEPALIVE for the idle time; Windows 10 1709+:
  * TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT, older Windows: SIO_KEEPALIVE_VALS, where the
  * count cannot be set (it is 10 there) and SP_ENOPROTOOPT is returned if one was asked
- * after idle and interval have been applied.
+ * after idle and interval have been applied; idle and interval are set together there,
+ * so a 0 takes Windows' default (7200 s idle, 1 s interval) instead of the current value.
  */
 SP_API int sp_set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int count);
 
@@ -260,9 +269,10 @@ SP_API int sp_get_recv_buffer(sp_socket_t s, int *bytes);
 SP_API int sp_set_linger(sp_socket_t s, int on, int seconds);
 
 /*
- * sp_socket_error: take the socket's pending error (SO_ERROR): 0 when none, else the
- * SP_E* code (e.g. SP_ECONNREFUSED after a failed non-blocking connect). Returns the
- * code itself, or the error of the getsockopt call.
+ * sp_socket_error: the socket's pending error (SO_ERROR): 0 when none, else the SP_E*
+ * code (e.g. SP_ECONNREFUSED after a failed non-blocking connect). Returns the code
+ * itself, or the error of the getsockopt call. POSIX clears the error as it is read;
+ * Windows documents the same, and sockport also resets it there (Wine keeps it).
  */
 SP_API int sp_socket_error(sp_socket_t s);
 

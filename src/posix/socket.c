@@ -396,6 +396,8 @@ int sp_wait(sp_socket_t s, int events, int timeout_ms)
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     struct pollfd p;
     int r, ready = 0;
+    if (s < 0) /* poll() would skip a negative descriptor and sleep the whole timeout */
+        return sp__fail(EBADF);
     p.fd = s;
     p.events =
         (short)(((events & SP_EV_READ) ? POLLIN : 0) | ((events & SP_EV_WRITE) ? POLLOUT : 0));

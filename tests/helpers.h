@@ -1,0 +1,385 @@
+/*
+ * helpers.h - what the sockport test suites share: a fixture that starts and stops the
+ * socket layer, an owning socket handle, a connected TCP pair over 127.0.0.1, a monotonic
+ * clock, Wine detection, byte patterns and readable error-code assertions.
+ *
+ * Every test talks to loopback only (127.0.0.1 / ::1).
+ */
+#ifndef SOCKPORT_TESTS_HELPERS_H
+#define SOCKPORT_TESTS_HELPERS_H
+
+#include <gtest/gtest.h>
+
+#include "sockport.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifdef _WIN32
+#    ifndef WIN32_LEAN_AND_MEAN
+#        define WIN32_LEAN_AND_MEAN
+#    endif
+#    ifndef NOMINMAX
+#        define NOMINMAX
+#    endif
+#    include <winsock2.h>
+#    include <windows.h>
+#endif
+
+namespace sptest
+{
+
+/* ---- platform ------------------------------------------------------------------------ */
+
+/*
+ * True when the Windows build runs under Wine (ntdll exports wine_get_version there and
+ * never on Windows). Tests accept a Wine-only behaviour (see shared/wine-notes.md) only
+ * when this is true, and name the difference where they do.
+ */
+inline bool is_wine()
+{
+#ifdef _WIN32
+    static const bool wine =
+        GetProcAddress(GetModuleHandleA("ntdll.dll"), "wine_get_version") != nullptr;
+    return wine;
+#else
+    return false;
+#endif
+}
+
+/*
+ * Say, in the test output and in the XML report, that a Wine-only behaviour was accepted.
+ * Call it only on a branch taken under Wine.
+ */
+inline void note_wine(const std::string &difference)
+{
+    std::printf("[   WINE   ] %s\n", difference.c_str());
+    std::fflush(stdout);
+    ::testing::Test::RecordProperty("wine_difference", difference);
+}
+
+/* ---- time ---------------------------------------------------------------------------- */
+
+/* Monotonic clock in milliseconds (fractional). */
+inline double now_ms()
+{
+    using namespace std::chrono;
+    return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+inline void sleep_ms(int ms)
+{
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+/*
+ * Watchdog: runs `fire` after ms milliseconds unless destroyed first. A test whose library
+ * call might block for ever under a bug (a timeout not honoured) uses it to shut the socket
+ * down from another thread, so the call returns and the test fails instead of hanging.
+ */
+class Watchdog
+{
+  public:
+    Watchdog(int ms, std::function<void()> fire)
+        : thread_([this, ms, fire] {
+              std::unique_lock<std::mutex> lock(mutex_);
+              if (!cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return done_; })) {
+                  fired_ = true;
+                  fire();
+              }
+          })
+    {
+    }
+    ~Watchdog()
+    {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    Watchdog(const Watchdog &) = delete;
+    Watchdog &operator=(const Watchdog &) = delete;
+    bool fired() const
+    {
+        return fired_;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::atomic<bool> fired_{false};
+    std::thread thread_; /* last: starts after the members it uses */
+};
+
+/* ---- error codes --------------------------------------------------------------------- */
+
+/* "-14 (ETIMEDOUT: timed out)" for a code, "5" for a count. */
+inline std::string code_str(long long rc)
+{
+    std::string s = std::to_string(rc);
+    if (rc < 0 && rc >= INT32_MIN) {
+        const char *name = sp_err_name((int)rc);
+        s += " (";
+        s += name ? name : "not an SP_E* code";
+        s += ": ";
+        s += sp_strerror((int)rc);
+        s += ")";
+    }
+    return s;
+}
+
+inline ::testing::AssertionResult sp_code_eq(const char *expected_expr, const char *actual_expr,
+                                             long long expected, long long actual)
+{
+    if (expected == actual)
+        return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << actual_expr << " is " << code_str(actual) << ", expected " << expected_expr << " = "
+           << code_str(expected);
+}
+
+/* EXPECT_SP(SP_ETIMEDOUT, rc): compare sockport codes and print both by name. */
+#define EXPECT_SP(expected, actual)                                                                \
+    EXPECT_PRED_FORMAT2(::sptest::sp_code_eq, (long long)(expected), (long long)(actual))
+#define ASSERT_SP(expected, actual)                                                                \
+    ASSERT_PRED_FORMAT2(::sptest::sp_code_eq, (long long)(expected), (long long)(actual))
+#define EXPECT_OK(actual) EXPECT_SP(0, actual)
+#define ASSERT_OK(actual) ASSERT_SP(0, actual)
+
+/* ---- fixture ------------------------------------------------------------------------- */
+
+/* Every test of the socket layers runs between sp_init() and sp_cleanup(). */
+class SpTest : public ::testing::Test
+{
+  protected:
+    void SetUp() override
+    {
+        ASSERT_OK(sp_init());
+    }
+    void TearDown() override
+    {
+        EXPECT_OK(sp_cleanup());
+    }
+};
+
+/* ---- an owning socket handle --------------------------------------------------------- */
+
+class Sock
+{
+  public:
+    Sock() = default;
+    explicit Sock(sp_socket_t s) : s_(s) {}
+    ~Sock()
+    {
+        reset();
+    }
+    Sock(const Sock &) = delete;
+    Sock &operator=(const Sock &) = delete;
+    Sock(Sock &&o) noexcept : s_(o.release()) {}
+    Sock &operator=(Sock &&o) noexcept
+    {
+        if (this != &o)
+            reset(o.release());
+        return *this;
+    }
+
+    operator sp_socket_t() const
+    {
+        return s_;
+    }
+    sp_socket_t get() const
+    {
+        return s_;
+    }
+    bool valid() const
+    {
+        return s_ != SP_INVALID_SOCKET;
+    }
+    /* Close what is held and give the slot to an sp_* call that fills it. */
+    sp_socket_t *out()
+    {
+        reset();
+        return &s_;
+    }
+    sp_socket_t release()
+    {
+        sp_socket_t s = s_;
+        s_ = SP_INVALID_SOCKET;
+        return s;
+    }
+    void reset(sp_socket_t s = SP_INVALID_SOCKET)
+    {
+        if (s_ != SP_INVALID_SOCKET)
+            sp_close(s_);
+        s_ = s;
+    }
+
+  private:
+    sp_socket_t s_ = SP_INVALID_SOCKET;
+};
+
+/* ---- addresses ----------------------------------------------------------------------- */
+
+inline std::string addr_str(const sp_addr &a)
+{
+    char buf[SP_ADDR_STRLEN];
+    int n = sp_addr_format(&a, buf, sizeof buf);
+    return n < 0 ? "<" + code_str(n) + ">" : std::string(buf, (size_t)n);
+}
+
+/* ---- connections --------------------------------------------------------------------- */
+
+inline ::testing::AssertionResult step_failed(const char *what, long long rc)
+{
+    return ::testing::AssertionFailure() << what << " failed: " << code_str(rc);
+}
+
+/* Set SO_SNDBUF and SO_RCVBUF to `bytes` (nothing when bytes <= 0). */
+inline ::testing::AssertionResult set_buffers(sp_socket_t s, int bytes)
+{
+    int rc;
+    if (bytes <= 0)
+        return ::testing::AssertionSuccess();
+    if ((rc = sp_set_send_buffer(s, bytes)) != 0)
+        return step_failed("sp_set_send_buffer", rc);
+    if ((rc = sp_set_recv_buffer(s, bytes)) != 0)
+        return step_failed("sp_set_recv_buffer", rc);
+    return ::testing::AssertionSuccess();
+}
+
+/*
+ * A listening TCP socket on the loopback address of `family` with an ephemeral port;
+ * *addr is the address to connect to. bufsize > 0 sets both buffer sizes before listen
+ * (accepted sockets inherit them and the window scale is fixed at the handshake).
+ */
+inline ::testing::AssertionResult listen_loopback(Sock &listener, sp_addr *addr,
+                                                  int family = SP_AF_INET, int backlog = 16,
+                                                  unsigned flags = 0, int bufsize = 0)
+{
+    sp_addr local;
+    int rc;
+    if ((rc = sp_socket_open(listener.out(), family, SP_SOCK_STREAM)) != 0)
+        return step_failed("sp_socket_open", rc);
+    auto b = set_buffers(listener, bufsize);
+    if (!b)
+        return b;
+    if ((rc = sp_addr_loopback(&local, family, 0)) != 0)
+        return step_failed("sp_addr_loopback", rc);
+    if ((rc = sp_listen(listener, &local, backlog, flags)) != 0)
+        return step_failed("sp_listen", rc);
+    if ((rc = sp_local_addr(listener, addr)) != 0)
+        return step_failed("sp_local_addr", rc);
+    if (sp_addr_port(addr) == 0)
+        return ::testing::AssertionFailure() << "listener has port 0: " << addr_str(*addr);
+    return ::testing::AssertionSuccess();
+}
+
+/*
+ * A connected TCP pair over 127.0.0.1: sp_listen_on("127.0.0.1:0") + sp_local_addr +
+ * sp_connect + sp_accept. Both ends are blocking. With bufsize > 0 the send and receive
+ * buffers of both ends are set to it before connect / listen.
+ */
+inline ::testing::AssertionResult tcp_pair(Sock &client, Sock &server, int bufsize = 0)
+{
+    Sock listener;
+    sp_addr addr;
+    int rc;
+    if (bufsize <= 0) {
+        if ((rc = sp_listen_on(listener.out(), "127.0.0.1:0", 4, 0)) != 0)
+            return step_failed("sp_listen_on(\"127.0.0.1:0\")", rc);
+        if ((rc = sp_local_addr(listener, &addr)) != 0)
+            return step_failed("sp_local_addr(listener)", rc);
+    } else {
+        auto l = listen_loopback(listener, &addr, SP_AF_INET, 4, 0, bufsize);
+        if (!l)
+            return l;
+    }
+    if ((rc = sp_socket_open(client.out(), SP_AF_INET, SP_SOCK_STREAM)) != 0)
+        return step_failed("sp_socket_open(client)", rc);
+    auto b = set_buffers(client, bufsize);
+    if (!b)
+        return b;
+    if ((rc = sp_connect(client, &addr)) != 0)
+        return step_failed("sp_connect(127.0.0.1)", rc);
+    if ((rc = sp_accept(listener, server.out(), nullptr, 0)) != 0)
+        return step_failed("sp_accept", rc);
+    b = set_buffers(server, bufsize);
+    if (!b)
+        return b;
+    return ::testing::AssertionSuccess();
+}
+
+/* A loopback port that was just bound and closed again: nothing listens on it. */
+inline int closed_port(int family = SP_AF_INET)
+{
+    Sock l;
+    sp_addr a;
+    if (!listen_loopback(l, &a, family))
+        return -1;
+    return sp_addr_port(&a);
+}
+
+/* sp_wait for `events` and say whether one of them is ready (a negative result is not). */
+inline bool ready(sp_socket_t s, int events, int timeout_ms)
+{
+    int r = sp_wait(s, events, timeout_ms);
+    return r > 0 && (r & events) != 0;
+}
+
+/* ---- byte patterns ------------------------------------------------------------------- */
+
+/* A position-dependent pseudo-random pattern: lost, doubled or moved bytes all show. */
+inline std::vector<unsigned char> make_pattern(size_t n, uint64_t seed = 1)
+{
+    std::vector<unsigned char> v(n);
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        v[i] = (unsigned char)(x >> 56);
+    }
+    return v;
+}
+
+/* Empty when equal, else where the first difference is. */
+inline ::testing::AssertionResult same_bytes(const unsigned char *want, const unsigned char *got,
+                                             size_t n)
+{
+    if (std::memcmp(want, got, n) == 0)
+        return ::testing::AssertionSuccess();
+    size_t i = 0;
+    while (want[i] == got[i])
+        i++;
+    return ::testing::AssertionFailure()
+           << "first differing byte at offset " << i << " of " << n << ": expected " << (int)want[i]
+           << ", got " << (int)got[i];
+}
+
+/* Read until the peer's orderly close (recv returns 0) or an error; returns that result.
+ * A receive timeout of timeout_ms is set first so that a broken peer cannot hang a test. */
+inline long long read_to_eof(sp_socket_t s, std::string &out, int timeout_ms = 5000)
+{
+    char buf[4096];
+    sp_set_recv_timeout(s, timeout_ms);
+    for (;;) {
+        ptrdiff_t r = sp_recv(s, buf, sizeof buf);
+        if (r <= 0)
+            return r;
+        out.append(buf, (size_t)r);
+    }
+}
+
+} // namespace sptest
+
+#endif /* SOCKPORT_TESTS_HELPERS_H */
