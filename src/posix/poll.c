@@ -37,10 +37,56 @@ static void answer_slot(struct sp__sockslot *slot, short revents, short asked, u
     }
 }
 
+/*
+ * One pollfd per distinct socket (a socket may be in several sets, and poll() refuses
+ * more entries than the descriptor limit), found through a small open-addressing table:
+ * fds[0..nfds), then slot_fd[k] (the pollfd of the k-th slot), then the table.
+ */
+typedef struct sel_scratch {
+    struct pollfd *fds;
+    size_t *slot_fd;
+    long *table;
+    size_t cap, nfds;
+} sel_scratch;
+
+static int scratch_init(sel_scratch *x, size_t total)
+{
+    size_t bytes;
+    x->cap = 16;
+    while (x->cap < 2 * total)
+        x->cap *= 2;
+    bytes = total * (sizeof *x->fds + sizeof *x->slot_fd) + x->cap * sizeof *x->table;
+    x->fds = (struct pollfd *)malloc(bytes ? bytes : 1);
+    if (x->fds == NULL)
+        return SP_ENOMEM;
+    x->slot_fd = (size_t *)(void *)(x->fds + total);
+    x->table = (long *)(void *)(x->slot_fd + total);
+    memset(x->table, 0xff, x->cap * sizeof *x->table); /* -1: empty */
+    x->nfds = 0;
+    return 0;
+}
+
+/* The pollfd for sock, made on first sight; its events gain `events`. */
+static size_t scratch_entry(sel_scratch *x, int sock, short events)
+{
+    size_t h = ((size_t)(unsigned)sock * 2654435761u) & (x->cap - 1);
+    while (x->table[h] >= 0 && x->fds[x->table[h]].fd != sock)
+        h = (h + 1) & (x->cap - 1);
+    if (x->table[h] < 0) {
+        x->table[h] = (long)x->nfds;
+        x->fds[x->nfds].fd = sock;
+        x->fds[x->nfds].events = 0;
+        x->fds[x->nfds].revents = 0;
+        x->nfds++;
+    }
+    x->fds[x->table[h]].events |= events;
+    return (size_t)x->table[h];
+}
+
 int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, unsigned flags)
 {
     sp_sockset *sets[3];
-    struct pollfd stack[64], *fds = stack;
+    sel_scratch x;
     size_t total = SET_COUNT(rd) + SET_COUNT(wr) + SET_COUNT(ex), k = 0, i;
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     int s, r, ready = 0;
@@ -48,21 +94,14 @@ int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, u
     sets[0] = rd;
     sets[1] = wr;
     sets[2] = ex;
-    if (total > sizeof stack / sizeof stack[0]) {
-        fds = (struct pollfd *)malloc(total * sizeof *fds);
-        if (fds == NULL)
-            return SP_ENOMEM;
-    }
-    for (s = 0; s < 3; s++) {
-        for (i = 0; i < SET_COUNT(sets[s]); i++, k++) {
-            fds[k].fd = sets[s]->slots[i].sock;
-            fds[k].events = set_events[s];
-            fds[k].revents = 0;
-        }
-    }
+    if (scratch_init(&x, total) != 0)
+        return SP_ENOMEM;
+    for (s = 0; s < 3; s++)
+        for (i = 0; i < SET_COUNT(sets[s]); i++, k++)
+            x.slot_fd[k] = scratch_entry(&x, sets[s]->slots[i].sock, set_events[s]);
     /* poll() with no descriptors sleeps for the timeout, as sp_select promises */
     do
-        r = poll(fds, (nfds_t)total, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
+        r = poll(x.fds, (nfds_t)x.nfds, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         r = sp__fail_last();
@@ -71,14 +110,13 @@ int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, u
     for (s = 0, k = 0; s < 3; s++) {
         for (i = 0; i < SET_COUNT(sets[s]); i++, k++) {
             struct sp__sockslot *slot = &sets[s]->slots[i];
-            answer_slot(slot, fds[k].revents, set_events[s], flags);
+            answer_slot(slot, x.fds[x.slot_fd[k]].revents, set_events[s], flags);
             ready += slot->ready;
         }
     }
     r = ready;
 out:
-    if (fds != stack)
-        free(fds);
+    free(x.fds);
     return r;
 }
 
