@@ -23,8 +23,9 @@
  *  - SP_EV_HUP is advisory: epoll, poll and kqueue report it, select cannot (Windows has
  *    no way to say it without a read). The portable end-of-stream signal is a read of 0.
  *  - A socket closed while still registered: epoll and Windows' WSAPoll forget it
- *    silently; poll and select report it once per wait as SP_EV_ERROR until it is
- *    removed. Remove a socket before closing it; removing it after still works.
+ *    silently (Wine's WSAPoll reports it); poll and select report it once per wait as
+ *    SP_EV_ERROR until it is removed. Remove a socket before closing it; removing it
+ *    after still works.
  *  - kqueue: a socket registered with no interest at all (events 0) reports nothing.
  */
 #ifndef SOCKPORT_POLL_H
@@ -74,7 +75,8 @@ SP_API int sp_sockset_ready(const sp_sockset *set, sp_socket_t s);
 /*
  * sp_sockset_error: the error the last sp_select found on s: SP_EBADF for a socket that
  * was closed or is not a socket, the pending error (e.g. SP_ECONNREFUSED) for a failed
- * connect or a reset, 0 for none.
+ * connect, 0 for none. A reset shows on POSIX as an error here and on Windows only as
+ * readability (select cannot tell it): the recv that follows reports it on both.
  */
 SP_API int sp_sockset_error(const sp_sockset *set, sp_socket_t s);
 

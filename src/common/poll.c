@@ -331,6 +331,7 @@ int sp_poller_wait(sp_poller *p, sp_event *events, int max, int timeout_ms)
  */
 typedef struct sel_state {
     sp_sockset rd, wr, ex;
+    size_t next; /* where the next wait starts reporting: every ready socket gets a turn */
     int dirty;
 } sel_state;
 
@@ -412,10 +413,13 @@ static void sel_collect(const sp_sockset *set, int ev)
 static int sel_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
 {
     sel_state *st = (sel_state *)p->impl;
-    size_t i;
+    size_t i, k, start = st->next;
     int rc, n = 0;
     if (st->dirty && (rc = sel_rebuild(p, st)) != 0)
         return rc;
+    reset_slots(&st->rd);
+    reset_slots(&st->wr);
+    reset_slots(&st->ex);
     rc = sp__select(&st->rd, &st->wr, &st->ex, timeout_ms, 0);
     if (rc <= 0)
         return rc;
@@ -424,9 +428,12 @@ static int sel_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     sel_collect(&st->rd, SP_EV_READ);
     sel_collect(&st->wr, SP_EV_WRITE);
     sel_collect(&st->ex, SP_EV_ERROR);
-    for (i = 0; i < st->ex.count && n < max; i++) {
-        sp__reg *r = (sp__reg *)st->ex.slots[i].reg;
-        int e = (int)r->index;
+    for (k = 0; k < st->ex.count && n < max; k++) {
+        sp__reg *r;
+        int e;
+        i = (start + k) % st->ex.count;
+        r = (sp__reg *)st->ex.slots[i].reg;
+        e = (int)r->index;
         if (e & SP_EV_ERROR)
             e |= sp__error_events(r->events, 1, 0);
         if (e != 0) {
@@ -434,6 +441,7 @@ static int sel_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
             ev[n].events = e;
             ev[n].data = r->data;
             n++;
+            st->next = i + 1;
         }
     }
     return n;

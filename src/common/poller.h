@@ -35,8 +35,9 @@ struct sp__sockslot {
  * NULL or empty; all empty sleeps for the timeout. A socket ready in `ex` has an error or
  * out-of-band data; a socket with an error is ready, with the error, in every set that
  * holds it. A dead socket (closed, not a socket) is ready with SP_EBADF in every set that
- * holds it, and the others are still answered. Returns the number of ready slots, 0 on
- * timeout, or an error; EINTR is retried with the time left.
+ * holds it, and the others are still answered (the call then returns without waiting).
+ * Returns the number of ready slots, 0 on timeout, or an error; EINTR is retried with the
+ * time left.
  */
 int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, unsigned flags);
 
@@ -77,8 +78,13 @@ struct sp_poller {
     void *impl; /* the backend's state */
 };
 
-/* The shared select backend (works everywhere; the reference semantics). */
+/* The backends: select is shared (works everywhere; the reference semantics), the others
+ * are defined only where the system has them. */
 extern const sp__poller_ops sp__poller_select_ops;
+extern const sp__poller_ops sp__poller_epoll_ops;
+extern const sp__poller_ops sp__poller_kqueue_ops;
+extern const sp__poller_ops sp__poller_poll_ops;
+extern const sp__poller_ops sp__poller_wsapoll_ops;
 
 /*
  * Backend: the ops for `backend` (SP_POLLER_AUTO resolved by the caller already), or NULL

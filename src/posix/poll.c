@@ -22,16 +22,27 @@
  * data; errors and hang-ups are always reported). */
 static const short set_events[3] = {POLLIN, POLLOUT, POLLPRI};
 
-static void answer_slot(struct sp__sockslot *slot, short revents, short asked, unsigned flags)
+/* The pending error of a socket poll() flagged, read once per socket (reading clears it)
+ * and shared by every slot of that socket. */
+static int entry_error(int *err, int sock, unsigned flags)
+{
+    if (*err == 1) {
+        *err = (flags & SP__SELECT_TAKE_ERRORS) ? sp_socket_error(sock) : SP_EUNKNOWN;
+        if (*err == 0) /* taken by another reader meanwhile */
+            *err = SP_EUNKNOWN;
+    }
+    return *err;
+}
+
+static void answer_slot(struct sp__sockslot *slot, short revents, short asked, int *err,
+                        unsigned flags)
 {
     if (revents & POLLNVAL) { /* closed, or not a descriptor */
         slot->ready = 1;
         slot->error = SP_EBADF;
     } else if (revents & POLLERR) {
         slot->ready = 1;
-        slot->error = (flags & SP__SELECT_TAKE_ERRORS) ? sp_socket_error(slot->sock) : SP_EUNKNOWN;
-        if (slot->error == 0) /* the error was taken by another reader meanwhile */
-            slot->error = SP_EUNKNOWN;
+        slot->error = entry_error(err, slot->sock, flags);
     } else if (revents & (asked | (asked == POLLIN ? POLLHUP : 0))) {
         slot->ready = 1; /* POLLHUP: end of stream, readable */
     }
@@ -39,13 +50,15 @@ static void answer_slot(struct sp__sockslot *slot, short revents, short asked, u
 
 /*
  * One pollfd per distinct socket (a socket may be in several sets, and poll() refuses
- * more entries than the descriptor limit), found through a small open-addressing table:
- * fds[0..nfds), then slot_fd[k] (the pollfd of the k-th slot), then the table.
+ * more entries than the descriptor limit), found through a small open-addressing table.
+ * One block: fds[0..nfds), slot_fd[k] (the pollfd of the k-th slot), the table, and
+ * err[e] (the error of pollfd e, 1 until read).
  */
 typedef struct sel_scratch {
     struct pollfd *fds;
     size_t *slot_fd;
     long *table;
+    int *err;
     size_t cap, nfds;
 } sel_scratch;
 
@@ -55,12 +68,14 @@ static int scratch_init(sel_scratch *x, size_t total)
     x->cap = 16;
     while (x->cap < 2 * total)
         x->cap *= 2;
-    bytes = total * (sizeof *x->fds + sizeof *x->slot_fd) + x->cap * sizeof *x->table;
+    bytes =
+        total * (sizeof *x->fds + sizeof *x->slot_fd + sizeof *x->err) + x->cap * sizeof *x->table;
     x->fds = (struct pollfd *)malloc(bytes ? bytes : 1);
     if (x->fds == NULL)
         return SP_ENOMEM;
     x->slot_fd = (size_t *)(void *)(x->fds + total);
     x->table = (long *)(void *)(x->slot_fd + total);
+    x->err = (int *)(void *)(x->table + x->cap);
     memset(x->table, 0xff, x->cap * sizeof *x->table); /* -1: empty */
     x->nfds = 0;
     return 0;
@@ -77,6 +92,7 @@ static size_t scratch_entry(sel_scratch *x, int sock, short events)
         x->fds[x->nfds].fd = sock;
         x->fds[x->nfds].events = 0;
         x->fds[x->nfds].revents = 0;
+        x->err[x->nfds] = 1;
         x->nfds++;
     }
     x->fds[x->table[h]].events |= events;
@@ -110,7 +126,8 @@ int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, u
     for (s = 0, k = 0; s < 3; s++) {
         for (i = 0; i < SET_COUNT(sets[s]); i++, k++) {
             struct sp__sockslot *slot = &sets[s]->slots[i];
-            answer_slot(slot, x.fds[x.slot_fd[k]].revents, set_events[s], flags);
+            size_t e = x.slot_fd[k];
+            answer_slot(slot, x.fds[e].revents, set_events[s], &x.err[e], flags);
             ready += slot->ready;
         }
     }
@@ -122,15 +139,10 @@ out:
 
 /* ---- poller backends ----------------------------------------------------------------- */
 
-#ifdef __linux__
-extern const sp__poller_ops sp__poller_epoll_ops;
-#endif
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) ||   \
     defined(__DragonFly__)
 #    define SP__HAVE_KQUEUE 1
-extern const sp__poller_ops sp__poller_kqueue_ops;
 #endif
-extern const sp__poller_ops sp__poller_poll_ops;
 
 int sp__poller_default(void)
 {

@@ -9,6 +9,7 @@ typedef struct pl_state {
     struct pollfd *fds;
     sp__reg **regs; /* regs[i] owns fds[i]; regs[i]->index == i */
     size_t count, cap;
+    size_t next; /* where the next wait starts reporting: every ready socket gets a turn */
 } pl_state;
 
 static int pl_init(sp_poller *p)
@@ -79,20 +80,24 @@ static int pl_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
 {
     pl_state *st = (pl_state *)p->impl;
     sp__deadline deadline = sp__deadline_in(timeout_ms);
-    size_t i;
+    size_t i, k, start = st->next;
     int r, n = 0;
     do
         r = poll(st->fds, (nfds_t)st->count, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
     while (r < 0 && errno == EINTR);
     if (r < 0)
         return sp__fail_last();
-    for (i = 0; i < st->count && n < max && r > 0; i++) {
-        short e = st->fds[i].revents;
-        const sp__reg *reg = st->regs[i];
+    for (k = 0; k < st->count && n < max && r > 0; k++) {
+        const sp__reg *reg;
+        short e;
         int out;
+        i = (start + k) % st->count;
+        e = st->fds[i].revents;
         if (e == 0)
             continue;
         r--;
+        reg = st->regs[i];
+        st->next = i + 1;
         out = ((e & POLLIN) ? SP_EV_READ : 0) | ((e & POLLOUT) ? SP_EV_WRITE : 0);
         /* POLLNVAL: closed while registered; reported as an error until removed */
         out = (out & reg->events) |

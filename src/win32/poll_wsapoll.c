@@ -1,0 +1,214 @@
+/*
+ * poll_wsapoll.c - the WSAPoll poller backend (Windows 10 2004 and later: poll.c does not
+ * offer it before, when WSAPoll does not report a failed connect). O(n) waits.
+ *
+ * WSAPoll is stricter than poll(): `events` may hold only POLLRDNORM, POLLRDBAND and
+ * POLLWRNORM (POLLPRI fails the whole call with WSAEINVAL; POLLERR / POLLHUP are output
+ * only), an empty array fails, and so does an array whose sockets are all invalid.
+ */
+#include "poller.h"
+
+#ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#endif
+#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0601
+#    undef _WIN32_WINNT
+#    define _WIN32_WINNT 0x0601
+#endif
+#include <winsock2.h>
+#include <windows.h>
+
+#include <limits.h>
+#include <stdlib.h>
+
+typedef struct wp_state {
+    WSAPOLLFD *fds;
+    sp__reg **regs; /* regs[i] owns fds[i]; regs[i]->index == i */
+    size_t count, cap;
+    size_t next; /* where the next scan starts: with more ready than fit, all get a turn */
+} wp_state;
+
+static int wp_init(sp_poller *p)
+{
+    wp_state *st = (wp_state *)calloc(1, sizeof *st);
+    if (st == NULL)
+        return SP_ENOMEM;
+    p->impl = st;
+    return 0;
+}
+
+static void wp_fini(sp_poller *p)
+{
+    wp_state *st = (wp_state *)p->impl;
+    free(st->fds);
+    free(st->regs);
+    free(st);
+}
+
+/* Interest 0 stays 0: errors and hang-ups are reported without being asked for. */
+static SHORT wp_interest(const sp__reg *r)
+{
+    return (SHORT)(((r->events & SP_EV_READ) ? POLLRDNORM : 0) |
+                   ((r->events & SP_EV_WRITE) ? POLLWRNORM : 0));
+}
+
+static int wp_add(sp_poller *p, sp__reg *r)
+{
+    wp_state *st = (wp_state *)p->impl;
+    if (st->count == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        WSAPOLLFD *fds;
+        sp__reg **regs;
+        if (cap > (size_t)ULONG_MAX || cap > SIZE_MAX / sizeof *fds) /* WSAPoll's count */
+            return SP_ENOMEM;
+        fds = (WSAPOLLFD *)realloc(st->fds, cap * sizeof *fds);
+        if (fds == NULL)
+            return SP_ENOMEM;
+        st->fds = fds; /* bigger, still valid for the old cap if the next step fails */
+        regs = (sp__reg **)realloc(st->regs, cap * sizeof *regs);
+        if (regs == NULL)
+            return SP_ENOMEM;
+        st->regs = regs;
+        st->cap = cap;
+    }
+    r->index = st->count++;
+    st->regs[r->index] = r;
+    st->fds[r->index].fd = (SOCKET)r->sock;
+    st->fds[r->index].events = wp_interest(r);
+    st->fds[r->index].revents = 0;
+    return 0;
+}
+
+static int wp_modify(sp_poller *p, sp__reg *r)
+{
+    ((wp_state *)p->impl)->fds[r->index].events = wp_interest(r);
+    return 0;
+}
+
+/* Never touches the socket, which may be closed already. */
+static void wp_remove(sp_poller *p, sp__reg *r)
+{
+    wp_state *st = (wp_state *)p->impl;
+    size_t last = --st->count;
+    if (r->index != last) { /* move the last entry into the hole */
+        st->fds[r->index] = st->fds[last];
+        st->regs[r->index] = st->regs[last];
+        st->regs[r->index]->index = r->index;
+    }
+}
+
+/* An empty array: sleep for the timeout (one Sleep, as in poll.c's sp__select). */
+static void wp_sleep(int timeout_ms)
+{
+    if (timeout_ms < 0) {
+        for (;;)
+            Sleep(INFINITE);
+    }
+    if (timeout_ms > 0)
+        Sleep((DWORD)timeout_ms);
+}
+
+/*
+ * WSAPoll failed as a whole with `err`. Windows fails it (WSAENOTSOCK, or WSAEINVAL when
+ * no entry is valid) for sockets closed while registered; find them with
+ * getsockopt(SO_TYPE), mark them POLLNVAL, and ask again about the live ones without
+ * waiting (a dead one is already an answer). Entries with a negative fd (INVALID_SOCKET)
+ * are ignored by WSAPoll. Returns the number of entries with revents, or an error (err
+ * itself when no entry is dead).
+ */
+static int wp_poll_around_dead(wp_state *st, int err)
+{
+    size_t i, dead = 0;
+    int n = 0;
+    for (i = 0; i < st->count; i++) {
+        int type = 0, len = (int)sizeof type;
+        st->fds[i].revents = 0;
+        if (getsockopt(st->fds[i].fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == SOCKET_ERROR &&
+            WSAGetLastError() == WSAENOTSOCK) {
+            st->fds[i].fd = INVALID_SOCKET;
+            dead++;
+        }
+    }
+    if (dead == 0)
+        return sp__fail(err);
+    if (dead < st->count && WSAPoll(st->fds, (ULONG)st->count, 0) == SOCKET_ERROR)
+        n = sp__fail_last();
+    for (i = 0; i < st->count; i++) {
+        if (st->fds[i].fd == INVALID_SOCKET) { /* Wine says POLLNVAL for it; Windows 0 */
+            st->fds[i].fd = (SOCKET)st->regs[i]->sock;
+            st->fds[i].revents = POLLNVAL;
+        }
+        if (n >= 0 && st->fds[i].revents != 0 && n < INT_MAX)
+            n++;
+    }
+    return n;
+}
+
+/*
+ * revents onto SP_EV_*. Interest bits only where asked; POLLERR / POLLHUP through
+ * sp__error_events, so that every backend says the same:
+ *  - a failed connect: Windows 2004+ gives POLLHUP | POLLERR | POLLWRNORM, Wine 8 POLLERR
+ *    alone; both become SP_EV_WRITE | SP_EV_ERROR (plus SP_EV_HUP on Windows).
+ *  - an orderly close: Windows gives POLLHUP, often without POLLRDNORM; it becomes
+ *    SP_EV_READ | SP_EV_HUP for a reader, whose next recv returns 0.
+ *  - POLLNVAL, a socket closed while registered: Wine reports it and Windows ignores the
+ *    entry (it is simply never ready); reported as SP_EV_ERROR until removed.
+ */
+static int wp_events(SHORT re, const sp__reg *r)
+{
+    int ev = 0;
+    if ((re & POLLRDNORM) && (r->events & SP_EV_READ))
+        ev |= SP_EV_READ;
+    if ((re & POLLWRNORM) && (r->events & SP_EV_WRITE))
+        ev |= SP_EV_WRITE;
+    return ev | sp__error_events(r->events, (re & (POLLERR | POLLNVAL)) != 0, (re & POLLHUP) != 0);
+}
+
+static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
+{
+    wp_state *st = (wp_state *)p->impl;
+    sp__deadline deadline = sp__deadline_in(timeout_ms);
+    size_t i, k;
+    int r, n = 0;
+    if (st->count == 0) { /* WSAPoll fails on an empty array */
+        wp_sleep(timeout_ms);
+        return 0;
+    }
+    for (;;) {
+        int err;
+        r = WSAPoll(st->fds, (ULONG)st->count, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
+        if (r != SOCKET_ERROR)
+            break;
+        err = WSAGetLastError();
+        if (err == WSAEINTR)
+            continue; /* with the time that is left */
+        if (err != WSAENOTSOCK && err != WSAEINVAL)
+            return sp__fail(err);
+        r = wp_poll_around_dead(st, err);
+        if (r < 0)
+            return r;
+        break;
+    }
+    if (r == 0) /* r only says whether anything is ready: Wine miscounts with POLLNVAL */
+        return 0;
+    if (st->next >= st->count)
+        st->next = 0;
+    for (k = 0, i = st->next; k < st->count && n < max; k++, i = (i + 1) % st->count) {
+        const sp__reg *reg = st->regs[i];
+        int e;
+        if (st->fds[i].revents == 0)
+            continue;
+        e = wp_events(st->fds[i].revents, reg);
+        if (e == 0)
+            continue;
+        ev[n].sock = reg->sock;
+        ev[n].events = e;
+        ev[n].data = reg->data;
+        n++;
+        st->next = (i + 1) % st->count;
+    }
+    return n;
+}
+
+const sp__poller_ops sp__poller_wsapoll_ops = {SP_POLLER_WSAPOLL, wp_init,   wp_fini, wp_add,
+                                               wp_modify,         wp_remove, wp_wait};
