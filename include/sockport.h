@@ -10,5 +10,6 @@
 #include "sockport/socket.h"
 #include "sockport/poll.h"
 #include "sockport/byteorder.h"
+#include "sockport/frame.h"
 
 #endif /* SOCKPORT_H */
