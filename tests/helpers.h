@@ -33,6 +33,12 @@
 #    endif
 #    include <winsock2.h>
 #    include <windows.h>
+#    include <cstdlib>
+#else
+#    include <csignal>
+#    include <cstdlib>
+#    include <pthread.h>
+#    include <signal.h>
 #endif
 
 namespace sptest
@@ -337,6 +343,141 @@ inline bool ready(sp_socket_t s, int events, int timeout_ms)
     int r = sp_wait(s, events, timeout_ms);
     return r > 0 && (r & events) != 0;
 }
+
+/*
+ * Begin a non-blocking connect that is refused: nothing listens on the port (closed_port).
+ * *rc is what sp_connect_start said (0 or SP_EINPROGRESS are expected; on Linux a
+ * loopback refusal still comes as EINPROGRESS, then the socket turns writable with the
+ * error pending).
+ */
+inline ::testing::AssertionResult start_refused_connect(Sock &s, int *rc_out)
+{
+    int port = closed_port(), rc;
+    sp_addr to;
+    if (port <= 0)
+        return ::testing::AssertionFailure() << "no closed port: " << port;
+    if ((rc = sp_socket_open(s.out(), SP_AF_INET, SP_SOCK_STREAM)) != 0)
+        return step_failed("sp_socket_open", rc);
+    if ((rc = sp_addr_loopback(&to, SP_AF_INET, port)) != 0)
+        return step_failed("sp_addr_loopback", rc);
+    *rc_out = sp_connect_start(s, &to);
+    return ::testing::AssertionSuccess();
+}
+
+/* ---- environment --------------------------------------------------------------------- */
+
+/* Sets (or, with nullptr, removes) an environment variable, restoring it when destroyed. */
+class EnvVar
+{
+  public:
+    explicit EnvVar(const char *name) : name_(name)
+    {
+        const char *old = std::getenv(name);
+        had_ = old != nullptr;
+        if (had_)
+            old_ = old;
+    }
+    EnvVar(const char *name, const char *value) : EnvVar(name)
+    {
+        set(value);
+    }
+    ~EnvVar()
+    {
+        set(had_ ? old_.c_str() : nullptr);
+    }
+    EnvVar(const EnvVar &) = delete;
+    EnvVar &operator=(const EnvVar &) = delete;
+    /* nullptr removes the variable (on Windows "" removes it too: _putenv_s's rule). */
+    void set(const char *value)
+    {
+#ifdef _WIN32
+        _putenv_s(name_.c_str(), value ? value : "");
+#else
+        if (value)
+            setenv(name_.c_str(), value, 1);
+        else
+            unsetenv(name_.c_str());
+#endif
+    }
+
+  private:
+    std::string name_, old_;
+    bool had_ = false;
+};
+
+/* ---- signals (POSIX) ----------------------------------------------------------------- */
+
+#ifndef _WIN32
+/*
+ * Installs `handler` for `sig` with sigaction flags `flags` (0: no SA_RESTART, so the
+ * blocking call the signal interrupts fails with EINTR) and restores the previous action.
+ */
+class SignalAction
+{
+  public:
+    SignalAction(int sig, void (*handler)(int), int flags = 0) : sig_(sig)
+    {
+        struct sigaction sa;
+        std::memset(&sa, 0, sizeof sa);
+        sa.sa_handler = handler;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = flags;
+        ok_ = sigaction(sig, &sa, &old_) == 0;
+    }
+    ~SignalAction()
+    {
+        if (ok_)
+            sigaction(sig_, &old_, nullptr);
+    }
+    SignalAction(const SignalAction &) = delete;
+    SignalAction &operator=(const SignalAction &) = delete;
+    bool ok() const
+    {
+        return ok_;
+    }
+
+  private:
+    int sig_;
+    bool ok_ = false;
+    struct sigaction old_;
+};
+
+/* Sends `sig` to the thread that creates it after delay_ms, from a thread of its own;
+ * the destructor waits for that thread. */
+class DelayedSignal
+{
+  public:
+    DelayedSignal(int sig, int delay_ms)
+        : target_(pthread_self()), thread_([this, sig, delay_ms] {
+              sleep_ms(delay_ms);
+              sent_ = pthread_kill(target_, sig) == 0;
+          })
+    {
+    }
+    ~DelayedSignal()
+    {
+        join();
+    }
+    DelayedSignal(const DelayedSignal &) = delete;
+    DelayedSignal &operator=(const DelayedSignal &) = delete;
+    /* Wait for the sending thread; then sent() says whether pthread_kill succeeded. */
+    void join()
+    {
+        if (thread_.joinable())
+            thread_.join();
+    }
+    bool sent()
+    {
+        join();
+        return sent_;
+    }
+
+  private:
+    pthread_t target_;
+    std::atomic<bool> sent_{false};
+    std::thread thread_; /* last: starts after the members it uses */
+};
+#endif
 
 /* ---- byte patterns ------------------------------------------------------------------- */
 

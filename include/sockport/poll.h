@@ -74,9 +74,11 @@ SP_API int sp_sockset_ready(const sp_sockset *set, sp_socket_t s);
 
 /*
  * sp_sockset_error: the error the last sp_select found on s: SP_EBADF for a socket that
- * was closed or is not a socket, the pending error (e.g. SP_ECONNREFUSED) for a failed
- * connect, 0 for none. A reset shows on POSIX as an error here and on Windows only as
- * readability (select cannot tell it): the recv that follows reports it on both.
+ * was closed or is not a socket; for a socket in the write or except set, its pending
+ * error (e.g. SP_ECONNREFUSED after a failed non-blocking connect), which sp_select takes
+ * (sp_socket_error gives 0 afterwards); 0 for none. A socket only in the read set keeps
+ * its error for the call that follows: after a reset it is ready with 0 here, and the
+ * recv reports SP_ECONNRESET, on every OS.
  */
 SP_API int sp_sockset_error(const sp_sockset *set, sp_socket_t s);
 

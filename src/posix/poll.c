@@ -22,27 +22,36 @@
  * data; errors and hang-ups are always reported). */
 static const short set_events[3] = {POLLIN, POLLOUT, POLLPRI};
 
-/* The pending error of a socket poll() flagged, read once per socket (reading clears it)
- * and shared by every slot of that socket. */
-static int entry_error(int *err, int sock, unsigned flags)
+/*
+ * The error of a socket poll() flagged, found once per socket and shared by every slot
+ * of that socket. SO_ERROR (which reading clears) is taken only for a socket watched for
+ * writing or exceptions: that is where a failed connect is reported, as in Windows'
+ * except set. A socket watched only for reading keeps its error for the recv that
+ * follows (a reset), and is reported ready with no error here, as on Windows.
+ */
+static int entry_error(int *err, const struct pollfd *p, unsigned flags)
 {
     if (*err == 1) {
-        *err = (flags & SP__SELECT_TAKE_ERRORS) ? sp_socket_error(sock) : SP_EUNKNOWN;
-        if (*err == 0) /* taken by another reader meanwhile */
+        if (!(flags & SP__SELECT_TAKE_ERRORS))
+            *err = SP_EUNKNOWN;
+        else if (!(p->events & (POLLOUT | POLLPRI)))
+            *err = 0;
+        else if ((*err = sp_socket_error(p->fd)) == 0) /* taken by another reader meanwhile */
             *err = SP_EUNKNOWN;
     }
     return *err;
 }
 
-static void answer_slot(struct sp__sockslot *slot, short revents, short asked, int *err,
+static void answer_slot(struct sp__sockslot *slot, const struct pollfd *p, short asked, int *err,
                         unsigned flags)
 {
+    short revents = p->revents;
     if (revents & POLLNVAL) { /* closed, or not a descriptor */
         slot->ready = 1;
         slot->error = SP_EBADF;
     } else if (revents & POLLERR) {
         slot->ready = 1;
-        slot->error = entry_error(err, slot->sock, flags);
+        slot->error = entry_error(err, p, flags);
     } else if (revents & (asked | (asked == POLLIN ? POLLHUP : 0))) {
         slot->ready = 1; /* POLLHUP: end of stream, readable */
     }
@@ -127,7 +136,7 @@ int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, u
         for (i = 0; i < SET_COUNT(sets[s]); i++, k++) {
             struct sp__sockslot *slot = &sets[s]->slots[i];
             size_t e = x.slot_fd[k];
-            answer_slot(slot, x.fds[e].revents, set_events[s], &x.err[e], flags);
+            answer_slot(slot, &x.fds[e], set_events[s], &x.err[e], flags);
             ready += slot->ready;
         }
     }
