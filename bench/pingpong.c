@@ -80,6 +80,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "pingpong failed\n");
         return 1;
     }
-    printf("%s: %ld round trips of %d bytes, %.1f ns per round trip\n", argv[1], n, MSG, ns / (double)n);
+    printf("%s: %ld round trips of %d bytes, %.1f ns per round trip\n", argv[1], n, MSG,
+           ns / (double)n);
     return 0;
 }

@@ -11,5 +11,6 @@
 #include "sockport/poll.h"
 #include "sockport/byteorder.h"
 #include "sockport/frame.h"
+#include "sockport/server.h"
 
 #endif /* SOCKPORT_H */

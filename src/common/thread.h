@@ -1,0 +1,67 @@
+/*
+ * thread.h - the little threading the server needs, over pthreads and Win32 threads.
+ * Internal: not part of the public API. Implemented in src/posix/thread.c and
+ * src/win32/thread.c.
+ */
+#ifndef SOCKPORT_THREAD_H
+#define SOCKPORT_THREAD_H
+
+#include "internal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sp__thread sp__thread;
+
+/* Start fn(arg) in a new thread. 0, SP_ENOMEM, or the system's error (SP_EAGAIN). */
+int sp__thread_start(sp__thread **out, void (*fn)(void *), void *arg);
+
+/* Wait for the thread to end and release it. */
+void sp__thread_join(sp__thread *t);
+
+/* A mutex and a condition variable in storage the caller owns (no allocation). */
+typedef struct sp__mutex {
+    union {
+        void *align_;
+        unsigned char bytes[64];
+    } u;
+} sp__mutex;
+
+typedef struct sp__cond {
+    union {
+        void *align_;
+        unsigned char bytes[64];
+    } u;
+} sp__cond;
+
+int sp__mutex_init(sp__mutex *m);
+void sp__mutex_destroy(sp__mutex *m);
+void sp__mutex_lock(sp__mutex *m);
+void sp__mutex_unlock(sp__mutex *m);
+
+int sp__cond_init(sp__cond *c);
+void sp__cond_destroy(sp__cond *c);
+/* Wait at most timeout_ms (negative: no limit); 0 when signalled (or spuriously woken),
+ * SP_ETIMEDOUT at the timeout. */
+int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms);
+void sp__cond_signal(sp__cond *c);
+void sp__cond_broadcast(sp__cond *c);
+
+/* An integer that threads (and signal handlers) read and write atomically. */
+typedef struct sp__atomic {
+    volatile long v;
+} sp__atomic;
+
+long sp__atomic_load(sp__atomic *a);
+void sp__atomic_store(sp__atomic *a, long v);
+long sp__atomic_add(sp__atomic *a, long delta); /* returns the new value */
+
+/* Sleep for ms milliseconds. */
+void sp__sleep_ms(int ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SOCKPORT_THREAD_H */
