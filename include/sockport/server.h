@@ -16,6 +16,11 @@
  * writability in the event loop, with back-pressure: the event loop stops reading from a
  * connection whose queued output is over output_limit and resumes below half of it.
  *
+ * The fork model forks the process that calls sp_server_run. POSIX allows a child of a
+ * multi-threaded process only async-signal-safe calls; sockport's child allocates, as do
+ * handlers. glibc's allocator survives that, other allocators (the sanitizers', some
+ * custom ones) may not: run the fork model from a process that has no other threads.
+ *
  * Handlers run in the server's threads: in the event model all on the thread that called
  * sp_server_run, one at a time; in the thread model each connection on its own thread
  * (handlers of different connections run concurrently); in the fork model in the child.
