@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Build and run every test suite: Linux natively and with ASan+UBSan, and Windows
+# Build and run every test suite: Linux natively, with ASan+UBSan and with TSan, and Windows
 # (mingw-w64 cross build) under Wine. Name presets to run fewer: scripts/test.sh native
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 presets=("$@")
-[[ ${#presets[@]} -gt 0 ]] || presets=(native native-asan mingw)
+[[ ${#presets[@]} -gt 0 ]] || presets=(native native-asan native-tsan mingw)
 sp_need "${SP_NATIVE_DEPS[@]}"
 if [[ " ${presets[*]} " == *" mingw "* ]]; then
     sp_need "${SP_WINDOWS_DEPS[@]}"
