@@ -493,12 +493,12 @@ TEST_P(Server, NoLeakedDescriptorThreadOrChildAfterStop)
     sp_server_destroy(srv_);
     srv_ = nullptr;
     EXPECT_EQ(fds0, count_entries("/proc/self/fd")) << "descriptors leaked";
-#if defined(__SANITIZE_THREAD__)
+#    if defined(__SANITIZE_THREAD__)
     /* TSan starts a background thread of its own during the test: count ours only. */
     EXPECT_GE(tasks0 + 1, count_entries("/proc/self/task")) << "threads left running";
-#else
+#    else
     EXPECT_EQ(tasks0, count_entries("/proc/self/task")) << "threads left running";
-#endif
+#    endif
     errno = 0;
     EXPECT_EQ(-1, waitpid(-1, nullptr, WNOHANG)) << "a child was left to reap (zombie)";
     EXPECT_EQ(ECHILD, errno);
