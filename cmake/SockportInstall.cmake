@@ -27,5 +27,8 @@ else()
   set(SOCKPORT_PC_PRIVATE_LIBS "")
   set(SOCKPORT_PC_PUBLIC_LIBS "${SOCKPORT_PC_LIBS}")
 endif()
+# The .pc file finds its prefix relative to itself, so that `cmake --install --prefix X`
+# and relocated packages work: lib/pkgconfig -> ../..
+string(REGEX REPLACE "[^/]+" ".." SOCKPORT_PC_UP "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
 configure_file(cmake/sockport.pc.in ${CMAKE_CURRENT_BINARY_DIR}/sockport.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/sockport.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

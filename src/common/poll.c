@@ -32,12 +32,9 @@ static struct sp__sockslot *slot_of(const sp_sockset *set, sp_socket_t s)
     return NULL;
 }
 
-int sp_sockset_add(sp_sockset *set, sp_socket_t s)
+/* Append a slot for s (no search for duplicates). */
+static int slot_push(sp_sockset *set, sp_socket_t s, void *reg)
 {
-    if (set == NULL || s == SP_INVALID_SOCKET)
-        return SP_EINVAL;
-    if (slot_of(set, s) != NULL)
-        return 0;
     if (set->count == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 16;
         struct sp__sockslot *n = (struct sp__sockslot *)realloc(set->slots, cap * sizeof *n);
@@ -47,8 +44,18 @@ int sp_sockset_add(sp_sockset *set, sp_socket_t s)
         set->cap = cap;
     }
     memset(&set->slots[set->count], 0, sizeof set->slots[0]);
-    set->slots[set->count++].sock = s;
+    set->slots[set->count].sock = s;
+    set->slots[set->count++].reg = reg;
     return 0;
+}
+
+int sp_sockset_add(sp_sockset *set, sp_socket_t s)
+{
+    if (set == NULL || s == SP_INVALID_SOCKET)
+        return SP_EINVAL;
+    if (slot_of(set, s) != NULL)
+        return 0;
+    return slot_push(set, s, NULL);
 }
 
 int sp_sockset_remove(sp_sockset *set, sp_socket_t s)
@@ -365,23 +372,6 @@ static void sel_remove(sp_poller *p, sp__reg *r)
     sel_changed(p, r);
 }
 
-/* Append r to set (the registry has no duplicates: no search needed). */
-static int sel_push(sp_sockset *set, sp__reg *r)
-{
-    if (set->count == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 64;
-        struct sp__sockslot *n = (struct sp__sockslot *)realloc(set->slots, cap * sizeof *n);
-        if (n == NULL)
-            return SP_ENOMEM;
-        set->slots = n;
-        set->cap = cap;
-    }
-    memset(&set->slots[set->count], 0, sizeof set->slots[0]);
-    set->slots[set->count].sock = r->sock;
-    set->slots[set->count++].reg = r;
-    return 0;
-}
-
 static int sel_rebuild(sp_poller *p, sel_state *st)
 {
     size_t i;
@@ -390,8 +380,9 @@ static int sel_rebuild(sp_poller *p, sel_state *st)
         sp__reg *r = p->regs.slots[i];
         if (r == NULL)
             continue;
-        if (((r->events & SP_EV_READ) && sel_push(&st->rd, r) != 0) ||
-            ((r->events & SP_EV_WRITE) && sel_push(&st->wr, r) != 0) || sel_push(&st->ex, r) != 0)
+        if (((r->events & SP_EV_READ) && slot_push(&st->rd, r->sock, r) != 0) ||
+            ((r->events & SP_EV_WRITE) && slot_push(&st->wr, r->sock, r) != 0) ||
+            slot_push(&st->ex, r->sock, r) != 0)
             return SP_ENOMEM;
     }
     st->dirty = 0;

@@ -5,15 +5,8 @@
  */
 #include "poller.h"
 
-/* Set before the Windows headers, as in socket.c. Windows 7 is the minimum (WSAPoll needs
- * Vista's declarations; it is only used from Windows 10 2004 on, see below). */
-#ifndef WIN32_LEAN_AND_MEAN
-#    define WIN32_LEAN_AND_MEAN
-#endif
-#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0601
-#    undef _WIN32_WINNT
-#    define _WIN32_WINNT 0x0601
-#endif
+/* WSAPoll's declarations need _WIN32_WINNT >= Vista (CMake sets Windows 7); it is used
+ * only from Windows 10 2004 on, see below. */
 #include <winsock2.h>
 #include <windows.h>
 

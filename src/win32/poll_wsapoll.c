@@ -8,13 +8,6 @@
  */
 #include "poller.h"
 
-#ifndef WIN32_LEAN_AND_MEAN
-#    define WIN32_LEAN_AND_MEAN
-#endif
-#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0601
-#    undef _WIN32_WINNT
-#    define _WIN32_WINNT 0x0601
-#endif
 #include <winsock2.h>
 #include <windows.h>
 

@@ -8,15 +8,6 @@
  * instead of SO_REUSEADDR; DWORD millisecond timeouts; SIO_KEEPALIVE_VALS before
  * Windows 10 1709; SIO_UDP_CONNRESET; and no socketpair.
  */
-/* Set before any header: internal.h includes <limits.h>, which already fixes the SDK
- * target version (mingw-w64 defaults to Windows 10). Windows 7 is the minimum. */
-#ifndef WIN32_LEAN_AND_MEAN
-#    define WIN32_LEAN_AND_MEAN
-#endif
-#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0601
-#    undef _WIN32_WINNT
-#    define _WIN32_WINNT 0x0601
-#endif
 #include "internal.h"
 
 #include <winsock2.h>

@@ -1,7 +1,4 @@
 /* thread.c (Windows) - threads, SRW locks, condition variables and Interlocked atomics. */
-#ifndef WIN32_LEAN_AND_MEAN
-#    define WIN32_LEAN_AND_MEAN
-#endif
 #include "thread.h"
 
 #include <windows.h>
