@@ -139,6 +139,9 @@ SP_API int sp_server_connections(const sp_server *srv);
  * sp_server_broadcast: send one message (framed like sp_conn_send) to every connection
  * but `except` (may be NULL). Thread and event models; SP_ENOTSUP in the fork model,
  * where connections live in separate processes. Returns the number of connections sent to.
+ * In the event model call it (and sp_conn_send) from a handler, on the loop's thread; in
+ * the thread model from any thread (it holds the server's lock while sending, so a client
+ * that does not read slows every broadcast down: a known limit of this version).
  */
 SP_API int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
 
