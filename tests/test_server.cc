@@ -30,6 +30,8 @@ struct Seen {
     std::atomic<int> opens{0}, messages{0}, closes{0};
     std::atomic<int> reasons[6] = {};
     std::atomic<int> reply_mib{0}; /* reply with this many MiB instead of an echo */
+    std::atomic<int> peer_port{-1}, peer_family{-1}; /* sp_conn_peer at on_open */
+    std::atomic<int> broadcast_to{-1}; /* what the last sp_server_broadcast returned */
 };
 
 Seen *g_seen;
@@ -38,7 +40,12 @@ int on_message(sp_conn *c, const void *msg, size_t len)
 {
     g_seen->messages++;
     if (len == 3 && std::memcmp(msg, "bye", 3) == 0)
-        return -1; /* the handler closes the connection */
+        return -1;                                      /* the handler closes the connection */
+    if (len >= 4 && std::memcmp(msg, "all:", 4) == 0) { /* to every other connection */
+        int n = sp_server_broadcast(sp_conn_server(c), c, (const char *)msg + 4, len - 4);
+        g_seen->broadcast_to = n;
+        return n < 0 ? n : 0;
+    }
     if (g_seen->reply_mib > 0) {
         std::vector<unsigned char> big((size_t)g_seen->reply_mib << 20, 'r');
         return sp_conn_send(c, big.data(), big.size());
@@ -46,8 +53,13 @@ int on_message(sp_conn *c, const void *msg, size_t len)
     return sp_conn_send(c, msg, len);
 }
 
-void on_open(sp_conn *)
+void on_open(sp_conn *c)
 {
+    sp_addr a;
+    if (sp_conn_peer(c, &a) == 0) {
+        g_seen->peer_family = sp_addr_family(&a);
+        g_seen->peer_port = sp_addr_port(&a);
+    }
     g_seen->opens++;
 }
 
@@ -65,7 +77,26 @@ const char *model_name(int m)
     return m == SP_MODEL_THREADS ? "threads" : m == SP_MODEL_FORK ? "fork" : "events";
 }
 
-class Server : public SpTest, public ::testing::WithParamInterface<int>
+/* A model, and for the event model the poller backend it runs on (SOCKPORT_POLLER). It
+ * converts to the model, which is what most tests look at. */
+struct ModelParam {
+    int model;
+    int poller; /* SP_POLLER_AUTO: the OS's default */
+    operator int() const
+    {
+        return model;
+    }
+};
+
+std::string param_name(const ModelParam &p)
+{
+    std::string n = model_name(p.model);
+    if (p.poller != SP_POLLER_AUTO)
+        n += std::string("_") + sp_poller_backend_name(p.poller);
+    return n;
+}
+
+class Server : public SpTest, public ::testing::WithParamInterface<ModelParam>
 {
   protected:
     void SetUp() override
@@ -77,6 +108,21 @@ class Server : public SpTest, public ::testing::WithParamInterface<int>
         cfg_.model = GetParam();
         cfg_.handler = &handler;
         cfg_.framer = &framer_;
+        if (GetParam().poller != SP_POLLER_AUTO) {
+            sp_poller *p = nullptr;
+            int rc = sp_poller_create(&p, GetParam().poller);
+            if (rc == SP_ENOTSUP)
+                GTEST_SKIP() << sp_poller_backend_name(GetParam().poller)
+                             << " poller: SP_ENOTSUP on this system";
+            ASSERT_OK(rc);
+            sp_poller_destroy(p);
+            ASSERT_OK(sp_poller_create(&p, SP_POLLER_AUTO));
+            int dflt = sp_poller_backend(p);
+            sp_poller_destroy(p);
+            if (dflt == GetParam().poller)
+                GTEST_SKIP() << "the default poller here: the events variant runs it";
+            poller_env_.set(sp_poller_backend_name(GetParam().poller));
+        }
     }
     void TearDown() override
     {
@@ -135,6 +181,7 @@ class Server : public SpTest, public ::testing::WithParamInterface<int>
                    : ::testing::AssertionFailure() << "echo of " << n << " bytes differs";
     }
 
+    EnvVar poller_env_{"SOCKPORT_POLLER"};
     Seen seen_;
     sp_framer framer_;
     sp_server_config cfg_;
@@ -215,6 +262,64 @@ TEST_P(Server, HundredClientsEchoRandomSizesByteForByte)
         EXPECT_EQ(clients, seen_.closes.load());
         EXPECT_EQ(clients, seen_.reasons[SP_CLOSE_ORDERLY].load());
     }
+}
+
+TEST_P(Server, PeerAddressIsTheClients)
+{
+    start();
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    if (GetParam() == SP_MODEL_FORK)
+        GTEST_SKIP() << "the handler runs in a child: it cannot report here";
+    Sock s;
+    ASSERT_TRUE(dial(s));
+    sp_addr local;
+    ASSERT_OK(sp_local_addr(s.get(), &local));
+    unsigned char one = 1;
+    sp_frame_decoder d;
+    sp_frame_decoder_init(&d, &framer_);
+    EXPECT_TRUE(echo(s.get(), &d, &one, 1)); /* on_open has run once the echo is back */
+    sp_frame_decoder_free(&d);
+    EXPECT_EQ(SP_AF_INET, seen_.peer_family.load());
+    EXPECT_EQ(sp_addr_port(&local), seen_.peer_port.load());
+    sp_addr a;
+    EXPECT_SP(SP_EINVAL, sp_conn_peer(nullptr, &a));
+    EXPECT_EQ(0u, a.len) << "emptied on failure";
+}
+
+TEST_P(Server, BroadcastReachesEveryOtherConnection)
+{
+    start();
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    if (GetParam() == SP_MODEL_FORK) {
+        EXPECT_SP(SP_ENOTSUP, sp_server_broadcast(srv_, nullptr, "x", 1));
+        return;
+    }
+    const int n = 5;
+    Sock s[n];
+    std::vector<sp_frame_decoder> d(n);
+    for (int i = 0; i < n; i++) {
+        ASSERT_TRUE(dial(s[i]));
+        sp_frame_decoder_init(&d[i], &framer_);
+        unsigned char b = (unsigned char)i; /* an echo: the server has the connection */
+        ASSERT_TRUE(echo(s[i].get(), &d[i], &b, 1));
+    }
+    ASSERT_OK(sp_frame_send(s[0].get(), &framer_, "all:hello", 9, 5000));
+    for (int i = 1; i < n; i++) {
+        sp_frame_msg m;
+        ASSERT_EQ(1, sp_frame_recv(s[i].get(), &d[i], &m, 5000)) << "client " << i;
+        EXPECT_EQ("hello", std::string((const char *)m.data, m.len));
+    }
+    /* the handler records the count after the sends, maybe after the clients read */
+    for (int t = 0; t < 500 && seen_.broadcast_to.load() < 0; t++)
+        sleep_ms(10);
+    EXPECT_EQ(n - 1, seen_.broadcast_to.load());
+    /* the sender got nothing: its next message is answered by its own echo */
+    unsigned char z = 'z';
+    EXPECT_TRUE(echo(s[0].get(), &d[0], &z, 1));
+    for (auto &x : d)
+        sp_frame_decoder_free(&x);
 }
 
 TEST_P(Server, GracefulStopWithClientsConnected)
@@ -505,11 +610,19 @@ TEST_P(Server, NoLeakedDescriptorThreadOrChildAfterStop)
 #endif
 }
 
+/* Every model; the event model on every poller backend too (those the system lacks are
+ * skipped: kqueue outside the BSDs, wsapoll outside Windows, epoll outside Linux). */
 INSTANTIATE_TEST_SUITE_P(Models, Server,
-                         ::testing::Values((int)SP_MODEL_THREADS, (int)SP_MODEL_FORK,
-                                           (int)SP_MODEL_EVENTS),
-                         [](const ::testing::TestParamInfo<int> &p) {
-                             return std::string(model_name(p.param));
+                         ::testing::Values(ModelParam{SP_MODEL_THREADS, SP_POLLER_AUTO},
+                                           ModelParam{SP_MODEL_FORK, SP_POLLER_AUTO},
+                                           ModelParam{SP_MODEL_EVENTS, SP_POLLER_AUTO},
+                                           ModelParam{SP_MODEL_EVENTS, SP_POLLER_EPOLL},
+                                           ModelParam{SP_MODEL_EVENTS, SP_POLLER_KQUEUE},
+                                           ModelParam{SP_MODEL_EVENTS, SP_POLLER_POLL},
+                                           ModelParam{SP_MODEL_EVENTS, SP_POLLER_SELECT},
+                                           ModelParam{SP_MODEL_EVENTS, SP_POLLER_WSAPOLL}),
+                         [](const ::testing::TestParamInfo<ModelParam> &p) {
+                             return param_name(p.param);
                          });
 
 class ServerApi : public SpTest

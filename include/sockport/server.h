@@ -158,7 +158,9 @@ SP_API int sp_conn_send(sp_conn *c, const void *buf, size_t len);
 SP_API int sp_conn_close(sp_conn *c);
 
 SP_API sp_server *sp_conn_server(const sp_conn *c);
-SP_API const sp_addr *sp_conn_peer(const sp_conn *c);
+/* sp_conn_peer: copy the peer's address (as accept reported it) into *out. 0, or
+ * SP_EINVAL (NULL). */
+SP_API int sp_conn_peer(const sp_conn *c, sp_addr *out);
 SP_API sp_socket_t sp_conn_socket(const sp_conn *c);
 SP_API void *sp_conn_user(const sp_conn *c);
 SP_API void sp_conn_set_user(sp_conn *c, void *user);

@@ -37,6 +37,15 @@ int sp__fail_gai(int gai_code);
 ptrdiff_t sp__sendv_dontwait(sp_socket_t s, const sp_iovec *iov, int n, int dontwait);
 ptrdiff_t sp__recv_dontwait(sp_socket_t s, void *buf, size_t len, int dontwait);
 
+/*
+ * Move what decoder src holds (bytes, search and skip state, error) into dst, which is
+ * initialised for the same framer with a buffer of just that size; src is reset (its
+ * memory kept for reuse). The event-model server decodes into one shared decoder and
+ * gives a connection its own only while a message is incomplete. src must not be reading
+ * a fed buffer (SP_EINVAL). 0 or SP_ENOMEM (src unchanged, dst empty).
+ */
+int sp__frame_decoder_move(sp_frame_decoder *dst, sp_frame_decoder *src);
+
 /* listen(2) alone; backlog <= 0 means SOMAXCONN. */
 int sp__listen(sp_socket_t s, int backlog);
 

@@ -146,7 +146,7 @@ static void regmap_place(sp__reg **slots, size_t cap, sp__reg *r)
 
 static int regmap_insert(sp__regmap *m, sp__reg *r)
 {
-    if ((m->count + 1) * 2 > m->cap) { /* keep the load under one half */
+    if ((m->count + 1) * 4 > m->cap * 3) { /* keep the load at most three quarters */
         size_t cap = m->cap ? m->cap * 2 : 64, i;
         sp__reg **slots = (sp__reg **)calloc(cap, sizeof *slots);
         if (slots == NULL)
@@ -245,7 +245,8 @@ void sp_poller_destroy(sp_poller *p)
         return;
     p->ops->fini(p);
     for (i = 0; i < p->regs.cap; i++)
-        free(p->regs.slots[i]);
+        if (p->regs.slots[i] != NULL && !(p->regs.slots[i]->events & SP__REG_OWNED))
+            free(p->regs.slots[i]);
     free(p->regs.slots);
     free(p);
 }
@@ -258,6 +259,20 @@ int sp_poller_backend(const sp_poller *p)
 static int bad_interest(int events)
 {
     return (events & ~(SP_EV_READ | SP_EV_WRITE)) != 0;
+}
+
+int sp__poller_add_reg(sp_poller *p, sp__reg *r)
+{
+    int rc;
+    if (sp__regmap_find(&p->regs, r->sock) != NULL)
+        return SP_EEXIST;
+    rc = regmap_insert(&p->regs, r);
+    if (rc == 0) {
+        rc = p->ops->add(p, r);
+        if (rc != 0)
+            regmap_erase(&p->regs, r);
+    }
+    return rc;
 }
 
 int sp_poller_add(sp_poller *p, sp_socket_t s, int events, void *data)
@@ -274,37 +289,44 @@ int sp_poller_add(sp_poller *p, sp_socket_t s, int events, void *data)
     r->sock = s;
     r->events = events;
     r->data = data;
-    rc = regmap_insert(&p->regs, r);
-    if (rc == 0) {
-        rc = p->ops->add(p, r);
-        if (rc != 0)
-            regmap_erase(&p->regs, r);
-    }
+    rc = sp__poller_add_reg(p, r);
     if (rc != 0)
         free(r);
+    return rc;
+}
+
+int sp__poller_modify_reg(sp_poller *p, sp__reg *r, int events)
+{
+    int old_events = r->events, rc;
+    r->events = events | (old_events & SP__REG_OWNED);
+    rc = p->ops->modify(p, r);
+    if (rc != 0)
+        r->events = old_events;
     return rc;
 }
 
 int sp_poller_modify(sp_poller *p, sp_socket_t s, int events, void *data)
 {
     sp__reg *r;
-    int old_events, rc;
     void *old_data;
+    int rc;
     if (p == NULL || bad_interest(events))
         return SP_EINVAL;
     r = sp__regmap_find(&p->regs, s);
     if (r == NULL)
         return SP_ENOENT;
-    old_events = r->events;
     old_data = r->data;
-    r->events = events;
     r->data = data;
-    rc = p->ops->modify(p, r);
-    if (rc != 0) {
-        r->events = old_events;
+    rc = sp__poller_modify_reg(p, r, events);
+    if (rc != 0)
         r->data = old_data;
-    }
     return rc;
+}
+
+void sp__poller_remove_reg(sp_poller *p, sp__reg *r)
+{
+    p->ops->remove(p, r);
+    regmap_erase(&p->regs, r);
 }
 
 int sp_poller_remove(sp_poller *p, sp_socket_t s)
@@ -315,10 +337,20 @@ int sp_poller_remove(sp_poller *p, sp_socket_t s)
     r = sp__regmap_find(&p->regs, s);
     if (r == NULL)
         return SP_ENOENT;
-    p->ops->remove(p, r);
-    regmap_erase(&p->regs, r);
-    free(r);
+    sp__poller_remove_reg(p, r);
+    if (!(r->events & SP__REG_OWNED))
+        free(r);
     return 0;
+}
+
+sp__reg *sp__poller_next_reg(const sp_poller *p, size_t *pos)
+{
+    while (*pos < p->regs.cap) {
+        sp__reg *r = p->regs.slots[(*pos)++];
+        if (r != NULL)
+            return r;
+    }
+    return NULL;
 }
 
 int sp_poller_wait(sp_poller *p, sp_event *events, int max, int timeout_ms)

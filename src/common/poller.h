@@ -42,10 +42,11 @@ struct sp__sockslot {
 int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, unsigned flags);
 
 /* A registered socket. The backends may keep a pointer to it: it does not move while
- * registered (each one is allocated on its own). */
+ * registered (each one is allocated on its own, or is embedded in its owner's struct:
+ * see sp__poller_add_reg). */
 typedef struct sp__reg {
     sp_socket_t sock;
-    int events;   /* SP_EV_READ | SP_EV_WRITE */
+    int events;   /* SP_EV_READ | SP_EV_WRITE, and SP__REG_OWNED */
     void *data;   /* the user's pointer */
     size_t index; /* free for the backend (e.g. its slot in an array) */
 } sp__reg;
@@ -97,6 +98,27 @@ int sp__poller_default(void);
 
 /* Registry helpers (src/common/poll.c), for backends that must find a socket's reg. */
 sp__reg *sp__regmap_find(const sp__regmap *m, sp_socket_t s);
+
+/* In sp__reg.events: the registration belongs to the caller of sp__poller_add_reg (the
+ * poller never frees it). Above every SP_EV_* bit, so backends that mask events with
+ * SP_EV_READ / SP_EV_WRITE never see it. */
+#define SP__REG_OWNED 0x10000
+
+/*
+ * Registrations whose memory the caller owns (the event-model server embeds one in each
+ * connection: no allocation and no lookup per connection). sp__poller_add_reg watches
+ * r->sock for r->events with r->data (SP_EEXIST if the socket is registered, SP_ENOMEM,
+ * or the backend's error); r must stay put until sp__poller_remove_reg. modify changes
+ * the interest (the backend's error leaves the old one); remove stops watching.
+ * sp_poller_destroy leaves owned registrations alone.
+ */
+int sp__poller_add_reg(sp_poller *p, sp__reg *r);
+int sp__poller_modify_reg(sp_poller *p, sp__reg *r, int events);
+void sp__poller_remove_reg(sp_poller *p, sp__reg *r);
+
+/* Iterate over every registration: *pos starts at 0; returns NULL at the end. No
+ * registration may be added or removed during the iteration. */
+sp__reg *sp__poller_next_reg(const sp_poller *p, size_t *pos);
 
 /*
  * The SP_EV_* mask a backend reports for a socket with an error or a hang-up, the same

@@ -137,14 +137,27 @@ sp_server *sp_conn_server(const sp_conn *c)
     return c ? c->srv : NULL;
 }
 
-const sp_addr *sp_conn_peer(const sp_conn *c)
+/* The peer's sockaddr, stored right after the connection's struct. */
+static unsigned char *peer_bytes(const sp_conn *c)
 {
-    return c ? &c->peer : NULL;
+    size_t off = c->srv->model == SP_MODEL_EVENTS ? sizeof(sp_conn) : sizeof(sp__conn_blocking);
+    return (unsigned char *)c + off;
+}
+
+int sp_conn_peer(const sp_conn *c, sp_addr *out)
+{
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (c == NULL || out == NULL)
+        return SP_EINVAL;
+    memcpy(out->u.bytes, peer_bytes(c), c->peer_len);
+    out->len = c->peer_len;
+    return 0;
 }
 
 sp_socket_t sp_conn_socket(const sp_conn *c)
 {
-    return c ? c->sock : SP_INVALID_SOCKET;
+    return c ? c->reg.sock : SP_INVALID_SOCKET;
 }
 
 void *sp_conn_user(const sp_conn *c)
@@ -162,10 +175,20 @@ void sp_conn_set_user(sp_conn *c, void *user)
 
 sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
 {
-    sp_conn *c = (sp_conn *)calloc(1, sizeof *c);
+    int blocking = srv->model != SP_MODEL_EVENTS;
+    size_t size = blocking ? sizeof(sp__conn_blocking) : sizeof(sp_conn);
+    size_t plen = peer->len <= sizeof peer->u.bytes && peer->len <= 255 ? peer->len : 0;
+    sp_conn *c = (sp_conn *)calloc(1, size + plen);
     if (c == NULL)
         return NULL;
-    if (srv->cfg.framer != NULL) {
+    c->srv = srv;
+    c->reg.sock = s;
+    c->close_reason = -1;
+    c->peer_len = (unsigned char)plen;
+    memcpy(peer_bytes(c), peer->u.bytes, plen);
+    /* The event model reads through the server's decoder and makes one per connection
+     * only when a message is cut; the blocking models read into their own. */
+    if (blocking && srv->cfg.framer != NULL) {
         c->dec = (sp_frame_decoder *)malloc(sizeof *c->dec);
         if (c->dec == NULL || sp_frame_decoder_init(c->dec, srv->cfg.framer) != 0) {
             free(c->dec);
@@ -173,21 +196,16 @@ sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
             return NULL;
         }
     }
-    if (srv->model != SP_MODEL_EVENTS && sp__mutex_init(&c->send_lock) != 0) {
-        if (c->dec)
-            sp_frame_decoder_free(c->dec);
+    if (blocking && sp__mutex_init(&SP__BLOCKING(c)->send_lock) != 0) {
+        sp_frame_decoder_free(c->dec);
         free(c->dec);
         free(c);
         return NULL;
     }
-    c->srv = srv;
-    c->sock = s;
-    c->peer = *peer;
-    c->close_reason = -1;
     if (srv->cfg.keepalive_idle_s > 0)
         (void)sp_set_keepalive(s, 1, srv->cfg.keepalive_idle_s, srv->cfg.keepalive_interval_s,
                                srv->cfg.keepalive_count); /* best effort: see sp_set_keepalive */
-    if (srv->model != SP_MODEL_EVENTS)
+    if (blocking)
         (void)sp_set_nodelay(s, 1);
     sp__atomic_add(&srv->nconns, 1);
     return c;
@@ -203,29 +221,31 @@ void sp__conn_free(sp_conn *c)
         free(c->dec);
     }
     if (c->srv->model != SP_MODEL_EVENTS)
-        sp__mutex_destroy(&c->send_lock);
+        sp__mutex_destroy(&SP__BLOCKING(c)->send_lock);
     free(c->out);
     free(c);
 }
 
-void sp__conn_link(sp_server *srv, sp_conn *c)
+void sp__conn_link(sp_server *srv, sp_conn *conn)
 {
-    c->prev = NULL;
-    c->next = srv->conns;
+    sp__conn_blocking *b = SP__BLOCKING(conn);
+    b->prev = NULL;
+    b->next = srv->conns;
     if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
+        srv->conns->prev = b;
+    srv->conns = b;
 }
 
-void sp__conn_unlink(sp_server *srv, sp_conn *c)
+void sp__conn_unlink(sp_server *srv, sp_conn *conn)
 {
-    if (c->prev)
-        c->prev->next = c->next;
+    sp__conn_blocking *b = SP__BLOCKING(conn);
+    if (b->prev)
+        b->prev->next = b->next;
     else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+        srv->conns = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    b->prev = b->next = NULL;
 }
 
 int sp_conn_send(sp_conn *c, const void *buf, size_t len)
@@ -235,14 +255,14 @@ int sp_conn_send(sp_conn *c, const void *buf, size_t len)
         return SP_EINVAL;
     if (c->srv->model == SP_MODEL_EVENTS)
         return sp__events_send(c, buf, len);
-    sp__mutex_lock(&c->send_lock);
-    if (c->sock == SP_INVALID_SOCKET)
+    sp__mutex_lock(&SP__BLOCKING(c)->send_lock);
+    if (c->reg.sock == SP_INVALID_SOCKET)
         rc = SP_EPIPE; /* closed already (a broadcast racing with the end) */
     else if (c->srv->cfg.framer)
-        rc = sp_frame_send(c->sock, c->srv->cfg.framer, buf, len, -1);
+        rc = sp_frame_send(c->reg.sock, c->srv->cfg.framer, buf, len, -1);
     else
-        rc = sp_send_all(c->sock, buf, len, -1, NULL);
-    sp__mutex_unlock(&c->send_lock);
+        rc = sp_send_all(c->reg.sock, buf, len, -1, NULL);
+    sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
     return rc;
 }
 
@@ -263,20 +283,44 @@ int sp_conn_close(sp_conn *c)
 
 int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len)
 {
-    sp_conn *c;
-    int n = 0;
+    sp__conn_blocking *b, **list;
+    size_t n = 0, i;
+    int sent = 0;
     if (srv == NULL || (msg == NULL && len > 0))
         return SP_EINVAL;
     if (srv->model == SP_MODEL_FORK)
         return SP_ENOTSUP;
-    if (srv->model == SP_MODEL_THREADS)
-        sp__mutex_lock(&srv->lock);
-    for (c = srv->conns; c != NULL; c = c->next)
-        if (c != except && sp_conn_send(c, msg, len) == 0)
-            n++;
-    if (srv->model == SP_MODEL_THREADS)
+    if (srv->model == SP_MODEL_EVENTS)
+        return sp__events_broadcast(srv, except, msg, len);
+    /* Thread model: take a reference on each connection under the lock, then send without
+     * it, so that a slow client delays this broadcast only, not the server's other work
+     * (accepting, other broadcasts, connections ending). */
+    sp__mutex_lock(&srv->lock);
+    for (b = srv->conns; b != NULL; b = b->next)
+        n++;
+    list = (sp__conn_blocking **)malloc((n ? n : 1) * sizeof *list);
+    if (list == NULL) {
         sp__mutex_unlock(&srv->lock);
-    return n;
+        return SP_ENOMEM;
+    }
+    n = 0;
+    for (b = srv->conns; b != NULL; b = b->next) {
+        if (&b->c != except && !sp__atomic_load(&b->done)) {
+            b->refs++;
+            list[n++] = b;
+        }
+    }
+    sp__mutex_unlock(&srv->lock);
+    for (i = 0; i < n; i++)
+        if (sp_conn_send(&list[i]->c, msg, len) == 0)
+            sent++;
+    sp__mutex_lock(&srv->lock);
+    for (i = 0; i < n; i++)
+        list[i]->refs--;
+    sp__mutex_unlock(&srv->lock);
+    free(list);
+    (void)sp_waker_wake(srv->waker); /* connections that ended meanwhile can be reaped */
+    return sent;
 }
 
 /* ---- the blocking connection loop (threads, fork) ------------------------------------ */
@@ -309,7 +353,7 @@ static void idle_slice(sp_conn *c)
 static void step_framed(sp_conn *c, uint64_t *last)
 {
     sp_frame_msg msg;
-    int rc = sp_frame_recv(c->sock, c->dec, &msg, SP__SLICE_MS);
+    int rc = sp_frame_recv(c->reg.sock, c->dec, &msg, SP__SLICE_MS);
     if (rc == 1) {
         *last = sp__now_ms();
         if (c->srv->cfg.handler->on_message(c, msg.data, msg.len) < 0 && c->close_reason < 0)
@@ -322,19 +366,19 @@ static void step_framed(sp_conn *c, uint64_t *last)
         idle_slice(c);
     } else {
         c->close_reason = SP_CLOSE_ERROR;
-        c->close_error = rc;
+        c->close_error = SP__SMALL_ERROR(rc);
     }
 }
 
 static void step_raw(sp_conn *c, char *buf, uint64_t *last)
 {
     ptrdiff_t got;
-    int r = sp_wait(c->sock, SP_EV_READ, SP__SLICE_MS);
+    int r = sp_wait(c->reg.sock, SP_EV_READ, SP__SLICE_MS);
     if (r == 0) {
         idle_slice(c);
         return;
     }
-    got = r < 0 ? r : sp_recv(c->sock, buf, SP__READ_CHUNK);
+    got = r < 0 ? r : sp_recv(c->reg.sock, buf, SP__READ_CHUNK);
     if (got > 0) {
         *last = sp__now_ms();
         deliver_raw(c, buf, (size_t)got);
@@ -342,7 +386,7 @@ static void step_raw(sp_conn *c, char *buf, uint64_t *last)
         c->close_reason = SP_CLOSE_ORDERLY;
     } else if (got != SP_EAGAIN) {
         c->close_reason = SP_CLOSE_ERROR;
-        c->close_error = (int)got;
+        c->close_error = SP__SMALL_ERROR((int)got);
     }
 }
 
@@ -381,10 +425,10 @@ void sp__conn_serve_blocking(sp_conn *c)
     if (h->on_close)
         h->on_close(c, c->close_reason, c->close_error);
     free(buf);
-    sp__mutex_lock(&c->send_lock); /* a broadcast may be sending on it */
-    sp_close(c->sock);
-    c->sock = SP_INVALID_SOCKET;
-    sp__mutex_unlock(&c->send_lock);
+    sp__mutex_lock(&SP__BLOCKING(c)->send_lock); /* a broadcast may be sending on it */
+    sp_close(c->reg.sock);
+    c->reg.sock = SP_INVALID_SOCKET;
+    sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
 }
 
 /* ---- accepting ----------------------------------------------------------------------- */
@@ -433,28 +477,39 @@ static void conn_thread(void *arg)
     sp_server *srv = c->srv;
     sp__conn_serve_blocking(c);
     /* Finished: tell the accepting thread, which joins and frees it. */
-    sp__atomic_store(&c->done, 1);
+    sp__atomic_store(&SP__BLOCKING(c)->done, 1);
     (void)sp_waker_wake(srv->waker);
 }
 
-/* Join and free the connections whose thread is done; all of them when `all`. */
+/* Join and free the connections whose thread is done and that no broadcast is sending
+ * to; all of them when `all` (waiting for the threads and the broadcasts to end). */
 static void reap_threads(sp_server *srv, int all)
 {
     for (;;) {
-        sp_conn *c, *done = NULL;
+        sp__conn_blocking *b, *done = NULL;
+        int busy = 0;
         sp__mutex_lock(&srv->lock);
-        for (c = srv->conns; c != NULL; c = c->next)
-            if (all || sp__atomic_load(&c->done))
+        for (b = srv->conns; b != NULL; b = b->next) {
+            if (b->refs > 0) {
+                busy = 1;
+                continue;
+            }
+            if (all || sp__atomic_load(&b->done))
                 break;
-        if (c != NULL) {
-            sp__conn_unlink(srv, c);
-            done = c;
+        }
+        if (b != NULL) {
+            sp__conn_unlink(srv, &b->c);
+            done = b;
         }
         sp__mutex_unlock(&srv->lock);
-        if (done == NULL)
-            return;
+        if (done == NULL) {
+            if (!all || !busy)
+                return;
+            sp__sleep_ms(1); /* stopping: a broadcast still holds a connection */
+            continue;
+        }
         sp__thread_join(done->thread);
-        sp__conn_free(done);
+        sp__conn_free(&done->c);
     }
 }
 
@@ -493,12 +548,12 @@ static int run_threads(sp_server *srv)
         }
         sp__mutex_lock(&srv->lock);
         sp__conn_link(srv, c);
-        rc = sp__thread_start(&c->thread, conn_thread, c);
+        rc = sp__thread_start(&SP__BLOCKING(c)->thread, conn_thread, c);
         if (rc != 0)
             sp__conn_unlink(srv, c);
         sp__mutex_unlock(&srv->lock);
         if (rc != 0) {
-            sp_close(c->sock);
+            sp_close(c->reg.sock);
             sp__conn_free(c);
         }
     }

@@ -17,29 +17,52 @@ extern "C" {
 #define SP__MAX_LISTENERS 8
 #define SP__READ_CHUNK    65536
 
+/*
+ * A connection. The event model allocates just this struct, with the peer's sockaddr
+ * right after it; it is kept small because that model holds many idle connections
+ * (about 100 bytes each with an IPv4 peer, registration included: docs/benchmarks.md).
+ * The blocking models allocate an sp__conn_blocking around it.
+ */
 struct sp_conn {
+    sp__reg reg; /* reg.sock is the connection's socket in every model; the event model
+                  * registers reg itself with its poller (owned: SP__REG_OWNED) */
     sp_server *srv;
-    sp_socket_t sock;
-    sp_addr peer;
     void *user;
-    sp_frame_decoder *dec; /* NULL without a framer */
-    sp_conn *prev, *next;  /* the server's list of connections */
-    /* blocking models (threads, fork) */
+    /* framed: always in the blocking models; in the event model only while it holds the
+     * start of a message (reads go through the server's shared decoder) */
+    sp_frame_decoder *dec;
+    struct sp__outq *out;     /* event model: queued output; NULL when none */
+    sp_conn *next_closing;    /* event model: the server's list of connections to close */
+    uint32_t last_active;     /* event model: low 32 bits of sp__now_ms() at the last read */
+    signed char close_error;  /* the SP_E* code for SP_CLOSE_ERROR (all fit in a char) */
+    signed char close_reason; /* -1 while open, else the first reason given */
+    unsigned char flags;      /* SP__CONN_* */
+    unsigned char peer_len;   /* bytes of the peer's sockaddr stored after the struct */
+};
+
+/* An SP_E* code as stored in close_error (every code fits; anything else is unknown). */
+#define SP__SMALL_ERROR(e) ((signed char)((e) >= -128 && (e) <= 0 ? (e) : SP_EUNKNOWN))
+
+#define SP__CONN_PAUSED    1u /* reading paused: output over the limit */
+#define SP__CONN_UNDRAINED 2u /* messages left in the decoder while paused */
+#define SP__CONN_CLOSING   4u /* on the server's closing list */
+
+/* Queued output of an event-model connection: data[off..len) in the cap bytes after it. */
+struct sp__outq {
+    size_t off, len, cap;
+};
+
+/* A connection of the blocking models (threads, fork). */
+typedef struct sp__conn_blocking {
+    struct sp_conn c;                      /* first: an sp_conn * points to it */
+    struct sp__conn_blocking *prev, *next; /* thread model: the server's list */
     sp__mutex send_lock;
     sp__thread *thread;
     sp__atomic done; /* the thread has finished: join it */
-    /* event model */
-    char *out; /* queued output: out[out_off..out_len) */
-    size_t out_off, out_len, out_cap;
-    uint64_t last_active_ms;
-    int interest;     /* SP_EV_* registered with the poller */
-    int paused;       /* reading paused: output over the limit */
-    int undrained;    /* messages left in the decoder while paused */
-    int close_reason; /* >= 0 once sp_conn_close or an error marked it closing */
-    int close_error;
-    sp_conn *next_closing; /* event model: the list of connections to look at for closing */
-    int on_closing_list;
-};
+    int refs;        /* thread model: broadcasts sending to it (under the server's lock) */
+} sp__conn_blocking;
+
+#define SP__BLOCKING(c) ((sp__conn_blocking *)(c))
 
 struct sp_server {
     sp_server_config cfg;
@@ -49,16 +72,17 @@ struct sp_server {
     sp_waker *waker;
     sp__atomic stopping;
     sp__atomic nconns;
-    sp__mutex lock; /* the list of connections (thread model) */
-    sp_conn *conns;
+    sp__mutex lock;           /* the list of connections (thread model) */
+    sp__conn_blocking *conns; /* thread model: the connections */
     int running;
     sp__thread *runner; /* sp_server_start's thread */
     int in_child;       /* fork model: this process is a connection's child */
     int run_result;
-    /* event model */
-    char *rbuf; /* the read buffer for raw connections */
+    /* event model (its connections are the poller's owned registrations) */
+    char *rbuf;               /* the read buffer for raw connections */
+    sp_frame_decoder scratch; /* framed: the decoder every read goes through first */
     sp_poller *poller;
-    sp_conn *closing;       /* connections to look at for closing */
+    sp_conn *closing;       /* connections to look at for closing (next_closing) */
     int accepting;          /* listeners watched for reading */
     uint64_t backoff_until; /* accept paused after EMFILE until then */
 };
@@ -69,7 +93,7 @@ struct sp_server {
 sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer);
 void sp__conn_free(sp_conn *c);
 
-/* Link / unlink c in the server's list (under srv->lock in the thread model). */
+/* Thread model: link / unlink c in the server's list (under srv->lock). */
 void sp__conn_link(sp_server *srv, sp_conn *c);
 void sp__conn_unlink(sp_server *srv, sp_conn *c);
 
@@ -83,6 +107,7 @@ int sp__server_accept(sp_server *srv, int timeout_ms, sp_socket_t *out, sp_addr 
 
 /* The event model (src/common/server_events.c). */
 int sp__server_run_events(sp_server *srv);
+int sp__events_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
 int sp__events_send(sp_conn *c, const void *buf, size_t len);
 void sp__events_close(sp_conn *c); /* sp_conn_close: after the queued output */
 

@@ -1,9 +1,11 @@
 /*
  * server_events.c - the event model: one thread, non-blocking sockets, an sp_poller.
  *
- * Reads go straight into each connection's frame decoder (or one shared buffer for raw
- * connections); replies are sent at once when the socket takes them and queued when it
- * does not, flushed on writability. A connection whose queue passes output_limit stops
+ * Reads go into one shared frame decoder (or one shared buffer for raw connections); a
+ * connection gets a decoder of its own only while it holds the start of a message, and an
+ * output queue only while the socket does not take a reply at once (flushed on
+ * writability). So an idle connection is one small struct, its poller registration
+ * embedded.  A connection whose queue passes output_limit stops
  * being read until the queue falls below half of it (back-pressure), so memory stays
  * bounded by the limit plus one reply. The loop never blocks on one client.
  */
@@ -17,11 +19,16 @@
 #define ACCEPT_BURST 64 /* accepts per listener readiness */
 #define BACKOFF_MS   100
 
-static void deliver_messages(sp_conn *c);
+static void deliver_messages(sp_conn *c, sp_frame_decoder *d);
 
 static size_t queued(const sp_conn *c)
 {
-    return c->out_len - c->out_off;
+    return c->out != NULL ? c->out->len - c->out->off : 0;
+}
+
+static char *out_data(const sp_conn *c)
+{
+    return (char *)(c->out + 1);
 }
 
 /* Mark c for closing (the first reason wins) and put it on the closing list. */
@@ -29,11 +36,11 @@ static void mark_closing(sp_conn *c, int reason, int error)
 {
     sp_server *srv = c->srv;
     if (c->close_reason < 0) {
-        c->close_reason = reason;
-        c->close_error = error;
+        c->close_reason = (signed char)reason;
+        c->close_error = SP__SMALL_ERROR(error);
     }
-    if (!c->on_closing_list) {
-        c->on_closing_list = 1;
+    if (!(c->flags & SP__CONN_CLOSING)) {
+        c->flags |= SP__CONN_CLOSING;
         c->next_closing = srv->closing;
         srv->closing = c;
     }
@@ -48,33 +55,35 @@ void sp__events_close(sp_conn *c)
  * output is queued. */
 static void update_interest(sp_conn *c)
 {
-    int want =
-        (c->paused || c->close_reason >= 0 ? 0 : SP_EV_READ) | (queued(c) > 0 ? SP_EV_WRITE : 0);
-    if (want != c->interest && sp_poller_modify(c->srv->poller, c->sock, want, c) == 0)
-        c->interest = want;
+    int want = ((c->flags & SP__CONN_PAUSED) || c->close_reason >= 0 ? 0 : SP_EV_READ) |
+               (queued(c) > 0 ? SP_EV_WRITE : 0);
+    if (want != (c->reg.events & (SP_EV_READ | SP_EV_WRITE)))
+        (void)sp__poller_modify_reg(c->srv->poller, &c->reg, want);
 }
 
-/* Append bytes to the output queue (compacting or growing it). */
+/* Append bytes to the output queue (making it, compacting or growing it). */
 static int enqueue(sp_conn *c, const char *p, size_t n)
 {
-    if (c->out_off > 0 && c->out_len + n > c->out_cap) {
-        memmove(c->out, c->out + c->out_off, queued(c));
-        c->out_len -= c->out_off;
-        c->out_off = 0;
+    struct sp__outq *q = c->out;
+    if (q != NULL && q->off > 0 && q->len + n > q->cap) {
+        memmove(out_data(c), out_data(c) + q->off, q->len - q->off);
+        q->len -= q->off;
+        q->off = 0;
     }
-    if (c->out_len + n > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        char *q;
-        while (cap < c->out_len + n)
+    if (q == NULL || q->len + n > q->cap) {
+        size_t cap = q != NULL ? q->cap : 4096, len = q != NULL ? q->len : 0;
+        while (cap < len + n)
             cap *= 2;
-        q = (char *)realloc(c->out, cap);
+        q = (struct sp__outq *)realloc(c->out, sizeof *q + cap);
         if (q == NULL)
             return SP_ENOMEM;
+        if (c->out == NULL)
+            q->off = q->len = 0;
+        q->cap = cap;
         c->out = q;
-        c->out_cap = cap;
     }
-    memcpy(c->out + c->out_len, p, n);
-    c->out_len += n;
+    memcpy(out_data(c) + q->len, p, n);
+    q->len += n;
     return 0;
 }
 
@@ -84,7 +93,7 @@ int sp__events_send(sp_conn *c, const void *buf, size_t len)
     sp_iovec iov[2];
     size_t sent = 0;
     int n = 1, i, rc;
-    if (c->sock == SP_INVALID_SOCKET)
+    if (c->reg.sock == SP_INVALID_SOCKET)
         return SP_EPIPE;
     if (c->srv->cfg.framer) {
         n = sp_frame_encode(c->srv->cfg.framer, buf, len, hdr, iov);
@@ -94,7 +103,7 @@ int sp__events_send(sp_conn *c, const void *buf, size_t len)
         iov[0] = sp_iovec_make(buf, len);
     }
     if (queued(c) == 0) { /* nothing ahead of it: try the socket first */
-        ptrdiff_t r = sp_sendv(c->sock, iov, n);
+        ptrdiff_t r = sp_sendv(c->reg.sock, iov, n);
         if (r < 0 && r != SP_EAGAIN) {
             mark_closing(c, SP_CLOSE_ERROR, (int)r);
             return (int)r;
@@ -110,58 +119,135 @@ int sp__events_send(sp_conn *c, const void *buf, size_t len)
         }
     }
     if (queued(c) > c->srv->cfg.output_limit)
-        c->paused = 1;
+        c->flags |= SP__CONN_PAUSED;
     update_interest(c);
+    return 0;
+}
+
+int sp__events_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len)
+{
+    size_t pos = 0;
+    sp__reg *r;
+    int n = 0;
+    if (srv->poller == NULL)
+        return 0; /* not running: no connections */
+    /* sending never adds or removes a registration (closing waits for the loop) */
+    while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
+        sp_conn *c = (sp_conn *)r->data;
+        if ((r->events & SP__REG_OWNED) && c != except && c->close_reason < 0 &&
+            sp__events_send(c, msg, len) == 0)
+            n++;
+    }
+    return n;
+}
+
+/* After a read or a resume: a connection keeps a decoder only while it holds bytes (the
+ * start of a message, or messages waiting out back-pressure). 0 or SP_ENOMEM. */
+static int settle_decoder(sp_conn *c, sp_frame_decoder *d)
+{
+    sp_server *srv = c->srv;
+    if (c->close_reason >= 0 || sp_frame_decoder_pending(d) == 0) {
+        if (d == &srv->scratch) {
+            (void)sp_frame_decoder_reset(d);
+        } else {
+            sp_frame_decoder_free(d);
+            free(d);
+            c->dec = NULL;
+        }
+        return 0;
+    }
+    if (d == &srv->scratch) {
+        int rc;
+        c->dec = (sp_frame_decoder *)malloc(sizeof *c->dec);
+        if (c->dec == NULL)
+            rc = SP_ENOMEM;
+        else if ((rc = sp__frame_decoder_move(c->dec, d)) != 0) {
+            free(c->dec);
+            c->dec = NULL;
+        }
+        if (rc != 0)
+            (void)sp_frame_decoder_reset(d);
+        return rc;
+    }
     return 0;
 }
 
 static void flush(sp_conn *c)
 {
     while (queued(c) > 0) {
-        ptrdiff_t r = sp_send(c->sock, c->out + c->out_off, queued(c));
+        ptrdiff_t r = sp_send(c->reg.sock, out_data(c) + c->out->off, queued(c));
         if (r == SP_EAGAIN)
             break;
         if (r < 0) {
             mark_closing(c, SP_CLOSE_ERROR, (int)r);
             return;
         }
-        c->out_off += (size_t)r;
+        c->out->off += (size_t)r;
     }
     if (queued(c) == 0) {
-        c->out_off = c->out_len = 0;
+        free(c->out); /* an idle connection keeps no buffer */
+        c->out = NULL;
         if (c->close_reason >= 0)
             mark_closing(c, c->close_reason, c->close_error); /* flushed: may close now */
     }
-    if (c->paused && queued(c) < c->srv->cfg.output_limit / 2) {
-        c->paused = 0;
-        if (c->undrained)
-            deliver_messages(c); /* the requests that waited; may pause again */
+    if ((c->flags & SP__CONN_PAUSED) && queued(c) < c->srv->cfg.output_limit / 2) {
+        c->flags &= (unsigned char)~SP__CONN_PAUSED;
+        if ((c->flags & SP__CONN_UNDRAINED) && c->dec != NULL) {
+            sp_frame_decoder *d = c->dec;
+            int rc;
+            deliver_messages(c, d); /* the requests that waited; may pause again */
+            if ((rc = settle_decoder(c, d)) != 0)
+                mark_closing(c, SP_CLOSE_ERROR, rc);
+        }
     }
     update_interest(c);
 }
 
-/* Hand the complete messages in the decoder to the handler, until its replies fill the
- * output queue past the limit: the rest wait in the decoder (undrained) until the queue
- * has drained below half the limit, so memory stays bounded by the limit plus one reply
- * however many requests one read brought. */
-static void deliver_messages(sp_conn *c)
+/* Hand the complete messages in d to the handler, until its replies fill the output
+ * queue past the limit: the rest wait in the connection's decoder (undrained) until the
+ * queue has drained below half the limit, so memory stays bounded by the limit plus one
+ * reply however many requests one read brought. */
+static void deliver_messages(sp_conn *c, sp_frame_decoder *d)
 {
     const sp_server_handler *h = c->srv->cfg.handler;
     sp_frame_msg msg;
     int r = 0;
-    c->undrained = 0;
-    while (!c->paused && (r = sp_frame_decoder_next(c->dec, &msg)) > 0) {
+    c->flags &= (unsigned char)~SP__CONN_UNDRAINED;
+    while (!(c->flags & SP__CONN_PAUSED) && (r = sp_frame_decoder_next(d, &msg)) > 0) {
         if (c->close_reason >= 0)
             continue; /* closing: drain without delivering */
         if (h->on_message(c, msg.data, msg.len) < 0)
             mark_closing(c, SP_CLOSE_HANDLER, 0);
     }
-    if (c->paused && r > 0)
-        c->undrained = 1; /* resumed by flush() */
+    if ((c->flags & SP__CONN_PAUSED) && r > 0)
+        c->flags |= SP__CONN_UNDRAINED; /* resumed by flush() */
     else if (r == SP_EMSGSIZE)
         mark_closing(c, SP_CLOSE_TOO_LARGE, SP_EMSGSIZE);
     else if (r < 0)
         mark_closing(c, SP_CLOSE_ERROR, r);
+}
+
+/* One read of a framed connection into its decoder (the shared one unless it holds the
+ * start of a message), then its messages delivered. */
+static ptrdiff_t read_framed(sp_conn *c)
+{
+    sp_frame_decoder *d = c->dec != NULL ? c->dec : &c->srv->scratch;
+    void *room;
+    ptrdiff_t got, cap = sp_frame_decoder_space(d, &room);
+    int rc;
+    if (cap < 0) {
+        mark_closing(c, cap == SP_EMSGSIZE ? SP_CLOSE_TOO_LARGE : SP_CLOSE_ERROR, (int)cap);
+        (void)settle_decoder(c, d);
+        return cap;
+    }
+    got = sp_recv(c->reg.sock, room, (size_t)cap);
+    if (got > 0) {
+        sp_frame_decoder_commit(d, (size_t)got);
+        deliver_messages(c, d);
+    }
+    if ((rc = settle_decoder(c, d)) != 0)
+        mark_closing(c, SP_CLOSE_ERROR, rc);
+    return got;
 }
 
 /* Read what the socket has (a few reads at most) and deliver it. */
@@ -169,22 +255,12 @@ static void read_some(sp_conn *c)
 {
     sp_server *srv = c->srv;
     int k;
-    for (k = 0; k < READS_PER_EV && c->close_reason < 0 && !c->paused; k++) {
+    for (k = 0; k < READS_PER_EV && c->close_reason < 0 && !(c->flags & SP__CONN_PAUSED); k++) {
         ptrdiff_t got;
-        if (c->dec != NULL) {
-            void *room;
-            ptrdiff_t cap = sp_frame_decoder_space(c->dec, &room);
-            if (cap < 0) {
-                mark_closing(c, cap == SP_EMSGSIZE ? SP_CLOSE_TOO_LARGE : SP_CLOSE_ERROR, (int)cap);
-                break;
-            }
-            got = sp_recv(c->sock, room, (size_t)cap);
-            if (got > 0) {
-                sp_frame_decoder_commit(c->dec, (size_t)got);
-                deliver_messages(c);
-            }
+        if (srv->cfg.framer != NULL) {
+            got = read_framed(c);
         } else {
-            got = sp_recv(c->sock, srv->rbuf, SP__READ_CHUNK);
+            got = sp_recv(c->reg.sock, srv->rbuf, SP__READ_CHUNK);
             if (got > 0 && srv->cfg.handler->on_data(c, srv->rbuf, (size_t)got) < 0)
                 mark_closing(c, SP_CLOSE_HANDLER, 0);
         }
@@ -196,7 +272,7 @@ static void read_some(sp_conn *c)
         } else if (got < 0) {
             mark_closing(c, SP_CLOSE_ERROR, (int)got);
         } else {
-            c->last_active_ms = sp__now_ms();
+            c->last_active = (uint32_t)sp__now_ms();
         }
     }
     update_interest(c);
@@ -207,13 +283,14 @@ static void finalize(sp_conn *c)
     sp_server *srv = c->srv;
     if (srv->cfg.handler->on_close)
         srv->cfg.handler->on_close(c, c->close_reason, c->close_error);
-    (void)sp_poller_remove(srv->poller, c->sock);
-    sp_close(c->sock);
-    sp__conn_unlink(srv, c);
+    sp__poller_remove_reg(srv->poller, &c->reg);
+    sp_close(c->reg.sock);
     sp__conn_free(c);
 }
 
-/* Close what is marked and has nothing left to send (or cannot send it: errors). */
+/* Close what is marked and has nothing left to send (or cannot send it: errors). A
+ * connection being closed keeps its flag, so that its handler's on_close cannot put it
+ * back on the list; others that on_close marks are looked at in the next pass. */
 static void process_closing(sp_server *srv, int force)
 {
     sp_conn *list = srv->closing;
@@ -221,11 +298,11 @@ static void process_closing(sp_server *srv, int force)
     while (list != NULL) {
         sp_conn *c = list;
         list = c->next_closing;
-        c->on_closing_list = 0;
         if (force || queued(c) == 0 || c->close_reason == SP_CLOSE_ERROR ||
             c->close_reason == SP_CLOSE_TOO_LARGE)
             finalize(c);
-        /* else: flush() puts it back on the list once the queue is empty */
+        else /* flush() puts it back on the list once the queue is empty */
+            c->flags &= (unsigned char)~SP__CONN_CLOSING;
     }
 }
 
@@ -238,6 +315,26 @@ static void set_accepting(sp_server *srv, int on)
         (void)sp_poller_modify(srv->poller, srv->listeners[i], on ? SP_EV_READ : 0,
                                &srv->listeners[i]);
     srv->accepting = on;
+}
+
+/* A connection for an accepted socket, registered; NULL (socket closed) when it cannot. */
+static sp_conn *add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
+{
+    sp_conn *c = sp__conn_new(srv, s, peer);
+    if (c != NULL) {
+        c->reg.sock = s;
+        c->reg.events = SP_EV_READ | SP__REG_OWNED;
+        c->reg.data = c;
+        if (sp__poller_add_reg(srv->poller, &c->reg) != 0) {
+            sp__conn_free(c);
+            c = NULL;
+        }
+    }
+    if (c == NULL)
+        sp_close(s);
+    else
+        c->last_active = (uint32_t)sp__now_ms();
+    return c;
 }
 
 static void accept_burst(sp_server *srv, sp_socket_t l)
@@ -269,17 +366,8 @@ static void accept_burst(sp_server *srv, sp_socket_t l)
             sp_close(s); /* SP_OVERFLOW_REFUSE */
             continue;
         }
-        c = sp__conn_new(srv, s, &peer);
-        if (c == NULL || sp_poller_add(srv->poller, s, SP_EV_READ, c) != 0) {
-            if (c != NULL)
-                sp__conn_free(c);
-            sp_close(s);
-            continue;
-        }
-        c->interest = SP_EV_READ;
-        c->last_active_ms = sp__now_ms();
-        sp__conn_link(srv, c);
-        if (srv->cfg.handler->on_open)
+        c = add_conn(srv, s, &peer);
+        if (c != NULL && srv->cfg.handler->on_open)
             srv->cfg.handler->on_open(c);
     }
 }
@@ -301,24 +389,29 @@ static void on_event(sp_server *srv, const sp_event *e)
     {
         sp_conn *c = (sp_conn *)e->data;
         if ((e->events & (SP_EV_READ | SP_EV_ERROR | SP_EV_HUP)) && c->close_reason < 0 &&
-            !c->paused)
+            !(c->flags & SP__CONN_PAUSED))
             read_some(c);
-        if ((e->events & SP_EV_WRITE) && c->sock != SP_INVALID_SOCKET)
+        if ((e->events & SP_EV_WRITE) && c->reg.sock != SP_INVALID_SOCKET)
             flush(c);
         if ((e->events & SP_EV_ERROR) && !(e->events & (SP_EV_READ | SP_EV_WRITE)))
-            mark_closing(c, SP_CLOSE_ERROR, sp_socket_error(c->sock));
+            mark_closing(c, SP_CLOSE_ERROR, sp_socket_error(c->reg.sock));
     }
 }
 
-/* Mark the connections idle too long, and (stopping) those between messages. */
-static void sweep(sp_server *srv, uint64_t now, int stopping)
+/* Mark the connections idle too long, and (stopping) those between messages; every one
+ * of them when `all`. */
+static void sweep(sp_server *srv, uint64_t now, int stopping, int all)
 {
-    int idle = srv->cfg.idle_timeout_ms;
-    sp_conn *c;
-    for (c = srv->conns; c != NULL; c = c->next) {
-        if (c->close_reason >= 0)
+    uint32_t idle = (uint32_t)srv->cfg.idle_timeout_ms;
+    size_t pos = 0;
+    sp__reg *r;
+    while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
+        sp_conn *c = (sp_conn *)r->data;
+        if (!(r->events & SP__REG_OWNED) || c->close_reason >= 0)
             continue;
-        if (idle > 0 && now - c->last_active_ms >= (uint64_t)idle)
+        if (all)
+            mark_closing(c, SP_CLOSE_STOPPING, 0);
+        else if (idle > 0 && (uint32_t)now - c->last_active >= idle)
             mark_closing(c, SP_CLOSE_IDLE, 0);
         else if (stopping && (c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0))
             mark_closing(c, SP_CLOSE_STOPPING, 0);
@@ -343,10 +436,13 @@ static int loop_timeout(const sp_server *srv, uint64_t now, uint64_t stop_at)
 
 static int events_setup(sp_server *srv)
 {
-    int i, rc;
+    int i, rc = 0;
     if (srv->cfg.framer == NULL && (srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
-    rc = sp_poller_create(&srv->poller, SP_POLLER_AUTO);
+    if (srv->cfg.framer != NULL)
+        rc = sp_frame_decoder_init(&srv->scratch, srv->cfg.framer);
+    if (rc == 0)
+        rc = sp_poller_create(&srv->poller, SP_POLLER_AUTO);
     for (i = 0; rc == 0 && i < srv->nlisteners; i++)
         rc = sp_poller_add(srv->poller, srv->listeners[i], SP_EV_READ, &srv->listeners[i]);
     if (rc == 0)
@@ -387,20 +483,24 @@ int sp__server_run_events(sp_server *srv)
             srv->backoff_until = 0;
         }
         if (stop_at != 0 || (srv->cfg.idle_timeout_ms > 0 && now >= next_sweep)) {
-            sweep(srv, now, stop_at != 0);
+            sweep(srv, now, stop_at != 0, 0);
             next_sweep = now + (uint64_t)(srv->cfg.idle_timeout_ms / 4 + 1);
         }
         process_closing(srv, 0);
-        if (stop_at != 0 && (srv->conns == NULL || now >= stop_at))
+        if (stop_at != 0 && (sp_server_connections(srv) == 0 || now >= stop_at))
             break;
     }
-    /* Stop (or a fatal error): close what is left. */
-    while (srv->conns != NULL) {
-        mark_closing(srv->conns, SP_CLOSE_STOPPING, 0);
+    /* Stop (or a fatal error): close what is left (on_close may mark more: loop). */
+    while (srv->poller != NULL && sp_server_connections(srv) > 0) {
+        sweep(srv, 0, 1, 1);
+        if (srv->closing == NULL)
+            break; /* nothing registered is left (cannot happen: every connection is) */
         process_closing(srv, 1);
     }
     sp_poller_destroy(srv->poller);
     srv->poller = NULL;
+    if (srv->cfg.framer != NULL)
+        sp_frame_decoder_free(&srv->scratch);
     free(srv->rbuf);
     srv->rbuf = NULL;
     return rc;
