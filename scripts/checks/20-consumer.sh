@@ -7,10 +7,11 @@
 #
 # The build tree is deleted once installed, and each program is checked for where its
 # headers, package config and library came from, so nothing but the prefix can be used.
+# SOCKPORT_CONSUMER_PLATFORMS=native skips the Windows part; CC names the native compiler.
 # needs: pkg-config:pkg-config binutils:objdump
 # needs-windows
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
 out=$root/build/consumer
 logs=$out/logs
@@ -44,10 +45,12 @@ combo() {
     if ("$@") >"$logs/${name// /-}.log" 2>&1; then result "$name" PASS; else result "$name" FAIL; fi
 }
 
+shared_onoff() { if [[ $1 == shared ]]; then echo ON; else echo OFF; fi; }
+
 # install_prefix PLATFORM KIND: build the library alone, install it, delete the build tree.
 install_prefix() {
     local plat=$1 kind=$2 dir=$out/$1-$2
-    local args=("${lib_only[@]}" -DBUILD_SHARED_LIBS=$([[ $kind == shared ]] && echo ON || echo OFF))
+    local args=("${lib_only[@]}" -DBUILD_SHARED_LIBS="$(shared_onoff "$kind")")
     [[ $plat == mingw ]] && args+=(--toolchain "$root/cmake/mingw-w64.cmake")
     rm -rf "$dir"
     cmake -S "$root" -B "$dir/build" "${args[@]}" &&
@@ -134,15 +137,16 @@ way_find_package() {
 
 # way_pkg_config PLATFORM KIND: one compiler command line from pkg-config.
 way_pkg_config() {
-    local plat=$1 kind=$2 prefix=$out/$1-$2/prefix bdir=$out/$1-$2/pkg-config flags cc exe
+    local plat=$1 kind=$2 prefix=$out/$1-$2/prefix bdir=$out/$1-$2/pkg-config flags cc exe static=()
     rm -rf "$bdir"
     mkdir -p "$bdir"
     check_pc "$plat" "$kind" || return 1
     # PKG_CONFIG_LIBDIR (not _PATH): this prefix and nothing from the system.
-    flags=$(PKG_CONFIG_LIBDIR=$prefix/lib/pkgconfig pkg-config --cflags --libs \
-        $([[ $kind == static ]] && echo --static) sockport) || return 1
+    [[ $kind == static ]] && static=(--static)
+    flags=$(PKG_CONFIG_LIBDIR=$prefix/lib/pkgconfig pkg-config --cflags --libs "${static[@]}" sockport) ||
+        return 1
     if [[ $plat == native ]]; then
-        cc=(cc -Wl,-rpath,"$prefix/lib")
+        cc=("${CC:-cc}" "-Wl,-rpath,$prefix/lib")
         exe=$bdir/consumer
     else
         cc=("$mingw_cc")
@@ -158,7 +162,7 @@ way_pkg_config() {
 way_subdir() {
     local plat=$1 kind=$2 bdir=$out/$1-$2/subdir
     local args=(-G Ninja -DCONSUMER_WAY=subdir -DSOCKPORT_SOURCE_DIR="$root"
-        -DBUILD_SHARED_LIBS=$([[ $kind == shared ]] && echo ON || echo OFF))
+        -DBUILD_SHARED_LIBS="$(shared_onoff "$kind")")
     [[ $plat == mingw ]] && args+=(--toolchain "$root/cmake/mingw-w64.cmake")
     rm -rf "$bdir"
     cmake -S "$root/tests/consumer" -B "$bdir" "${args[@]}" && cmake --build "$bdir" -j2 || return 1
