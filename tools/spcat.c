@@ -37,8 +37,8 @@
  *   -u            UDP instead of TCP (not with unix: addresses)
  *   -4, -6        IPv4 only, IPv6 only (for names and for a bare listening PORT)
  *   -w SECONDS    time limit (decimals allowed): for connecting, for waiting for a
- *                 connection or the first datagram, and for silence (no byte moved either
- *                 way) during the session
+ *                 connection or the first datagram (with -k the wait for a connection has
+ *                 no limit), and for silence (no byte moved either way) during the session
  *   -q            end when the peer closes its side, even if standard input has not ended
  *   --keepalive IDLE,INTVL,CNT
  *                 TCP keepalive: first probe after IDLE s of silence, then every INTVL s,
@@ -712,8 +712,12 @@ static void set_keepalive(sp_socket_t s)
     if (!opt.ka)
         return;
     rc = sp_set_keepalive(s, 1, opt.ka_idle, opt.ka_intvl, opt.ka_cnt);
-    if (rc < 0)
-        sp_fail("warning: keepalive", NULL, rc);
+    if (rc < 0) {
+        char what[96];
+        snprintf(what, sizeof what, "warning: keepalive %d,%d,%d not fully applied", opt.ka_idle,
+                 opt.ka_intvl, opt.ka_cnt);
+        sp_fail(what, NULL, rc);
+    }
     rc = sp_get_keepalive(s, &on, &idle, &intvl, &cnt);
     if (rc == 0)
         say("keepalive %s: idle %d s, interval %d s, count %d", on ? "on" : "off", idle, intvl,
