@@ -17,8 +17,10 @@
  *   end-of-stream) and goes on printing what the peer sends until the peer closes its
  *   side. A stream session ends when both directions have ended: input at its end and
  *   the write side shut down, and the peer closed. Use -q to end as soon as the peer
- *   closes. A listener accepts one connection (with -k, one after another) and stops
- *   listening while it is served (without -k the listening socket is closed at once).
+ *   closes. A listener accepts one connection and closes the listening socket at once
+ *   (further connects are refused). With -k it keeps listening (later connects wait in
+ *   its queue) and serves one connection after another; a session that fails or times
+ *   out is reported and the next one accepted.
  *
  *   UDP (-u): each datagram sent carries what one read of standard input gave, at most
  *   8192 bytes; each datagram received is written to standard output as it is. A
@@ -69,7 +71,6 @@
 #include <sockport.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -519,8 +520,9 @@ static int take_input(outbuf *out, int dgram)
     return 0;
 }
 
-/* Receive from the network and print. *eof is set at the end of the peer's stream. */
-static int take_network(sp_socket_t s, int dgram, int *eof, unsigned long long *total)
+/* Receive from the network and print. *eof is set at the end of the peer's stream, *got
+ * when bytes (or a datagram, even an empty one) arrived. */
+static int take_network(sp_socket_t s, int dgram, int *eof, unsigned long long *total, int *got)
 {
     static char buf[IO_CHUNK];
     sp_frame_msg m;
@@ -538,6 +540,7 @@ static int take_network(sp_socket_t s, int dgram, int *eof, unsigned long long *
             *eof = 1;
             return 0;
         }
+        *got = 1;
         *total += (unsigned long long)n;
         if ((rc = write_stdout(buf, (size_t)n)) != 0)
             return rc;
@@ -570,6 +573,7 @@ static int take_network(sp_socket_t s, int dgram, int *eof, unsigned long long *
         }
         return 0;
     }
+    *got = 1;
     *total += (unsigned long long)n;
     sp_frame_decoder_commit(&msg_dec, (size_t)n);
     while ((rc = sp_frame_decoder_next(&msg_dec, &m)) > 0) {
@@ -675,9 +679,8 @@ static int relay(sp_socket_t s, int dgram, int peer_known)
                 if ((status = write_stdout(buf, (size_t)r)) != 0 || (status = flush_stdout()) != 0)
                     break;
             } else {
-                if ((status = take_network(s, dgram, &net_eof, &total_net)) != 0)
+                if ((status = take_network(s, dgram, &net_eof, &total_net, &got)) != 0)
                     break;
-                got = 1;
                 if (net_eof)
                     say("the peer closed its side after %llu bytes", total_net);
             }

@@ -162,14 +162,16 @@ quit)
     ;;
 
 udp)
+    # -w 5: time for the other side to start and answer, even on a loaded machine; each
+    # side then ends after 5 s of silence, with 0 because a datagram arrived
     mkfifo "$work/srv.in"
     {
         wait_for "$work/srv.err" 'datagram from' 30 && printf 'pong\n'
     } >"$work/srv.in" &
     pids+=($!)
-    start_server srv "$work/srv.in" -u -l -w 3 127.0.0.1:0
+    start_server srv "$work/srv.in" -u -l -w 5 127.0.0.1:0
     has "$work/srv.err" 'listening on 127\.0\.0\.1:[0-9]+ \(UDP\)' || fail "no UDP listening line"
-    printf 'ping\n' | spcat -u -v -w 3 "127.0.0.1:$PORT" >"$work/cli.out" 2>"$work/cli.err"
+    printf 'ping\n' | spcat -u -v -w 5 "127.0.0.1:$PORT" >"$work/cli.out" 2>"$work/cli.err"
     rc=$?
     [[ $rc == 0 ]] || fail "client exited with $rc"
     [[ $(cat "$work/cli.out") == pong ]] || fail "client printed '$(cat "$work/cli.out")'"
