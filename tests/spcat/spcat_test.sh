@@ -72,14 +72,22 @@ has() {
     tr -d '\r' <"$1" | grep -Eq -- "$2"
 }
 
-# start_server NAME STDIN ARGS...: spcat -v ARGS in the background, stdout in NAME.out,
-# stderr in NAME.err; sets PORT (and SERVER_PID) from its "listening on" line.
+# spcat_bg NAME STDIN ARGS...: spcat ARGS in the background, stdout in NAME.out, stderr
+# in NAME.err; SERVER_PID is the pid of `timeout`, which passes a kill on to spcat.
+spcat_bg() {
+    local name=$1 input=$2
+    shift 2
+    timeout "$T" "${emu[@]}" "$spcat_bin" "$@" <"$input" >"$work/$name.out" 2>"$work/$name.err" &
+    SERVER_PID=$!
+    pids+=("$SERVER_PID")
+}
+
+# start_server NAME STDIN ARGS...: spcat_bg NAME STDIN -v ARGS, then set PORT from its
+# "listening on" line.
 start_server() {
     local name=$1 input=$2
     shift 2
-    spcat -v "$@" <"$input" >"$work/$name.out" 2>"$work/$name.err" &
-    SERVER_PID=$!
-    pids+=("$SERVER_PID")
+    spcat_bg "$name" "$input" -v "$@"
     if ! wait_for "$work/$name.err" '^spcat: listening on ' 30; then
         fail "server $name did not say where it listens"
     fi
@@ -214,9 +222,7 @@ unix)
 ipv6)
     printf 'six from the server\n' >"$work/s_in"
     printf 'six from the client\n' >"$work/c_in"
-    spcat -6 -l -v '[::1]:0' <"$work/s_in" >"$work/srv.out" 2>"$work/srv.err" &
-    SERVER_PID=$!
-    pids+=("$SERVER_PID")
+    spcat_bg srv "$work/s_in" -6 -l -v '[::1]:0'
     if ! wait_for "$work/srv.err" '^spcat: listening on ' 30; then
         wait "$SERVER_PID"
         if has "$work/srv.err" 'SP_EADDRNOTAVAIL|SP_EAFNOSUPPORT'; then
@@ -334,6 +340,25 @@ frame_wire)
     finish "$SERVER_PID" "server given a cut message" 4
     has "$work/cut.err" 'the peer closed in the middle of a message \(7 bytes of it arrived\)' ||
         fail "no message for the cut frame"
+    ;;
+
+frame_limits)
+    # a message over 1 MiB announced by the peer, and an input line over 1 MiB: exit 4
+    printf '\000\040\000\000abc' >"$work/big"
+    start_server big /dev/null --frame -l 127.0.0.1:0
+    spcat "127.0.0.1:$PORT" <"$work/big" >/dev/null 2>"$work/bigcli.err"
+    finish "$SERVER_PID" "server given a 2 MiB message" 4
+    has "$work/big.err" '^spcat: --frame: received a message longer than 1048576 bytes: .* \(SP_EMSGSIZE\)$' ||
+        fail "no message for the oversize frame"
+    head -c 1100000 /dev/zero | tr '\0' a >"$work/longline"
+    start_server long /dev/null -l 127.0.0.1:0
+    spcat --frame "127.0.0.1:$PORT" <"$work/longline" >/dev/null 2>"$work/longcli.err"
+    rc=$?
+    [[ $rc == 4 ]] || fail "a 1.1 MB input line with --frame: exit $rc, wanted 4"
+    has "$work/longcli.err" '^spcat: --frame: a line of standard input is longer than 1048576 bytes: .* \(SP_EMSGSIZE\)$' ||
+        fail "no message for the long line"
+    finish "$SERVER_PID" "server of the long-line client" 0
+    [[ ! -s $work/long.out ]] || fail "a part of the long line was sent"
     ;;
 
 keepalive)
