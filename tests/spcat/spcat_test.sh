@@ -16,6 +16,7 @@ wine=0
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/spcat-test.XXXXXX")
 pids=()
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     local p
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
