@@ -14,6 +14,9 @@
 #include <thread>
 #include <vector>
 
+#ifdef __GLIBC__
+#    include <malloc.h>
+#endif
 #ifndef _WIN32
 #    include <dirent.h>
 #    include <sys/wait.h>
@@ -536,6 +539,58 @@ sp_server *g_stop_target;
 void stop_from_signal(int)
 {
     sp_server_stop(g_stop_target); /* async-signal-safe */
+}
+
+#    if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33) &&                          \
+        !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#        define SP_TEST_HEAP 1
+#    endif
+
+/* The event model's user-space memory per idle connection (<= 128 bytes beyond the
+ * kernel's on the default poller: epoll here, which keeps nothing per socket in user
+ * space; poll and select keep arrays of their own): the heap in use, from glibc's mallinfo2 (chunk
+ * headers and rounding included), before and after 1,000 connections that each exchanged one
+ * message. */
+TEST_P(Server, IdleConnectionCostsAtMost128Bytes)
+{
+    if (GetParam() != SP_MODEL_EVENTS)
+        GTEST_SKIP() << "the event model's budget";
+#    ifndef SP_TEST_HEAP
+    GTEST_SKIP() << "needs glibc's mallinfo2 and the system allocator (not under sanitizers)";
+#    else
+    cfg_.backlog = 1024;
+    start();
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    const int n = 1000;
+    std::vector<Sock> socks(n + 1);
+    std::vector<unsigned char> scratch(64);
+    auto touch = [&](Sock &s) -> ::testing::AssertionResult {
+        sp_frame_decoder d;
+        sp_frame_decoder_init(&d, &framer_);
+        auto ok = echo(s.get(), &d, scratch.data(), 8);
+        sp_frame_decoder_free(&d);
+        return ok;
+    };
+    /* one connection first: the server's shared buffers and registry exist before */
+    ASSERT_TRUE(dial(socks[n]));
+    ASSERT_TRUE(touch(socks[n]));
+    size_t before = mallinfo2().uordblks;
+    for (int i = 0; i < n; i++) {
+        ASSERT_TRUE(dial(socks[i]));
+        ASSERT_TRUE(touch(socks[i])) << "connection " << i;
+    }
+    EXPECT_EQ(n + 1, sp_server_connections(srv_));
+    size_t after = mallinfo2().uordblks;
+    double per = ((double)after - (double)before) / n;
+    std::printf("[  MEMORY  ] %.1f bytes of heap per idle connection (IPv4 peer, %s poller)\n", per,
+                GetParam().poller == SP_POLLER_AUTO ? "default"
+                                                    : sp_poller_backend_name(GetParam().poller));
+    if (GetParam().poller == SP_POLLER_AUTO)
+        EXPECT_LE(per, 128.0) << "the budget, on the default poller";
+    else /* poll and select keep arrays of their own per socket (pollfd, slots) */
+        EXPECT_LE(per, 320.0) << "a regression on this backend";
+#    endif
 }
 
 TEST_P(Server, StopFromSignalHandler)
