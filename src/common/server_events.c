@@ -229,7 +229,7 @@ static void deliver_messages(sp_conn *c, sp_frame_decoder *d)
 
 /* One read of a framed connection into its decoder (the shared one unless it holds the
  * start of a message), then its messages delivered. */
-static ptrdiff_t read_framed(sp_conn *c)
+static ptrdiff_t read_framed(sp_conn *c, int *filled)
 {
     sp_frame_decoder *d = c->dec != NULL ? c->dec : &c->srv->scratch;
     void *room;
@@ -241,6 +241,7 @@ static ptrdiff_t read_framed(sp_conn *c)
         return cap;
     }
     got = sp_recv(c->reg.sock, room, (size_t)cap);
+    *filled = got == cap;
     if (got > 0) {
         sp_frame_decoder_commit(d, (size_t)got);
         deliver_messages(c, d);
@@ -250,17 +251,21 @@ static ptrdiff_t read_framed(sp_conn *c)
     return got;
 }
 
-/* Read what the socket has (a few reads at most) and deliver it. */
+/* Read what the socket has (a few reads at most) and deliver it. A read that did not fill
+ * the room it was given has emptied the socket: the next one would only say SP_EAGAIN,
+ * so it is left to the next readiness (level-triggered), saving a system call per event. */
 static void read_some(sp_conn *c)
 {
     sp_server *srv = c->srv;
-    int k;
-    for (k = 0; k < READS_PER_EV && c->close_reason < 0 && !(c->flags & SP__CONN_PAUSED); k++) {
+    int k, filled = 1;
+    for (k = 0; k < READS_PER_EV && filled && c->close_reason < 0 && !(c->flags & SP__CONN_PAUSED);
+         k++) {
         ptrdiff_t got;
         if (srv->cfg.framer != NULL) {
-            got = read_framed(c);
+            got = read_framed(c, &filled);
         } else {
             got = sp_recv(c->reg.sock, srv->rbuf, SP__READ_CHUNK);
+            filled = got == SP__READ_CHUNK;
             if (got > 0 && srv->cfg.handler->on_data(c, srv->rbuf, (size_t)got) < 0)
                 mark_closing(c, SP_CLOSE_HANDLER, 0);
         }
