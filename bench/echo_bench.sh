@@ -22,9 +22,10 @@
 # repetition runs every server on a row before the next row, and the order of the servers
 # changes from one repetition to the next (rotated, reversed every other time). Each run
 # warms up 0.2 s, measures SECONDS, then drains the frames in flight and closes in order.
-# The load generator reads the server's CPU time (user + system of the process, of its
-# reaped children and of its live children) from /proc at the edges of the measured
-# window. Every server counts its errors (printed when it stops); a cell where the load
+# The load generator reads the server's CPU time (the run time of its threads and of its
+# children's, from /proc/PID/task/TID/schedstat, exact to the nanosecond) from /proc at
+# the edges of the measured window, which opens only once every connection has had its
+# first echo. Every server counts its errors (printed when it stops); a cell where the load
 # or the server saw an error is flagged. Reported: the median over the repetitions and
 # the min-max spread.
 set -u
@@ -261,10 +262,10 @@ echo "### Echo servers: run of $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "- machine: $(nproc) CPUs ($CPU), $MEM; $(uname -sr); $PINNED"
 echo "- command: \`$CMD\` (in a private network namespace: $( [ -n "${ECHO_BENCH_IN_NS:-}" ] && echo yes || echo no))"
-echo "- $REPS repetitions, ${RUN_SECONDS} s measured per run (after 0.2 s of warm-up), rows"
+echo "- repetitions: $REPS; ${RUN_SECONDS} s measured per run (after 0.2 s of warm-up), rows"
 echo "  interleaved, server order varied; wall time $((T1 - T0)) s; descriptor hard limit $HARD"
-echo "- cells: median over the repetitions, (min–max) below it in the same cell; ⚠ marks a cell"
-echo "  where the load generator or the server counted errors"
+echo "- cells: median over the repetitions (min–max); ⚠ marks a cell where the load generator or"
+echo "  the server counted errors; p99 tops out at 1000000 µs (1 s and over)"
 echo
 awk -v stream_k=$STREAM_K -v bulk_k=$BULK_K -v idle_n="$IDLE_N" -v idle_max="$IDLE_MAX" \
     -v kinds="$ALL_KINDS" -v rows="$ROWS" -v reps="$REPS" '

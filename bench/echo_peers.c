@@ -21,10 +21,11 @@
  *       One thread with epoll. pingpong: each connection sends one SIZE-byte frame and
  *       waits for its echo; stream: each keeps INFLIGHT frames in flight (a round trip is
  *       an echo received); bulk: one connection, INFLIGHT frames in flight, reports MB/s
- *       of echoed payload. 0.2 s of warm-up, SECONDS measured, then the frames in flight
- *       are drained and the connections closed in order. With -p, the server's CPU time
- *       (user + system of PID, of its reaped children and of its live children, from
- *       /proc) over the measured window. Prints one line:
+ *       of echoed payload. At least 0.2 s of warm-up, until every connection has had its
+ *       first echo (60 s at most), SECONDS measured, then the frames in flight are drained
+ *       and the connections closed in order. With -p, the server's CPU time over the
+ *       measured window (run time of the threads of PID and of its children, from
+ *       /proc/.../schedstat). Prints one line:
  *       "rt=N seconds=S rt_per_s=R mb_per_s=M p50_us=A p99_us=B cpu_us_per_rt=C errors=E"
  *
  *   sockport_bench_echo load idle ADDRESS N [FIRST]
@@ -994,12 +995,11 @@ static int serve_libevent(const char *address)
 
 /* ---------------------------------------------------------------- server CPU from /proc */
 
-/* utime + stime + cutime + cstime of a process (clock ticks); its parent in *ppid. */
-static long long proc_ticks(long pid, long *ppid)
+/* Fields 4 (ppid) to 17 (cstime) of a process's stat; 0 or -1. */
+static int proc_stat_fields(long pid, long long f[18])
 {
     char path[64], buf[1024];
     const char *p;
-    long long f[17];
     size_t n;
     int i;
     FILE *fp;
@@ -1009,30 +1009,40 @@ static long long proc_ticks(long pid, long *ppid)
     n = fread(buf, 1, sizeof buf - 1, fp);
     fclose(fp);
     buf[n] = '\0';
-    if ((p = strrchr(buf, ')')) == NULL)
-        return -1;
-    p += 2;             /* field 3, the state */
-    p = strchr(p, ' '); /* field 4 on */
-    for (i = 4; i <= 17 && p != NULL; i++) {
+    if ((p = strrchr(buf, ')')) == NULL || (p = strchr(p + 2, ' ')) == NULL)
+        return -1; /* the command is in parentheses; field 3 is the state */
+    for (i = 4; i <= 17; i++) {
         char *end;
-        f[i - 1] = strtoll(p, &end, 10);
+        f[i] = strtoll(p, &end, 10);
+        if (end == p)
+            return -1;
         p = end;
     }
-    if (i <= 17)
-        return -1;
-    if (ppid != NULL)
-        *ppid = (long)f[3];
-    return f[13] + f[14] + f[15] + f[16];
+    return 0;
 }
 
-/* Nanoseconds a (single-threaded) process has run: /proc/PID/schedstat, exact. */
-static long long proc_run_ns(long pid)
+static int proc_parent(long pid, long *ppid)
 {
-    char path[64];
+    long long f[18];
+    if (proc_stat_fields(pid, f) != 0)
+        return -1;
+    *ppid = (long)f[4];
+    return 0;
+}
+
+/* cutime + cstime: what the reaped children of a process used, in clock ticks. */
+static long long proc_reaped_ticks(long pid)
+{
+    long long f[18];
+    return proc_stat_fields(pid, f) != 0 ? -1 : f[16] + f[17];
+}
+
+/* Nanoseconds one task (thread) has run: the first field of its schedstat, exact. */
+static long long task_run_ns(const char *path)
+{
     long long ns = -1;
-    FILE *fp;
-    snprintf(path, sizeof path, "/proc/%ld/schedstat", pid);
-    if ((fp = fopen(path, "r")) == NULL)
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
         return -1;
     if (fscanf(fp, "%lld", &ns) != 1)
         ns = -1;
@@ -1040,26 +1050,51 @@ static long long proc_run_ns(long pid)
     return ns;
 }
 
-/* The CPU time of a server in ns: itself (every thread) and its reaped children from its
- * stat (exact sums, shown in clock ticks), plus its live children from their schedstat
- * (each child's stat would round its few milliseconds down to whole ticks). This kernel
- * has no /proc/PID/task/TID/children: the children are found by scanning /proc. */
-static long long server_cpu_ns(long pid)
+/* Nanoseconds every live thread of a process has run. */
+static long long process_run_ns(long pid)
 {
-    long long ticks = proc_ticks(pid, NULL), total;
+    char path[96];
+    long long total = 0, ns;
     struct dirent *d;
     DIR *dir;
-    if (ticks < 0)
+    snprintf(path, sizeof path, "/proc/%ld/task", pid);
+    if ((dir = opendir(path)) == NULL)
         return -1;
-    total = ticks * (1000000000LL / sysconf(_SC_CLK_TCK));
+    while ((d = readdir(dir)) != NULL) {
+        long tid = atol(d->d_name);
+        if (tid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/task/%ld/schedstat", pid, tid);
+        if ((ns = task_run_ns(path)) > 0)
+            total += ns;
+    }
+    closedir(dir);
+    return total;
+}
+
+/* The CPU time of a server in ns: the run time of its live threads and of its live
+ * children's (schedstat: exact, where stat rounds each process down to clock ticks),
+ * plus what its reaped children used (cutime + cstime of its stat, in ticks). The
+ * window must not span the end of a thread: its time leaves the sum (no connection ends
+ * inside a measured window). This kernel has no /proc/PID/task/TID/children: the
+ * children are found by scanning /proc. */
+static long long server_cpu_ns(long pid)
+{
+    long long self = process_run_ns(pid), total;
+    long long reaped = proc_reaped_ticks(pid);
+    struct dirent *d;
+    DIR *dir;
+    if (self < 0 || reaped < 0)
+        return -1;
+    total = self + reaped * (1000000000LL / sysconf(_SC_CLK_TCK));
     if ((dir = opendir("/proc")) == NULL)
         return total;
     while ((d = readdir(dir)) != NULL) {
         long child = atol(d->d_name), parent = 0;
         long long ns;
-        if (child <= 0 || child == pid || proc_ticks(child, &parent) < 0 || parent != pid)
+        if (child <= 0 || child == pid || proc_parent(child, &parent) != 0 || parent != pid)
             continue;
-        if ((ns = proc_run_ns(child)) > 0)
+        if ((ns = process_run_ns(child)) > 0)
             total += ns;
     }
     closedir(dir);
