@@ -144,7 +144,7 @@ server_mem() {
         sleep 0.05
         i=$((i + 1))
     done
-    grep '^mem ' "$TMP/srv.out" | tail -1 | sed 's/^mem heap=\([0-9]*\) rss_kb=\([0-9]*\).*/\1 \2/'
+    grep '^mem ' "$TMP/srv.out" | tail -1 | sed 's/^mem heap=\(-\{0,1\}[0-9]*\) rss_kb=\([0-9]*\).*/\1 \2/'
 }
 
 # rotate REP WORDS...: the words rotated by REP-1, reversed on even repetitions.
@@ -345,10 +345,10 @@ $1 == "R" || $1 == "I" {
         add(cell, "cpu", kv($0, "cpu_us_per_rt")); add(cell, "mb", kv($0, "mb_per_s"))
     } else {
         h = kv($0, "held") + 0
-        if (h > 0 && kv($0, "heap1") != "") {
+        if (h > 0 && kv($0, "heap1") != "" && kv($0, "heap0") + 0 >= 0) # -1: no mallinfo2
             add(cell, "heap", (kv($0, "heap1") - kv($0, "heap0")) / h)
+        if (h > 0 && kv($0, "rss1_kb") != "")
             add(cell, "rss", (kv($0, "rss1_kb") - kv($0, "rss0_kb")) * 1024 / h)
-        }
         add(cell, "held", h)
     }
 }

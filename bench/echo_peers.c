@@ -174,12 +174,16 @@ static void *memory_reporter(void *arg)
     sigaddset(&set, SIGUSR1);
     for (;;) {
         int sig;
-        struct mallinfo2 mi;
+        long long heap = -1; /* unknown without glibc's mallinfo2 */
         if (sigwait(&set, &sig) != 0)
             continue;
-        mi = mallinfo2();
-        printf("mem heap=%zu rss_kb=%ld errors=%lu\n", mi.uordblks + mi.hblkhd, status_kb("VmRSS:"),
-               errors_seen());
+#ifdef HAVE_MALLINFO2
+        {
+            struct mallinfo2 mi = mallinfo2();
+            heap = (long long)(mi.uordblks + mi.hblkhd);
+        }
+#endif
+        printf("mem heap=%lld rss_kb=%ld errors=%lu\n", heap, status_kb("VmRSS:"), errors_seen());
         fflush(stdout);
     }
     return NULL;
