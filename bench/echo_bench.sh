@@ -1,4 +1,7 @@
 #!/bin/sh
+# shellcheck disable=SC2086,SC3028,SC3045
+# (word splitting of the kind lists is meant; SECONDS is this script's knob, not bash's
+# timer; dash has ulimit -H)
 # echo_bench.sh [quick] - sockport's echo server (three models) beside hand-written epoll,
 # libuv, libevent and plain thread- and fork-per-connection echo servers; prints one
 # Markdown report (see docs/benchmarks.md).
@@ -35,6 +38,7 @@ SELF="$HERE/bench/$(basename "$0")"
 if [ -z "${ECHO_BENCH_IN_NS:-}" ] && [ -z "${NO_NETNS:-}" ] &&
     unshare -n true 2>/dev/null; then
     export ECHO_BENCH_IN_NS=1
+    # shellcheck disable=SC2016
     exec unshare -n sh -c 'ip link set lo up && exec sh "$0" "$@"' \
         "$SELF" "$@"
 fi
