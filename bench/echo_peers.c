@@ -4,30 +4,60 @@
  * Every server speaks the same protocol: a message is a 4-byte big-endian length and that
  * many bytes of payload (at most 1 MiB); the reply is the same frame.
  *
- *   sockport_bench_echo server KIND ADDRESS   serve until SIGTERM / SIGINT; prints
- *                                             "listening HOST:PORT" once ready
- *       KIND: sockport-events, sockport-threads, sockport-fork, epoll, libuv, libevent
- *       (libuv and libevent only when built with them: HAVE_LIBUV, HAVE_LIBEVENT)
- *   sockport_bench_echo load ADDRESS CONNS SIZE SECONDS
- *       CONNS connections, each in ping-pong (send one SIZE-byte frame, wait for its echo,
- *       repeat), from one thread with epoll; prints one line:
- *       "rt=N seconds=S rt_per_s=R p50_us=A p99_us=B errors=E"
+ *   sockport_bench_echo server KIND ADDRESS
+ *       Serve until SIGTERM / SIGINT. Prints "listening HOST:PORT" once ready and
+ *       "stopped errors=N" when it stops (N: connections that ended in an error, failed
+ *       sends, framing errors, in the server and its children). Raises its descriptor
+ *       soft limit to the hard limit. Except in the fork kinds, SIGUSR1 makes it print
+ *       "mem heap=BYTES rss_kb=KB errors=N" (heap: glibc's mallinfo2, bytes in use,
+ *       mmapped blocks included; rss: VmRSS of /proc/self/status).
+ *       KIND: sockport-events, sockport-threads, sockport-fork (the public server API),
+ *       epoll (hand-written), threads-plain, fork-plain (hand-written blocking thread- and
+ *       process-per-connection), libuv, libevent (when built with them).
  *
- * bench/echo_bench.sh runs the whole comparison and prints a Markdown table.
+ *   sockport_bench_echo load [-p PID] pingpong ADDRESS CONNS SIZE SECONDS
+ *   sockport_bench_echo load [-p PID] stream ADDRESS CONNS SIZE SECONDS INFLIGHT
+ *   sockport_bench_echo load [-p PID] bulk ADDRESS SIZE SECONDS INFLIGHT
+ *       One thread with epoll. pingpong: each connection sends one SIZE-byte frame and
+ *       waits for its echo; stream: each keeps INFLIGHT frames in flight (a round trip is
+ *       an echo received); bulk: one connection, INFLIGHT frames in flight, reports MB/s
+ *       of echoed payload. At least 0.2 s of warm-up, until every connection has had its
+ *       first echo (60 s at most), SECONDS measured, then the frames in flight are drained
+ *       and the connections closed in order. With -p, the server's CPU time over the
+ *       measured window (run time of the threads of PID and of its children, from
+ *       /proc/.../schedstat). Prints one line:
+ *       "rt=N seconds=S rt_per_s=R mb_per_s=M p50_us=A p99_us=B cpu_us_per_rt=C errors=E"
+ *
+ *   sockport_bench_echo load idle ADDRESS N [FIRST]
+ *       Open N connections (IPv4: bound to 127.0.0.2 .. 127.0.0.17 in turn, from the
+ *       FIRST-th on, so that many processes can share the ports), send one 64-byte frame
+ *       on each and wait for its echo, print "ready N errors=E", then hold them idle until
+ *       SIGTERM / SIGINT.
+ *
+ * bench/echo_bench.sh runs the whole comparison and prints a Markdown report.
  */
 #include <sockport.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +73,7 @@
 
 #define MAX_PAYLOAD ((size_t)1 << 20)
 #define HDR         4
+#define SHARED_RBUF 65536 /* the event-loop peers' one read buffer */
 
 static volatile sig_atomic_t stop_flag;
 
@@ -59,19 +90,133 @@ static void put_be32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)v;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+/* The length of the whole frames at the front of p[0, n); -1 on a frame over the limit. */
+static ptrdiff_t whole_frames(const unsigned char *p, size_t n)
+{
+    size_t done = 0;
+    while (n - done >= HDR) {
+        uint32_t len = get_be32(p + done);
+        if (len > MAX_PAYLOAD)
+            return -1;
+        if (n - done < HDR + (size_t)len)
+            break;
+        done += HDR + (size_t)len;
+    }
+    return (ptrdiff_t)done;
+}
+
+/* ---------------------------------------------------------------- errors, limits, memory */
+
+/* Errors seen by the server, in shared memory so that forked children count too. */
+static atomic_ulong *server_errors;
+
+/* Count an error; the first few of each process are named on stderr. */
+static void count_error_at(const char *fn, int line)
+{
+    static int told;
+    int e = errno;
+    if (server_errors != NULL)
+        atomic_fetch_add(server_errors, 1);
+    if (told++ < 5)
+        fprintf(stderr, "echo: server error (pid %ld) in %s:%d (errno %d: %s)\n", (long)getpid(),
+                fn, line, e, strerror(e));
+    errno = e;
+}
+
+#define count_error() count_error_at(__func__, __LINE__)
+
+static unsigned long errors_seen(void)
+{
+    return server_errors != NULL ? atomic_load(server_errors) : 0;
+}
+
+/* Soft descriptor limit up to the hard limit (no privilege needed). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static long status_kb(const char *key)
+{
+    char line[256];
+    long kb = -1;
+    size_t kl = strlen(key);
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, key, kl) == 0) {
+            kb = atol(line + kl);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+/* The memory reporter: a thread that waits for SIGUSR1 (blocked in every other thread)
+ * and prints the heap in use and the resident size. */
+static void *memory_reporter(void *arg)
+{
+    sigset_t set;
+    (void)arg;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    for (;;) {
+        int sig;
+        long long heap = -1; /* unknown without glibc's mallinfo2 */
+        if (sigwait(&set, &sig) != 0)
+            continue;
+#ifdef HAVE_MALLINFO2
+        {
+            struct mallinfo2 mi = mallinfo2();
+            heap = (long long)(mi.uordblks + mi.hblkhd);
+        }
+#endif
+        printf("mem heap=%lld rss_kb=%ld errors=%lu\n", heap, status_kb("VmRSS:"), errors_seen());
+        fflush(stdout);
+    }
+    return NULL;
+}
+
+/* Start a thread with every signal blocked (the stop signals go to the serving thread). */
+static int start_quiet_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    pthread_attr_t attr;
+    int rc;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void start_memory_reporter(void)
+{
+    sigset_t usr1;
+    pthread_t t;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL); /* inherited by every later thread */
+    if (start_quiet_thread(&t, memory_reporter, NULL) != 0)
+        fprintf(stderr, "echo: no memory reporter\n");
+}
+
+/* ---------------------------------------------------------------- sockets */
 
 /* Split "host:port" (the last colon) and resolve it for IPv4/IPv6 TCP. */
 static struct addrinfo *resolve(const char *address, int passive)
@@ -97,19 +242,14 @@ static struct addrinfo *resolve(const char *address, int passive)
     return res;
 }
 
-static void set_nonblocking(int fd)
-{
-    (void)sp_set_nonblocking(fd, 1);
-}
-
 static void set_nodelay(int fd)
 {
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/* A non-blocking listening socket for the peers; prints "listening HOST:PORT". */
-static int raw_listen(const char *address)
+/* A listening socket for the hand-written servers; prints "listening HOST:PORT". */
+static int raw_listen(const char *address, int nonblocking)
 {
     struct addrinfo *res = resolve(address, 1);
     sp_addr local;
@@ -127,7 +267,8 @@ static int raw_listen(const char *address)
         return -1;
     }
     freeaddrinfo(res);
-    set_nonblocking(fd);
+    if (nonblocking)
+        (void)sp_set_nonblocking(fd, 1);
     if (sp_local_addr(fd, &local) == 0 && sp_addr_format(&local, text, sizeof text) >= 0)
         printf("listening %s\n", text);
     fflush(stdout);
@@ -140,7 +281,7 @@ static void on_stop_signal(int sig)
     stop_flag = 1;
 }
 
-/* SIGTERM and SIGINT set stop_flag and interrupt blocking calls (no SA_RESTART). */
+/* SIGTERM and SIGINT call fn and interrupt blocking calls (no SA_RESTART). */
 static void catch_stop_signals(void (*fn)(int))
 {
     struct sigaction sa;
@@ -152,21 +293,53 @@ static void catch_stop_signals(void (*fn)(int))
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Send all of p[0, n) on a blocking socket. */
+static int send_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR && !stop_flag)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- sockport */
+
+/* The echo a user of sockport writes: a 4-byte prefix framer, and each message sent back
+ * with sp_conn_send from on_message. Only the public API. */
 
 static sp_server *running_server;
 
-static int sp_echo_message(sp_conn *c, const void *msg, size_t len)
-{
-    return sp_conn_send(c, msg, len);
-}
-
 static void sp_echo_open(sp_conn *c)
 {
-    set_nodelay(sp_conn_socket(c));
+    (void)sp_set_nodelay(sp_conn_socket(c), 1);
 }
 
-static const sp_server_handler sp_echo_handler = {sp_echo_open, sp_echo_message, NULL, NULL};
+static int sp_echo_message(sp_conn *c, const void *msg, size_t len)
+{
+    if (sp_conn_send(c, msg, len) != 0) {
+        count_error(); /* may count once more in on_close: any count flags the run */
+        return -1;
+    }
+    return 0;
+}
+
+static void sp_echo_close(sp_conn *c, int reason, int error)
+{
+    (void)c;
+    (void)error;
+    if (reason == SP_CLOSE_ERROR || reason == SP_CLOSE_TOO_LARGE)
+        count_error();
+}
+
+static const sp_server_handler sp_echo_handler = {sp_echo_open, sp_echo_message, NULL,
+                                                  sp_echo_close};
 
 static void on_stop_sockport(int sig)
 {
@@ -188,6 +361,9 @@ static int serve_sockport(int model, const char *address)
     cfg.model = model;
     cfg.handler = &sp_echo_handler;
     cfg.framer = &framer;
+    /* sized for the benchmark: the idle test holds as many connections as the
+     * descriptor limit allows; a thread or a process each in the other models */
+    cfg.max_connections = model == SP_MODEL_EVENTS ? 1 << 20 : 4096;
     cfg.grace_ms = 200;
     rc = sp_server_create(&srv, &cfg);
     if (rc == 0 && (rc = sp_server_listen(srv, address)) != 0)
@@ -209,16 +385,23 @@ static int serve_sockport(int model, const char *address)
 
 /* ---------------------------------------------------------------- hand-written epoll */
 
-/* One connection: received bytes in rbuf[0, rlen); output that did not fit in the
- * socket in wbuf[woff, wlen). While output is pending the connection waits for
- * writability only (no reading: back-pressure). */
+/* What a competent C programmer writes with level-triggered epoll: reads go into one
+ * shared buffer (a connection keeps only a frame cut by a read's end), up to EP_READS
+ * reads per readiness or until the socket runs dry; whole frames are sent back at once
+ * with one send, what the socket does not take is queued, and while output is queued the
+ * connection waits for writability only (EPOLLOUT only then; no reading: back-pressure). */
+#define EP_READS 16
+
 typedef struct ep_conn {
     int fd;
-    unsigned char *rbuf;
+    uint32_t events;     /* registered interest */
+    unsigned char *rbuf; /* a cut frame: rbuf[0, rlen) */
     size_t rlen, rcap;
-    unsigned char *wbuf;
+    unsigned char *wbuf; /* queued output: wbuf[woff, wlen) */
     size_t woff, wlen, wcap;
 } ep_conn;
+
+static unsigned char ep_in[SHARED_RBUF];
 
 static void ep_close(int ep, ep_conn *c)
 {
@@ -232,12 +415,56 @@ static void ep_close(int ep, ep_conn *c)
 static int ep_want(int ep, ep_conn *c, uint32_t events)
 {
     struct epoll_event ev;
+    if (c->events == events)
+        return 0;
     ev.events = events;
     ev.data.ptr = c;
+    c->events = events;
     return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Send what is pending in wbuf. 1: all sent, 0: more to send, -1: error. */
+static int ep_reserve(unsigned char **buf, size_t *cap, size_t need)
+{
+    if (need > *cap) {
+        size_t n = *cap ? *cap : 4096;
+        unsigned char *nb;
+        while (n < need)
+            n *= 2;
+        if ((nb = (unsigned char *)realloc(*buf, n)) == NULL)
+            return -1;
+        *buf = nb;
+        *cap = n;
+    }
+    return 0;
+}
+
+/* Send whole frames: directly when nothing is queued, the rest queued. -1: error. */
+static int ep_reply(ep_conn *c, const unsigned char *p, size_t n)
+{
+    if (c->woff == c->wlen) {
+        while (n > 0) {
+            ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    break;
+                return -1;
+            }
+            p += w;
+            n -= (size_t)w;
+        }
+    }
+    if (n == 0)
+        return 0;
+    if (ep_reserve(&c->wbuf, &c->wcap, c->wlen + n) != 0)
+        return -1;
+    memcpy(c->wbuf + c->wlen, p, n);
+    c->wlen += n;
+    return 0;
+}
+
+/* Flush queued output. 1: all sent, 0: more to send, -1: error. */
 static int ep_flush(ep_conn *c)
 {
     while (c->woff < c->wlen) {
@@ -253,75 +480,55 @@ static int ep_flush(ep_conn *c)
     return 1;
 }
 
-/* Queue n bytes behind what is pending. */
-static int ep_queue(ep_conn *c, const unsigned char *p, size_t n)
+/* Readable. Returns 0 to go on, 1 for an orderly end, -1 for an error. */
+static int ep_on_read(ep_conn *c)
 {
-    if (c->wlen + n > c->wcap) {
-        size_t cap = c->wcap ? c->wcap : 16384;
-        unsigned char *nb;
-        while (cap < c->wlen + n)
-            cap *= 2;
-        if ((nb = (unsigned char *)realloc(c->wbuf, cap)) == NULL)
-            return -1;
-        c->wbuf = nb;
-        c->wcap = cap;
-    }
-    memcpy(c->wbuf + c->wlen, p, n);
-    c->wlen += n;
-    return 0;
-}
-
-/* Readable: receive once, echo every whole frame (they are contiguous at the front of
- * rbuf and the reply is the very same bytes: one send for all of them), keep the cut
- * frame. Returns -1 to close. */
-static int ep_on_read(int ep, ep_conn *c)
-{
-    size_t done = 0, need = HDR;
-    ssize_t n;
-    if (c->rlen >= HDR)
-        need = HDR + get_be32(c->rbuf);
-    if (need > c->rcap) {
-        unsigned char *nb = (unsigned char *)realloc(c->rbuf, need);
-        if (nb == NULL)
-            return -1;
-        c->rbuf = nb;
-        c->rcap = need;
-    }
-    do
-        n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-    while (n < 0 && errno == EINTR);
-    if (n == 0)
-        return -1;
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-    c->rlen += (size_t)n;
-    while (c->rlen - done >= HDR) {
-        uint32_t len = get_be32(c->rbuf + done);
-        if (len > MAX_PAYLOAD)
-            return -1;
-        if (c->rlen - done < HDR + (size_t)len)
-            break;
-        done += HDR + (size_t)len;
-    }
-    if (done > 0) {
-        size_t sent = 0;
-        while (sent < done) {
-            ssize_t w = send(c->fd, c->rbuf + sent, done - sent, MSG_NOSIGNAL);
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    break;
+    int k;
+    for (k = 0; k < EP_READS && c->woff == c->wlen; k++) {
+        unsigned char *buf;
+        size_t room;
+        ptrdiff_t done;
+        ssize_t n;
+        if (c->rlen > 0) { /* continue the cut frame in its own buffer */
+            size_t need = c->rlen >= HDR ? HDR + (size_t)get_be32(c->rbuf) : HDR;
+            if (need > HDR + MAX_PAYLOAD)
                 return -1;
+            if (ep_reserve(&c->rbuf, &c->rcap, need < 16384 ? 16384 : need) != 0)
+                return -1;
+            buf = c->rbuf + c->rlen;
+            room = c->rcap - c->rlen;
+        } else {
+            buf = ep_in;
+            room = sizeof ep_in;
+        }
+        do
+            n = recv(c->fd, buf, room, 0);
+        while (n < 0 && errno == EINTR);
+        if (n == 0)
+            return 1;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        if (c->rlen > 0) {
+            c->rlen += (size_t)n;
+            if ((done = whole_frames(c->rbuf, c->rlen)) < 0 ||
+                ep_reply(c, c->rbuf, (size_t)done) != 0)
+                return -1;
+            memmove(c->rbuf, c->rbuf + done, c->rlen - (size_t)done);
+            c->rlen -= (size_t)done;
+        } else {
+            if ((done = whole_frames(ep_in, (size_t)n)) < 0 ||
+                ep_reply(c, ep_in, (size_t)done) != 0)
+                return -1;
+            if ((size_t)done < (size_t)n) { /* keep the cut frame */
+                size_t tail = (size_t)n - (size_t)done;
+                if (ep_reserve(&c->rbuf, &c->rcap, tail) != 0)
+                    return -1;
+                memcpy(c->rbuf, ep_in + done, tail);
+                c->rlen = tail;
             }
-            sent += (size_t)w;
         }
-        if (sent < done) {
-            if (ep_queue(c, c->rbuf + sent, done - sent) != 0 || ep_want(ep, c, EPOLLOUT) != 0)
-                return -1;
-        }
-        memmove(c->rbuf, c->rbuf + done, c->rlen - done);
-        c->rlen -= done;
+        if ((size_t)n < room)
+            break; /* the socket is dry for now */
     }
     return 0;
 }
@@ -329,7 +536,7 @@ static int ep_on_read(int ep, ep_conn *c)
 static int serve_epoll(const char *address)
 {
     struct epoll_event events[256], ev;
-    int lfd = raw_listen(address), ep;
+    int lfd = raw_listen(address, 1), ep;
     if (lfd < 0)
         return 1;
     catch_stop_signals(on_stop_signal);
@@ -341,40 +548,43 @@ static int serve_epoll(const char *address)
         int i, n = epoll_wait(ep, events, 256, -1);
         for (i = 0; i < n; i++) {
             ep_conn *c = (ep_conn *)events[i].data.ptr;
+            int r = 0;
             if (c == NULL) {
                 int fd;
                 while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
                     c = (ep_conn *)calloc(1, sizeof *c);
-                    if (c == NULL || (c->rbuf = (unsigned char *)malloc(16384)) == NULL) {
-                        free(c);
+                    if (c == NULL) {
+                        count_error();
                         close(fd);
                         continue;
                     }
                     c->fd = fd;
-                    c->rcap = 16384;
+                    c->events = EPOLLIN;
                     set_nodelay(fd);
                     ev.events = EPOLLIN;
                     ev.data.ptr = c;
-                    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+                    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+                        count_error();
+                        close(fd);
+                        free(c);
+                    }
                 }
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED &&
+                    errno != EINTR)
+                    count_error(); /* out of descriptors: the run is flagged */
                 continue;
             }
-            if (events[i].events & EPOLLOUT) {
-                int r = ep_flush(c);
-                if (r < 0) {
-                    ep_close(ep, c);
-                    continue;
-                }
-                if (r == 1 && ep_want(ep, c, EPOLLIN) != 0) {
-                    ep_close(ep, c);
-                    continue;
-                }
-                if (r == 0)
-                    continue;
-            }
-            if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->wlen == 0 &&
-                ep_on_read(ep, c) < 0)
+            if ((events[i].events & EPOLLOUT) && (r = ep_flush(c)) == 1)
+                r = ep_on_read(c); /* flushed: read what waited */
+            else if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->woff == c->wlen)
+                r = ep_on_read(c);
+            if (r == 0 && ep_want(ep, c, c->woff < c->wlen ? EPOLLOUT : EPOLLIN) != 0)
+                r = -1;
+            if (r != 0) {
+                if (r < 0)
+                    count_error();
                 ep_close(ep, c);
+            }
         }
     }
     /* connections still open are left to the exit */
@@ -383,19 +593,147 @@ static int serve_epoll(const char *address)
     return 0;
 }
 
+/* ---------------------------------------------------------------- plain blocking peers */
+
+/* A blocking connection: read what arrives, send every whole frame back, keep a cut one. */
+static void echo_blocking(int fd)
+{
+    size_t cap = 16384, len = 0;
+    unsigned char *buf = (unsigned char *)malloc(cap);
+    set_nodelay(fd);
+    while (buf != NULL && !stop_flag) {
+        ptrdiff_t done;
+        ssize_t n;
+        if (len >= HDR) {
+            size_t need = HDR + (size_t)get_be32(buf);
+            if (need > HDR + MAX_PAYLOAD || ep_reserve(&buf, &cap, need) != 0) {
+                count_error();
+                break;
+            }
+        }
+        n = recv(fd, buf + len, cap - len, 0);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            count_error();
+            break;
+        }
+        len += (size_t)n;
+        if ((done = whole_frames(buf, len)) < 0 || send_all(fd, buf, (size_t)done) != 0) {
+            count_error();
+            break;
+        }
+        memmove(buf, buf + done, len - (size_t)done);
+        len -= (size_t)done;
+    }
+    close(fd);
+    free(buf);
+}
+
+static void *plain_thread(void *arg)
+{
+    echo_blocking((int)(intptr_t)arg);
+    return NULL;
+}
+
+/* threads-plain: a blocking accept loop, a detached thread (default attributes) each. */
+static int serve_threads_plain(const char *address)
+{
+    int lfd = raw_listen(address, 0);
+    if (lfd < 0)
+        return 1;
+    catch_stop_signals(on_stop_signal);
+    while (!stop_flag) {
+        pthread_t t;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EINTR && errno != ECONNABORTED)
+                count_error();
+            continue;
+        }
+        if (start_quiet_thread(&t, plain_thread, (void *)(intptr_t)fd) != 0) {
+            count_error();
+            close(fd);
+        }
+    }
+    close(lfd);
+    return 0; /* threads still serving end with the process */
+}
+
+static void on_child_signal(int sig)
+{
+    (void)sig; /* only interrupts accept, to reap */
+}
+
+/* fork-plain: a blocking accept loop, a child process each; children reaped as they end
+ * (so that their CPU time shows in the parent's), killed on stop. */
+static int serve_fork_plain(const char *address)
+{
+    struct sigaction sa;
+    int lfd = raw_listen(address, 0);
+    if (lfd < 0)
+        return 1;
+    (void)setpgid(0, 0); /* children in our own group: one kill stops them all */
+    catch_stop_signals(on_stop_signal);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_child_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    while (!stop_flag) {
+        pid_t pid;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), e = errno;
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        errno = e;
+        if (fd < 0) {
+            if (errno != EINTR && errno != ECONNABORTED)
+                count_error();
+            continue;
+        }
+        pid = fork();
+        if (pid == 0) {
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGINT, SIG_DFL);
+            close(lfd);
+            echo_blocking(fd);
+            _exit(0);
+        }
+        if (pid < 0)
+            count_error();
+        close(fd);
+    }
+    close(lfd);
+    signal(SIGTERM, SIG_IGN);
+    if (getpgrp() == getpid())
+        kill(0, SIGTERM); /* our group only: the children */
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- libuv */
 
 #ifdef HAVE_LIBUV
+/* Idiomatic libuv: alloc_cb hands out one shared read buffer (the loop is single-threaded)
+ * unless the connection holds a cut frame; whole frames go out with uv_try_write, the
+ * rest is copied into a uv_write request; reading pauses while over 1 MiB is queued. */
 typedef struct uv_echo_conn {
     uv_tcp_t tcp; /* first: the handle's address is the connection's */
-    char *rbuf;
+    char *rbuf;   /* a cut frame */
     size_t rlen, rcap;
+    int paused;
 } uv_echo_conn;
 
 typedef struct uv_echo_write {
     uv_write_t req;
     uv_buf_t buf;
 } uv_echo_write;
+
+static char uv_in[SHARED_RBUF];
+
+static void uv_echo_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void uv_echo_closed(uv_handle_t *h)
 {
@@ -404,21 +742,28 @@ static void uv_echo_closed(uv_handle_t *h)
     free(c);
 }
 
+static void uv_echo_fail(uv_echo_conn *c)
+{
+    count_error();
+    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, uv_echo_closed);
+}
+
 static void uv_echo_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     uv_echo_conn *c = (uv_echo_conn *)h;
-    size_t need = c->rlen + HDR;
+    size_t need;
     (void)suggested;
-    if (c->rlen >= HDR)
-        need = HDR + get_be32((unsigned char *)c->rbuf);
+    if (c->rlen == 0) {
+        *buf = uv_buf_init(uv_in, sizeof uv_in);
+        return;
+    }
+    need = c->rlen >= HDR ? HDR + get_be32((unsigned char *)c->rbuf) : HDR;
     if (need < 16384)
         need = 16384;
-    if (need > c->rcap) {
-        char *nb = (char *)realloc(c->rbuf, need);
-        if (nb != NULL) {
-            c->rbuf = nb;
-            c->rcap = need;
-        }
+    if (need <= HDR + MAX_PAYLOAD && ep_reserve((unsigned char **)&c->rbuf, &c->rcap, need) != 0) {
+        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+        return;
     }
     *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
 }
@@ -426,70 +771,103 @@ static void uv_echo_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void uv_echo_written(uv_write_t *req, int status)
 {
     uv_echo_write *w = (uv_echo_write *)req;
-    (void)status;
+    uv_echo_conn *c = (uv_echo_conn *)req->handle;
     free(w->buf.base);
     free(w);
+    if (status < 0) {
+        if (status != UV_ECANCELED)
+            uv_echo_fail(c);
+        return;
+    }
+    if (c->paused && c->tcp.write_queue_size < MAX_PAYLOAD / 2) {
+        c->paused = 0;
+        uv_read_start((uv_stream_t *)&c->tcp, uv_echo_alloc, uv_echo_read);
+    }
+}
+
+static int uv_echo_reply(uv_echo_conn *c, const char *p, size_t n)
+{
+    uv_stream_t *s = (uv_stream_t *)&c->tcp;
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    int sent = uv_try_write(s, &b, 1); /* refuses while writes are queued: order kept */
+    if (sent < 0 && sent != UV_EAGAIN)
+        return -1;
+    if (sent < 0)
+        sent = 0;
+    if ((size_t)sent < n) {
+        uv_echo_write *w = (uv_echo_write *)malloc(sizeof *w);
+        char *copy = (char *)malloc(n - (size_t)sent);
+        if (w == NULL || copy == NULL) {
+            free(w);
+            free(copy);
+            return -1;
+        }
+        memcpy(copy, p + sent, n - (size_t)sent);
+        w->buf = uv_buf_init(copy, (unsigned)(n - (size_t)sent));
+        if (uv_write(&w->req, s, &w->buf, 1, uv_echo_written) != 0) {
+            free(copy);
+            free(w);
+            return -1;
+        }
+        if (s->write_queue_size > MAX_PAYLOAD) {
+            c->paused = 1;
+            uv_read_stop(s);
+        }
+    }
+    return 0;
 }
 
 static void uv_echo_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     uv_echo_conn *c = (uv_echo_conn *)s;
-    size_t done = 0;
-    (void)buf;
-    if (nread < 0) {
+    ptrdiff_t done;
+    if (nread == UV_EOF) {
         uv_close((uv_handle_t *)s, uv_echo_closed);
         return;
     }
-    c->rlen += (size_t)nread;
-    while (c->rlen - done >= HDR) {
-        uint32_t len = get_be32((unsigned char *)c->rbuf + done);
-        if (len > MAX_PAYLOAD) {
-            uv_close((uv_handle_t *)s, uv_echo_closed);
-            return;
-        }
-        if (c->rlen - done < HDR + (size_t)len)
-            break;
-        done += HDR + (size_t)len;
-    }
-    if (done == 0)
+    if (nread < 0) {
+        uv_echo_fail(c);
         return;
-    {
-        /* try to send at once; queue a copy of what is left (uv_try_write refuses while
-         * earlier writes are queued, so the order is kept) */
-        uv_buf_t b = uv_buf_init(c->rbuf, (unsigned)done);
-        int sent = uv_try_write(s, &b, 1);
-        if (sent < 0 && sent != UV_EAGAIN) {
-            uv_close((uv_handle_t *)s, uv_echo_closed);
+    }
+    if (nread == 0)
+        return;
+    if (buf->base == uv_in) {
+        if ((done = whole_frames((unsigned char *)uv_in, (size_t)nread)) < 0 ||
+            uv_echo_reply(c, uv_in, (size_t)done) != 0) {
+            uv_echo_fail(c);
             return;
         }
-        if (sent < 0)
-            sent = 0;
-        if ((size_t)sent < done) {
-            uv_echo_write *w = (uv_echo_write *)malloc(sizeof *w);
-            char *copy = (char *)malloc(done - (size_t)sent);
-            if (w == NULL || copy == NULL) {
-                free(w);
-                free(copy);
-                uv_close((uv_handle_t *)s, uv_echo_closed);
+        if (done < nread) { /* keep the cut frame */
+            size_t tail = (size_t)(nread - done);
+            if (ep_reserve((unsigned char **)&c->rbuf, &c->rcap, tail) != 0) {
+                uv_echo_fail(c);
                 return;
             }
-            memcpy(copy, c->rbuf + sent, done - (size_t)sent);
-            w->buf = uv_buf_init(copy, (unsigned)(done - (size_t)sent));
-            uv_write(&w->req, s, &w->buf, 1, uv_echo_written);
+            memcpy(c->rbuf, uv_in + done, tail);
+            c->rlen = tail;
         }
+        return;
     }
-    memmove(c->rbuf, c->rbuf + done, c->rlen - done);
-    c->rlen -= done;
+    c->rlen += (size_t)nread;
+    if ((done = whole_frames((unsigned char *)c->rbuf, c->rlen)) < 0 ||
+        uv_echo_reply(c, c->rbuf, (size_t)done) != 0) {
+        uv_echo_fail(c);
+        return;
+    }
+    memmove(c->rbuf, c->rbuf + done, c->rlen - (size_t)done);
+    c->rlen -= (size_t)done;
 }
 
 static void uv_echo_accept(uv_stream_t *server, int status)
 {
     uv_echo_conn *c;
-    if (status < 0 || (c = (uv_echo_conn *)calloc(1, sizeof *c)) == NULL)
+    if (status < 0 || (c = (uv_echo_conn *)calloc(1, sizeof *c)) == NULL) {
+        count_error();
         return;
+    }
     uv_tcp_init(server->loop, &c->tcp);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, uv_echo_closed);
+        uv_echo_fail(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -507,7 +885,7 @@ static int serve_libuv(const char *address)
     uv_loop_t *loop = uv_default_loop();
     uv_tcp_t server;
     uv_signal_t sigterm, sigint;
-    int lfd = raw_listen(address);
+    int lfd = raw_listen(address, 1);
     if (lfd < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
@@ -529,6 +907,8 @@ static int serve_libuv(const char *address)
 /* ---------------------------------------------------------------- libevent */
 
 #ifdef HAVE_LIBEVENT
+/* Idiomatic libevent: a bufferevent per connection; whole frames move from the input to
+ * the output buffer without a copy (evbuffer_remove_buffer). */
 static void ev_echo_read(struct bufferevent *bev, void *arg)
 {
     struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
@@ -541,13 +921,14 @@ static void ev_echo_read(struct bufferevent *bev, void *arg)
             return;
         len = get_be32(hdr);
         if (len > MAX_PAYLOAD) {
+            count_error();
             bufferevent_free(bev);
             return;
         }
         if (have < HDR + (size_t)len)
             return;
-        /* moves the frame's chains from input to output: no copy of the payload */
         if (evbuffer_remove_buffer(in, out, HDR + (size_t)len) < 0) {
+            count_error();
             bufferevent_free(bev);
             return;
         }
@@ -557,6 +938,8 @@ static void ev_echo_read(struct bufferevent *bev, void *arg)
 static void ev_echo_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)arg;
+    if (what & BEV_EVENT_ERROR)
+        count_error();
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
         bufferevent_free(bev);
 }
@@ -570,6 +953,7 @@ static void ev_echo_accept(struct evconnlistener *l, evutil_socket_t fd, struct 
     (void)sa;
     (void)socklen;
     if (bev == NULL) {
+        count_error();
         close(fd);
         return;
     }
@@ -590,7 +974,7 @@ static int serve_libevent(const char *address)
     struct event_base *base;
     struct evconnlistener *listener;
     struct event *sigterm, *sigint;
-    int lfd = raw_listen(address);
+    int lfd = raw_listen(address, 1);
     if (lfd < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
@@ -613,18 +997,143 @@ static int serve_libevent(const char *address)
 }
 #endif
 
+/* ---------------------------------------------------------------- server CPU from /proc */
+
+/* Fields 4 (ppid) to 17 (cstime) of a process's stat; 0 or -1. */
+static int proc_stat_fields(long pid, long long f[18])
+{
+    char path[64], buf[1024];
+    const char *p;
+    size_t n;
+    int i;
+    FILE *fp;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if ((fp = fopen(path, "r")) == NULL)
+        return -1;
+    n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    if ((p = strrchr(buf, ')')) == NULL || (p = strchr(p + 2, ' ')) == NULL)
+        return -1; /* the command is in parentheses; field 3 is the state */
+    for (i = 4; i <= 17; i++) {
+        char *end;
+        f[i] = strtoll(p, &end, 10);
+        if (end == p)
+            return -1;
+        p = end;
+    }
+    return 0;
+}
+
+static int proc_parent(long pid, long *ppid)
+{
+    long long f[18];
+    if (proc_stat_fields(pid, f) != 0)
+        return -1;
+    *ppid = (long)f[4];
+    return 0;
+}
+
+/* cutime + cstime: what the reaped children of a process used, in clock ticks. */
+static long long proc_reaped_ticks(long pid)
+{
+    long long f[18];
+    return proc_stat_fields(pid, f) != 0 ? -1 : f[16] + f[17];
+}
+
+/* Nanoseconds one task (thread) has run: the first field of its schedstat, exact. */
+static long long task_run_ns(const char *path)
+{
+    long long ns = -1;
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return -1;
+    if (fscanf(fp, "%lld", &ns) != 1)
+        ns = -1;
+    fclose(fp);
+    return ns;
+}
+
+/* Nanoseconds every live thread of a process has run. */
+static long long process_run_ns(long pid)
+{
+    char path[96];
+    long long total = 0, ns;
+    struct dirent *d;
+    DIR *dir;
+    snprintf(path, sizeof path, "/proc/%ld/task", pid);
+    if ((dir = opendir(path)) == NULL)
+        return -1;
+    while ((d = readdir(dir)) != NULL) {
+        long tid = atol(d->d_name);
+        if (tid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/task/%ld/schedstat", pid, tid);
+        if ((ns = task_run_ns(path)) > 0)
+            total += ns;
+    }
+    closedir(dir);
+    return total;
+}
+
+/* The CPU time of a server in ns: the run time of its live threads and of its live
+ * children's (schedstat: exact, where stat rounds each process down to clock ticks),
+ * plus what its reaped children used (cutime + cstime of its stat, in ticks). The
+ * window must not span the end of a thread: its time leaves the sum (no connection ends
+ * inside a measured window). This kernel has no /proc/PID/task/TID/children: the
+ * children are found by scanning /proc. */
+static long long server_cpu_ns(long pid)
+{
+    long long self = process_run_ns(pid), total;
+    long long reaped = proc_reaped_ticks(pid);
+    struct dirent *d;
+    DIR *dir;
+    if (self < 0 || reaped < 0)
+        return -1;
+    total = self + reaped * (1000000000LL / sysconf(_SC_CLK_TCK));
+    if ((dir = opendir("/proc")) == NULL)
+        return total;
+    while ((d = readdir(dir)) != NULL) {
+        long child = atol(d->d_name), parent = 0;
+        long long ns;
+        if (child <= 0 || child == pid || proc_parent(child, &parent) != 0 || parent != pid)
+            continue;
+        if ((ns = process_run_ns(child)) > 0)
+            total += ns;
+    }
+    closedir(dir);
+    return total;
+}
+
 /* ---------------------------------------------------------------- load generator */
 
-/* Latency histogram: 100 ns buckets up to 100 ms; slower round trips land in the last. */
-#define HIST_NS      100u
-#define HIST_BUCKETS 1000000u
+/* Latency histogram: 200 ns buckets up to 1 s; slower round trips land in the last. */
+#define HIST_NS      200u
+#define HIST_BUCKETS 5000000u
+#define LD_RBUF      (256 * 1024)
+#define WARMUP_NS    200000000u
+#define DRAIN_NS     10000000000u
+#define SERVED_NS    60000000000u /* for every connection to see its first echo */
 
 typedef struct ld_conn {
     int fd;
-    size_t woff, roff; /* bytes of the current frame sent, and of its echo received */
-    uint64_t t0;       /* when its send began */
     int want_out;
+    int served;        /* its first echo has come back */
+    unsigned to_send;  /* frames issued and not yet wholly written */
+    unsigned inflight; /* frames issued whose echo has not wholly arrived */
+    size_t wpos;       /* bytes of the first frame to send already written */
+    size_t rpos;       /* bytes of the current echo received */
+    unsigned head;     /* t0[head] is the oldest frame in flight */
+    uint64_t *t0;      /* issue times, a ring of `inflight max` entries */
 } ld_conn;
+
+typedef struct ld_run {
+    int ep;
+    size_t flen;
+    unsigned k;            /* frames in flight per connection */
+    unsigned char *frame;  /* one request */
+    unsigned char *frames; /* k requests back to back */
+} ld_run;
 
 static double hist_percentile(const uint32_t *hist, uint64_t total, double p)
 {
@@ -640,11 +1149,12 @@ static double hist_percentile(const uint32_t *hist, uint64_t total, double p)
     return (double)HIST_BUCKETS * HIST_NS / 1000.0;
 }
 
-/* Send the rest of the current frame. Returns -1 on error. */
-static int ld_send(int ep, ld_conn *c, const unsigned char *frame, size_t flen)
+/* Write what is issued and not yet written; watch writability while some is left. */
+static int ld_send(const ld_run *r, ld_conn *c)
 {
-    while (c->woff < flen) {
-        ssize_t n = send(c->fd, frame + c->woff, flen - c->woff, MSG_NOSIGNAL);
+    while (c->to_send > 0) {
+        size_t pending = (size_t)c->to_send * r->flen - c->wpos;
+        ssize_t n = send(c->fd, r->frames + c->wpos, pending, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -652,165 +1162,403 @@ static int ld_send(int ep, ld_conn *c, const unsigned char *frame, size_t flen)
                 return -1;
             break;
         }
-        c->woff += (size_t)n;
+        c->wpos += (size_t)n;
+        c->to_send -= (unsigned)(c->wpos / r->flen);
+        c->wpos %= r->flen;
     }
-    if ((c->woff < flen) != c->want_out) {
+    if ((c->to_send > 0) != c->want_out) {
         struct epoll_event ev;
-        c->want_out = c->woff < flen;
+        c->want_out = c->to_send > 0;
         ev.events = EPOLLIN | (c->want_out ? EPOLLOUT : 0u);
         ev.data.ptr = c;
-        if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+        if (epoll_ctl(r->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
             return -1;
     }
     return 0;
 }
 
-static int run_load(const char *address, long conns, size_t size, double seconds)
+static void ld_issue(const ld_run *r, ld_conn *c, uint64_t t)
+{
+    c->t0[(c->head + c->inflight) % r->k] = t;
+    c->inflight++;
+    c->to_send++;
+}
+
+static int connect_to(const struct addrinfo *res)
+{
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        perror("echo: load: connect");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int run_load(const char *address, long conns, size_t size, double seconds, unsigned k,
+                    long server_pid)
 {
     struct addrinfo *res = resolve(address, 0);
-    size_t flen = HDR + size;
-    unsigned char *frame = (unsigned char *)malloc(flen);
-    unsigned char *rbuf = (unsigned char *)malloc(flen);
+    ld_run r;
+    unsigned char *rbuf = (unsigned char *)malloc(LD_RBUF);
     uint32_t *hist = (uint32_t *)calloc(HIST_BUCKETS, sizeof *hist);
     ld_conn *cs = (ld_conn *)calloc((size_t)conns, sizeof *cs);
+    uint64_t *t0s = (uint64_t *)calloc((size_t)conns * k, sizeof *t0s);
     struct epoll_event events[256];
-    uint64_t rt = 0, errors = 0;
-    double start, end, elapsed;
-    long i, open = 0;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (res == NULL || frame == NULL || rbuf == NULL || hist == NULL || cs == NULL ||
-        size > MAX_PAYLOAD || ep < 0) {
+    uint64_t rt = 0, errors = 0, t_start, t_end, t_drain, t;
+    long long cpu0 = 0, cpu1 = 0;
+    long i, open = 0, busy, served = 0;
+    int phase = 0; /* 0 warm-up, 1 measuring, 2 draining */
+    uint64_t t_served_by, t_begin;
+    int debug = getenv("ECHO_BENCH_DEBUG") != NULL;
+    size_t fi;
+    r.flen = HDR + size;
+    r.k = k;
+    r.frame = (unsigned char *)malloc(r.flen);
+    r.frames = (unsigned char *)malloc(r.flen * k);
+    r.ep = epoll_create1(EPOLL_CLOEXEC);
+    if (res == NULL || r.frame == NULL || r.frames == NULL || rbuf == NULL || hist == NULL ||
+        cs == NULL || t0s == NULL || size > MAX_PAYLOAD || r.ep < 0) {
         fprintf(stderr, "echo: load: cannot start\n");
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    put_be32(frame, (uint32_t)size);
-    for (i = 0; i < (long)size; i++)
-        frame[HDR + i] = (unsigned char)(i * 31 + 7);
-    /* connect blocking, then switch to non-blocking */
-    for (i = 0; i < conns; i++) {
+    put_be32(r.frame, (uint32_t)size);
+    for (fi = 0; fi < size; fi++)
+        r.frame[HDR + fi] = (unsigned char)(fi * 31 + 7);
+    for (i = 0; i < (long)k; i++)
+        memcpy(r.frames + (size_t)i * r.flen, r.frame, r.flen);
+    for (i = 0; i < conns; i++) { /* connect blocking, then switch to non-blocking */
         struct epoll_event ev;
-        int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-            perror("echo: load: connect");
+        int fd = connect_to(res);
+        if (fd < 0)
             return 1;
-        }
-        set_nonblocking(fd);
+        (void)sp_set_nonblocking(fd, 1);
         set_nodelay(fd);
         cs[i].fd = fd;
+        cs[i].t0 = t0s + (size_t)i * k;
         ev.events = EPOLLIN;
         ev.data.ptr = &cs[i];
-        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        epoll_ctl(r.ep, EPOLL_CTL_ADD, fd, &ev);
     }
     freeaddrinfo(res);
-    start = now_s();
-    end = start + seconds;
+    t = now_ns();
+    t_begin = t;
+    t_start = t + WARMUP_NS;
+    t_served_by = t + SERVED_NS;
+    t_end = t_start + (uint64_t)(seconds * 1e9);
+    t_drain = t_end + DRAIN_NS;
     for (i = 0; i < conns; i++) {
-        cs[i].t0 = now_ns();
-        if (ld_send(ep, &cs[i], frame, flen) != 0)
+        unsigned j;
+        for (j = 0; j < k; j++)
+            ld_issue(&r, &cs[i], t);
+        if (ld_send(&r, &cs[i]) != 0)
             errors++;
     }
-    open = conns;
-    while (open > 0) {
-        int k, n = epoll_wait(ep, events, 256, 100);
-        double t = now_s();
-        if (n < 0 && errno != EINTR)
+    open = busy = conns;
+    while (open > 0 && busy > 0) {
+        int n = epoll_wait(r.ep, events, 256, 10), e;
+        if (n < 0 && errno != EINTR) {
+            perror("echo: load: epoll_wait");
+            errors++;
             break;
-        if (t >= end)
+        }
+        t = now_ns();
+        /* the window opens after the warm-up, once every connection has been served (a
+         * server that accepts slowly would otherwise be measured on part of them) */
+        if (phase == 0 && t >= t_start && served < open && t < t_served_by)
+            t_start = t + WARMUP_NS / 2; /* not yet: keep warming up */
+        if (phase == 0 && t >= t_start && served < open) {
+            fprintf(stderr, "echo: load: %ld of %ld connections never served\n", open - served,
+                    open);
+            errors += (uint64_t)(open - served);
+        }
+        if (phase == 0 && t >= t_start) {
+            phase = 1;
+            if (debug)
+                fprintf(stderr, "load: +%.3f s: window opens (%ld served)\n",
+                        (double)(t - t_begin) * 1e-9, served);
+            if (server_pid > 0)
+                cpu0 = server_cpu_ns(server_pid);
+            t_start = now_ns(); /* the window starts after the scan of /proc */
+            t_end = t_start + (uint64_t)(seconds * 1e9);
+            t_drain = t_end + DRAIN_NS;
+        }
+        if (phase == 1 && t >= t_end) {
+            phase = 2;
+            if (debug)
+                fprintf(stderr, "load: +%.3f s: window closes, %llu rt\n",
+                        (double)(t - t_begin) * 1e-9, (unsigned long long)rt);
+            if (server_pid > 0)
+                cpu1 = server_cpu_ns(server_pid);
+            t_end = t;
+            /* count the connections with frames still in flight */
+            for (busy = 0, i = 0; i < conns; i++)
+                busy += cs[i].fd >= 0 && cs[i].inflight > 0;
+        }
+        if (phase == 2 && t >= t_drain)
             break;
-        for (k = 0; k < n; k++) {
-            ld_conn *c = (ld_conn *)events[k].data.ptr;
+        for (e = 0; e < n; e++) {
+            ld_conn *c = (ld_conn *)events[e].data.ptr;
+            ssize_t got;
+            size_t p;
             if (c->fd < 0)
                 continue;
-            if ((events[k].events & EPOLLOUT) && ld_send(ep, c, frame, flen) != 0)
+            if ((events[e].events & EPOLLOUT) && ld_send(&r, c) != 0)
                 goto fail;
-            if (events[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                ssize_t got;
-                do
-                    got = recv(c->fd, rbuf + c->roff, flen - c->roff, 0);
-                while (got < 0 && errno == EINTR);
-                if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-                    goto fail;
-                if (got < 0)
-                    continue;
-                /* only the current echo is ever in flight: check its header and ends */
-                if (c->roff < HDR && c->roff + (size_t)got >= HDR &&
-                    get_be32(rbuf) != (uint32_t)size)
-                    goto fail;
-                c->roff += (size_t)got;
-                if (c->roff == flen) {
-                    uint64_t t1 = now_ns(), b = (t1 - c->t0) / HIST_NS;
-                    if (size > 0 && (rbuf[HDR] != frame[HDR] || rbuf[flen - 1] != frame[flen - 1]))
+            if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                continue;
+            do
+                got = recv(c->fd, rbuf, LD_RBUF, 0);
+            while (got < 0 && errno == EINTR);
+            if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+                goto fail;
+            if (got < 0)
+                continue;
+            /* walk the echoes: check every header byte and each echo's last byte */
+            for (p = 0; p < (size_t)got;) {
+                size_t skip;
+                if (c->inflight == 0)
+                    goto fail; /* an echo nobody asked for */
+                if (c->rpos < HDR) {
+                    if (rbuf[p++] != r.frame[c->rpos++])
                         goto fail;
-                    hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++;
-                    rt++;
-                    c->roff = c->woff = 0;
-                    c->t0 = t1;
-                    if (ld_send(ep, c, frame, flen) != 0)
+                } else {
+                    skip = r.flen - c->rpos;
+                    if (skip > (size_t)got - p)
+                        skip = (size_t)got - p;
+                    p += skip;
+                    c->rpos += skip;
+                    if (c->rpos == r.flen && size > 0 && rbuf[p - 1] != r.frame[r.flen - 1])
                         goto fail;
                 }
+                if (c->rpos == r.flen) { /* one round trip */
+                    uint64_t t0 = c->t0[c->head];
+                    c->head = (c->head + 1) % k;
+                    c->inflight--;
+                    c->rpos = 0;
+                    if (!c->served) {
+                        c->served = 1;
+                        served++;
+                    }
+                    if (phase == 1) { /* completed inside the window */
+                        uint64_t b = (t - t0) / HIST_NS;
+                        hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++;
+                        rt++;
+                    }
+                    if (phase < 2)
+                        ld_issue(&r, c, t);
+                    else if (c->inflight == 0)
+                        busy--;
+                }
             }
+            if (ld_send(&r, c) != 0)
+                goto fail;
             continue;
         fail:
-            errors++;
-            epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+            if (errors++ < 5)
+                fprintf(stderr, "echo: load: connection %ld failed (errno %d: %s)\n",
+                        (long)(c - cs), errno, strerror(errno));
+            if (phase == 2 && c->inflight > 0)
+                busy--;
+            served -= c->served;
+            epoll_ctl(r.ep, EPOLL_CTL_DEL, c->fd, NULL);
             close(c->fd);
             c->fd = -1;
             open--;
         }
     }
-    elapsed = now_s() - start;
-    for (i = 0; i < conns; i++)
-        if (cs[i].fd >= 0)
-            close(cs[i].fd);
-    close(ep);
-    printf("rt=%llu seconds=%.3f rt_per_s=%.0f p50_us=%.1f p99_us=%.1f errors=%llu\n",
-           (unsigned long long)rt, elapsed, (double)rt / elapsed,
-           rt ? hist_percentile(hist, rt, 0.50) : 0.0, rt ? hist_percentile(hist, rt, 0.99) : 0.0,
-           (unsigned long long)errors);
-    free(frame);
+    if (phase < 2) { /* every connection failed before the end */
+        t_end = now_ns();
+        if (server_pid > 0)
+            cpu1 = server_cpu_ns(server_pid);
+    }
+    for (i = 0; i < conns; i++) {
+        if (cs[i].fd < 0)
+            continue;
+        if (cs[i].inflight > 0)
+            errors++; /* its echoes never came back (drain timeout) */
+        close(cs[i].fd);
+    }
+    close(r.ep);
+    {
+        double elapsed = t_end > t_start ? (double)(t_end - t_start) * 1e-9 : 0.0;
+        double cpu_us = (double)(cpu1 - cpu0) / 1e3;
+        printf("rt=%llu seconds=%.3f rt_per_s=%.0f mb_per_s=%.1f p50_us=%.1f p99_us=%.1f "
+               "cpu_us_per_rt=%.3f errors=%llu\n",
+               (unsigned long long)rt, elapsed, elapsed > 0 ? (double)rt / elapsed : 0.0,
+               elapsed > 0 ? (double)rt * (double)size / elapsed / 1e6 : 0.0,
+               rt ? hist_percentile(hist, rt, 0.50) : 0.0,
+               rt ? hist_percentile(hist, rt, 0.99) : 0.0,
+               server_pid > 0 && rt ? cpu_us / (double)rt : 0.0, (unsigned long long)errors);
+    }
+    free(r.frame);
+    free(r.frames);
     free(rbuf);
     free(hist);
     free(cs);
+    free(t0s);
     return errors != 0 || rt == 0;
+}
+
+/* idle: open n connections, one echo each, then hold them until told to stop. */
+#define IDLE_SOURCES 16
+
+static int run_idle(const char *address, long n, long first)
+{
+    struct addrinfo *res = resolve(address, 0);
+    unsigned char frame[HDR + 64], echo[HDR + 64];
+    int *fds = (int *)malloc((size_t)n * sizeof *fds);
+    long i, open = 0, errors = 0;
+    if (res == NULL || fds == NULL)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals(on_stop_signal);
+    put_be32(frame, 64);
+    memset(frame + HDR, 'i', 64);
+    for (i = 0; i < n && !stop_flag; i++) {
+        struct timeval tv = {5, 0};
+        size_t got = 0;
+        int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        if (fd < 0) {
+            perror("echo: idle: socket");
+            errors++;
+            break;
+        }
+        if (res->ai_family == AF_INET) { /* 127.0.0.2, .3, ...: the ports suffice */
+            struct sockaddr_in src;
+            memset(&src, 0, sizeof src);
+            src.sin_family = AF_INET;
+            src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)((first + i) % IDLE_SOURCES));
+            (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
+                perror("echo: idle: bind");
+                errors++;
+                close(fd);
+                break;
+            }
+        }
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (connect(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+            send_all(fd, frame, sizeof frame) != 0) {
+            perror("echo: idle: connect");
+            errors++;
+            close(fd);
+            break;
+        }
+        while (got < sizeof echo) {
+            ssize_t k = recv(fd, echo + got, sizeof echo - got, 0);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+        }
+        if (got < sizeof echo || memcmp(echo, frame, sizeof echo) != 0) {
+            fprintf(stderr, "echo: idle: no echo on connection %ld\n", first + i);
+            errors++;
+            close(fd);
+            break;
+        }
+        fds[open++] = fd;
+    }
+    freeaddrinfo(res);
+    printf("ready %ld errors=%ld\n", open, errors);
+    fflush(stdout);
+    while (!stop_flag)
+        pause();
+    for (i = 0; i < open; i++)
+        close(fds[i]);
+    free(fds);
+    return errors != 0;
 }
 
 /* ---------------------------------------------------------------- main */
 
 static int cmd_server(const char *kind, const char *address)
 {
+    int fork_kind = strcmp(kind, "sockport-fork") == 0 || strcmp(kind, "fork-plain") == 0;
+    int rc = 3;
+    void *shared = mmap(NULL, sizeof *server_errors, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared != MAP_FAILED) {
+        server_errors = (atomic_ulong *)shared;
+        atomic_init(server_errors, 0);
+    }
+    raise_nofile();
+    if (!fork_kind)
+        start_memory_reporter(); /* the fork kinds stay single-threaded */
     if (strcmp(kind, "sockport-events") == 0)
-        return serve_sockport(SP_MODEL_EVENTS, address);
-    if (strcmp(kind, "sockport-threads") == 0)
-        return serve_sockport(SP_MODEL_THREADS, address);
-    if (strcmp(kind, "sockport-fork") == 0)
-        return serve_sockport(SP_MODEL_FORK, address);
-    if (strcmp(kind, "epoll") == 0)
-        return serve_epoll(address);
+        rc = serve_sockport(SP_MODEL_EVENTS, address);
+    else if (strcmp(kind, "sockport-threads") == 0)
+        rc = serve_sockport(SP_MODEL_THREADS, address);
+    else if (strcmp(kind, "sockport-fork") == 0)
+        rc = serve_sockport(SP_MODEL_FORK, address);
+    else if (strcmp(kind, "epoll") == 0)
+        rc = serve_epoll(address);
+    else if (strcmp(kind, "threads-plain") == 0)
+        rc = serve_threads_plain(address);
+    else if (strcmp(kind, "fork-plain") == 0)
+        rc = serve_fork_plain(address);
 #ifdef HAVE_LIBUV
-    if (strcmp(kind, "libuv") == 0)
-        return serve_libuv(address);
+    else if (strcmp(kind, "libuv") == 0)
+        rc = serve_libuv(address);
 #endif
 #ifdef HAVE_LIBEVENT
-    if (strcmp(kind, "libevent") == 0)
-        return serve_libevent(address);
+    else if (strcmp(kind, "libevent") == 0)
+        rc = serve_libevent(address);
 #endif
-    fprintf(stderr, "echo: server kind %s is not built in\n", kind);
-    return 3;
+    else
+        fprintf(stderr, "echo: server kind %s is not built in\n", kind);
+    if (rc != 3) {
+        printf("stopped errors=%lu\n", errors_seen());
+        fflush(stdout);
+    }
+    return rc;
+}
+
+static int cmd_load(int argc, char **argv)
+{
+    long pid = 0;
+    const char *mode;
+    raise_nofile();
+    if (argc >= 2 && strcmp(argv[0], "-p") == 0) {
+        pid = atol(argv[1]);
+        argc -= 2;
+        argv += 2;
+    }
+    if (argc < 1)
+        return -1;
+    mode = argv[0];
+    if (strcmp(mode, "pingpong") == 0 && argc == 5 && atol(argv[2]) > 0)
+        return run_load(argv[1], atol(argv[2]), (size_t)atol(argv[3]), atof(argv[4]), 1, pid);
+    if (strcmp(mode, "stream") == 0 && argc == 6 && atol(argv[2]) > 0 && atol(argv[5]) > 0)
+        return run_load(argv[1], atol(argv[2]), (size_t)atol(argv[3]), atof(argv[4]),
+                        (unsigned)atol(argv[5]), pid);
+    if (strcmp(mode, "bulk") == 0 && argc == 5 && atol(argv[4]) > 0)
+        return run_load(argv[1], 1, (size_t)atol(argv[2]), atof(argv[3]), (unsigned)atol(argv[4]),
+                        pid);
+    if (strcmp(mode, "idle") == 0 && (argc == 3 || argc == 4) && atol(argv[2]) > 0)
+        return run_idle(argv[1], atol(argv[2]), argc == 4 ? atol(argv[3]) : 0);
+    return -1;
 }
 
 int main(int argc, char **argv)
 {
-    int rc;
+    int rc = -1;
     sp_init();
-    if (argc == 4 && strcmp(argv[1], "server") == 0) {
+    if (argc == 4 && strcmp(argv[1], "server") == 0)
         rc = cmd_server(argv[2], argv[3]);
-    } else if (argc == 6 && strcmp(argv[1], "load") == 0 && atol(argv[3]) > 0) {
-        rc = run_load(argv[2], atol(argv[3]), (size_t)atol(argv[4]), atof(argv[5]));
-    } else {
+    else if (argc >= 3 && strcmp(argv[1], "load") == 0)
+        rc = cmd_load(argc - 2, argv + 2);
+    if (rc < 0) {
         fprintf(stderr,
-                "usage: %s server KIND ADDRESS | load ADDRESS CONNS SIZE SECONDS\n"
-                "KIND: sockport-events, sockport-threads, sockport-fork, epoll"
+                "usage: %s server KIND ADDRESS\n"
+                "       %s load [-p PID] pingpong ADDRESS CONNS SIZE SECONDS\n"
+                "       %s load [-p PID] stream ADDRESS CONNS SIZE SECONDS INFLIGHT\n"
+                "       %s load [-p PID] bulk ADDRESS SIZE SECONDS INFLIGHT\n"
+                "       %s load idle ADDRESS N [FIRST]\n"
+                "KIND: sockport-events, sockport-threads, sockport-fork, epoll, threads-plain, "
+                "fork-plain"
 #ifdef HAVE_LIBUV
                 ", libuv"
 #endif
@@ -818,7 +1566,7 @@ int main(int argc, char **argv)
                 ", libevent"
 #endif
                 "\n",
-                argv[0]);
+                argv[0], argv[0], argv[0], argv[0], argv[0]);
         rc = 2;
     }
     sp_cleanup();
