@@ -621,8 +621,13 @@ int sp_frame_decoder_feed(sp_frame_decoder *d, const void *data, size_t len, siz
 
 ptrdiff_t sp_frame_decoder_space(sp_frame_decoder *d, void **room)
 {
+    return sp__frame_decoder_space(d, room, SP_FRAME_RECV_SIZE);
+}
+
+ptrdiff_t sp__frame_decoder_space(sp_frame_decoder *d, void **room, size_t want)
+{
     const sp_framer *f;
-    size_t want = SP_FRAME_RECV_SIZE, have, limit;
+    size_t have, limit;
     int rc;
     if (room != NULL)
         *room = NULL;
@@ -758,6 +763,20 @@ int sp_frame_encode(const sp_framer *f, const void *payload, size_t len,
     if (f->kind == SP_FRAME_DELIM)
         iov[n++] = sp_iovec_make(f->delim, f->width);
     return n;
+}
+
+int sp__frame_encode_fast(const sp_framer *f, const void *payload, size_t len,
+                          unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec iov[2])
+{
+    if (f->kind == SP_FRAME_PREFIX && len <= f->max && len > 0 && payload != NULL) {
+        store_prefix(hdr, f->width,
+                     (uint64_t)len + ((f->flags & SP_FRAME_PREFIX_INCLUSIVE) ? f->width : 0));
+        iov[0] = sp_iovec_make(hdr, f->width);
+        iov[1] = sp_iovec_make(payload, len);
+        if ((size_t)iov[1].len == len)
+            return 2;
+    }
+    return sp_frame_encode(f, payload, len, hdr, iov); /* the rest, and every error */
 }
 
 int sp_frame_send(sp_socket_t s, const sp_framer *f, const void *payload, size_t len,

@@ -46,6 +46,16 @@ ptrdiff_t sp__recv_dontwait(sp_socket_t s, void *buf, size_t len, int dontwait);
  */
 int sp__frame_decoder_move(sp_frame_decoder *dst, sp_frame_decoder *src);
 
+/* sp_frame_decoder_space offering at least `want` bytes of room (less only when the
+ * framer's limit says so) instead of SP_FRAME_RECV_SIZE: one read of a shared decoder
+ * can then take many messages. */
+ptrdiff_t sp__frame_decoder_space(sp_frame_decoder *d, void **room, size_t want);
+
+/* sp_frame_encode for a framer known to be valid (the server checks its framer once):
+ * a length prefix is written without the checks; anything else goes the long way. */
+int sp__frame_encode_fast(const sp_framer *f, const void *payload, size_t len,
+                          unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec iov[2]);
+
 /* listen(2) alone; backlog <= 0 means SOMAXCONN. */
 int sp__listen(sp_socket_t s, int backlog);
 

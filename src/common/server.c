@@ -35,6 +35,11 @@ int sp_server_create(sp_server **out, const sp_server_config *cfg)
         return SP_EINVAL;
     if (cfg->framer ? cfg->handler->on_message == NULL : cfg->handler->on_data == NULL)
         return SP_EINVAL;
+    if (cfg->framer != NULL) { /* checked once here: the models trust it afterwards */
+        sp_frame_decoder probe;
+        if (sp_frame_decoder_init(&probe, cfg->framer) != 0)
+            return SP_EINVAL;
+    }
     srv = (sp_server *)calloc(1, sizeof *srv);
     if (srv == NULL)
         return SP_ENOMEM;

@@ -16,6 +16,8 @@ extern "C" {
 
 #define SP__MAX_LISTENERS 8
 #define SP__READ_CHUNK    65536
+#define SP__STAGE_CAP     65536 /* event model: the replies one read's messages gather */
+#define SP__STAGE_SMALL   4096  /* event model: larger replies are never copied */
 
 /*
  * A connection. The event model allocates just this struct, with the peer's sockaddr
@@ -85,6 +87,10 @@ struct sp_server {
     sp_conn *closing;       /* connections to look at for closing (next_closing) */
     int accepting;          /* listeners watched for reading */
     uint64_t backoff_until; /* accept paused after EMFILE until then */
+    uint64_t now;           /* sp__now_ms() when the loop last woke up */
+    char *stage;            /* small replies to the messages being delivered */
+    size_t stage_len;
+    sp_conn *batching; /* the connection whose messages are being delivered */
 };
 
 /* ---- shared by the models (src/common/server.c) -------------------------------------- */

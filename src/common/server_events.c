@@ -87,41 +87,91 @@ static int enqueue(sp_conn *c, const char *p, size_t n)
     return 0;
 }
 
-int sp__events_send(sp_conn *c, const void *buf, size_t len)
+/* Send iov[0..n), after the stage when c is the connection whose messages are being
+ * delivered; queue what the socket does not take. 0, or an error (c is then closing). */
+static int push_out(sp_conn *c, const sp_iovec *iov, int n)
 {
-    unsigned char hdr[SP_FRAME_HEADER_MAX];
-    sp_iovec iov[2];
+    sp_server *srv = c->srv;
+    sp_iovec all[3];
     size_t sent = 0;
-    int n = 1, i, rc;
-    if (c->reg.sock == SP_INVALID_SOCKET)
-        return SP_EPIPE;
-    if (c->srv->cfg.framer) {
-        n = sp_frame_encode(c->srv->cfg.framer, buf, len, hdr, iov);
-        if (n < 0)
-            return n;
-    } else {
-        iov[0] = sp_iovec_make(buf, len);
-    }
+    int m = 0, i, rc;
+    if (srv->batching == c && srv->stage_len > 0)
+        all[m++] = sp_iovec_make(srv->stage, srv->stage_len);
+    for (i = 0; i < n; i++)
+        all[m++] = iov[i];
+    if (srv->batching == c)
+        srv->stage_len = 0;
+    if (m == 0)
+        return 0;
     if (queued(c) == 0) { /* nothing ahead of it: try the socket first */
-        ptrdiff_t r = sp_sendv(c->reg.sock, iov, n);
+        ptrdiff_t r = sp_sendv(c->reg.sock, all, m);
         if (r < 0 && r != SP_EAGAIN) {
             mark_closing(c, SP_CLOSE_ERROR, (int)r);
             return (int)r;
         }
         sent = r > 0 ? (size_t)r : 0;
     }
-    for (i = 0; i < n; i++) { /* queue what the socket did not take */
-        size_t l = (size_t)iov[i].len, skip = sent < l ? sent : l;
+    for (i = 0; i < m; i++) { /* queue what the socket did not take */
+        size_t l = (size_t)all[i].len, skip = sent < l ? sent : l;
         sent -= skip;
-        if (l > skip && (rc = enqueue(c, (const char *)iov[i].base + skip, l - skip)) != 0) {
+        if (l > skip && (rc = enqueue(c, (const char *)all[i].base + skip, l - skip)) != 0) {
             mark_closing(c, SP_CLOSE_ERROR, rc);
             return rc;
         }
     }
-    if (queued(c) > c->srv->cfg.output_limit)
+    if (queued(c) > srv->cfg.output_limit)
         c->flags |= SP__CONN_PAUSED;
     update_interest(c);
     return 0;
+}
+
+int sp__events_send(sp_conn *c, const void *buf, size_t len)
+{
+    sp_server *srv = c->srv;
+    unsigned char hdr[SP_FRAME_HEADER_MAX];
+    sp_iovec iov[2];
+    size_t total = 0;
+    int n = 1, i;
+    if (c->reg.sock == SP_INVALID_SOCKET)
+        return SP_EPIPE;
+    if (srv->cfg.framer) {
+        n = sp__frame_encode_fast(srv->cfg.framer, buf, len, hdr, iov);
+        if (n < 0)
+            return n;
+    } else {
+        iov[0] = sp_iovec_make(buf, len);
+    }
+    for (i = 0; i < n; i++)
+        total += (size_t)iov[i].len;
+    /* A small reply to the messages being delivered waits in the stage, so that the
+     * replies to one read leave in one send (pipelined requests); bigger ones go at once
+     * with the stage in front of them, never copied. */
+    if (srv->batching == c && queued(c) == 0 && total <= SP__STAGE_SMALL &&
+        srv->stage_len + total <= SP__STAGE_CAP) {
+        for (i = 0; i < n; i++) {
+            memcpy(srv->stage + srv->stage_len, iov[i].base, (size_t)iov[i].len);
+            srv->stage_len += (size_t)iov[i].len;
+        }
+        return 0;
+    }
+    return push_out(c, iov, n);
+}
+
+/* Delivery to c starts / ends: replies wait in the stage meanwhile (sp__events_send). */
+static void begin_batch(sp_conn *c)
+{
+    c->srv->batching = c;
+    c->srv->stage_len = 0;
+}
+
+static void end_batch(sp_conn *c)
+{
+    sp_server *srv = c->srv;
+    srv->batching = c; /* push_out sends the stage of the batching connection */
+    if (srv->stage_len > 0 && c->close_reason != SP_CLOSE_ERROR)
+        (void)push_out(c, NULL, 0);
+    srv->stage_len = 0;
+    srv->batching = NULL;
 }
 
 int sp__events_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len)
@@ -213,12 +263,16 @@ static void deliver_messages(sp_conn *c, sp_frame_decoder *d)
     sp_frame_msg msg;
     int r = 0;
     c->flags &= (unsigned char)~SP__CONN_UNDRAINED;
+    begin_batch(c);
     while (!(c->flags & SP__CONN_PAUSED) && (r = sp_frame_decoder_next(d, &msg)) > 0) {
         if (c->close_reason >= 0)
             continue; /* closing: drain without delivering */
+        /* the last message of the read with nothing staged: its reply needs no stage */
+        c->srv->batching = c->srv->stage_len > 0 || sp_frame_decoder_pending(d) > 0 ? c : NULL;
         if (h->on_message(c, msg.data, msg.len) < 0)
             mark_closing(c, SP_CLOSE_HANDLER, 0);
     }
+    end_batch(c);
     if ((c->flags & SP__CONN_PAUSED) && r > 0)
         c->flags |= SP__CONN_UNDRAINED; /* resumed by flush() */
     else if (r == SP_EMSGSIZE)
@@ -233,7 +287,10 @@ static ptrdiff_t read_framed(sp_conn *c, int *filled)
 {
     sp_frame_decoder *d = c->dec != NULL ? c->dec : &c->srv->scratch;
     void *room;
-    ptrdiff_t got, cap = sp_frame_decoder_space(d, &room);
+    /* the shared decoder reads as much as the raw path; a connection's own, the rest of
+     * its message (at least SP_FRAME_RECV_SIZE) */
+    ptrdiff_t got, cap = sp__frame_decoder_space(
+                       d, &room, d == &c->srv->scratch ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE);
     int rc;
     if (cap < 0) {
         mark_closing(c, cap == SP_EMSGSIZE ? SP_CLOSE_TOO_LARGE : SP_CLOSE_ERROR, (int)cap);
@@ -266,8 +323,12 @@ static void read_some(sp_conn *c)
         } else {
             got = sp_recv(c->reg.sock, srv->rbuf, SP__READ_CHUNK);
             filled = got == SP__READ_CHUNK;
-            if (got > 0 && srv->cfg.handler->on_data(c, srv->rbuf, (size_t)got) < 0)
-                mark_closing(c, SP_CLOSE_HANDLER, 0);
+            if (got > 0) {
+                begin_batch(c);
+                if (srv->cfg.handler->on_data(c, srv->rbuf, (size_t)got) < 0)
+                    mark_closing(c, SP_CLOSE_HANDLER, 0);
+                end_batch(c);
+            }
         }
         if (got == SP_EAGAIN)
             break;
@@ -277,7 +338,7 @@ static void read_some(sp_conn *c)
         } else if (got < 0) {
             mark_closing(c, SP_CLOSE_ERROR, (int)got);
         } else {
-            c->last_active = (uint32_t)sp__now_ms();
+            c->last_active = (uint32_t)srv->now;
         }
     }
     update_interest(c);
@@ -338,7 +399,7 @@ static sp_conn *add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
     if (c == NULL)
         sp_close(s);
     else
-        c->last_active = (uint32_t)sp__now_ms();
+        c->last_active = (uint32_t)srv->now;
     return c;
 }
 
@@ -362,7 +423,7 @@ static void accept_burst(sp_server *srv, sp_socket_t l)
             /* Out of descriptors: leave the connection in the backlog, stop watching the
              * listeners for a while instead of spinning on a readiness we cannot take. */
             set_accepting(srv, 0);
-            srv->backoff_until = sp__now_ms() + BACKOFF_MS;
+            srv->backoff_until = srv->now + BACKOFF_MS;
             return;
         }
         if (rc < 0)
@@ -444,6 +505,10 @@ static int events_setup(sp_server *srv)
     int i, rc = 0;
     if (srv->cfg.framer == NULL && (srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
+    if ((srv->stage = (char *)malloc(SP__STAGE_CAP)) == NULL)
+        return SP_ENOMEM;
+    srv->stage_len = 0;
+    srv->batching = NULL;
     if (srv->cfg.framer != NULL)
         rc = sp_frame_decoder_init(&srv->scratch, srv->cfg.framer);
     if (rc == 0)
@@ -463,18 +528,21 @@ int sp__server_run_events(sp_server *srv)
     sp_event evs[EV_BATCH];
     uint64_t stop_at = 0, next_sweep = 0;
     int rc = events_setup(srv);
+    srv->now = sp__now_ms();
     while (rc == 0) {
-        uint64_t now = sp__now_ms();
+        uint64_t now;
         int n, i;
-        n = sp_poller_wait(srv->poller, evs, EV_BATCH, loop_timeout(srv, now, stop_at));
+        /* timeouts from the last reading: late by this pass's work at most, and coarse */
+        n = sp_poller_wait(srv->poller, evs, EV_BATCH, loop_timeout(srv, srv->now, stop_at));
         if (n < 0) {
             rc = n;
             break;
         }
+        /* one clock reading per wakeup (what the events' handling uses, as libuv's uv_now) */
+        srv->now = now = sp__now_ms();
         for (i = 0; i < n; i++)
             on_event(srv, &evs[i]);
         process_closing(srv, 0); /* first: closing frees room for new connections */
-        now = sp__now_ms();
         if (srv->backoff_until != 0 && now >= srv->backoff_until) {
             srv->backoff_until = 0;
             set_accepting(srv, 1);
@@ -508,5 +576,7 @@ int sp__server_run_events(sp_server *srv)
         sp_frame_decoder_free(&srv->scratch);
     free(srv->rbuf);
     srv->rbuf = NULL;
+    free(srv->stage);
+    srv->stage = NULL;
     return rc;
 }
