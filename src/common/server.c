@@ -4,6 +4,7 @@
  */
 #include "server.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,8 @@ int sp_server_create(sp_server **out, const sp_server_config *cfg)
     rc = sp__mutex_init(&srv->lock);
     if (rc == 0) {
         rc = sp_waker_create(&srv->waker);
+        if (rc == 0 && (rc = sp_waker_create(&srv->stop_waker)) != 0)
+            sp_waker_destroy(srv->waker);
         if (rc != 0)
             sp__mutex_destroy(&srv->lock);
     }
@@ -81,6 +84,7 @@ void sp_server_destroy(sp_server *srv)
     for (i = 0; i < srv->nlisteners; i++)
         sp_close(srv->listeners[i]);
     sp_waker_destroy(srv->waker);
+    sp_waker_destroy(srv->stop_waker);
     sp__mutex_destroy(&srv->lock);
     free(srv);
 }
@@ -116,10 +120,12 @@ int sp_server_local_addr(const sp_server *srv, int i, sp_addr *out)
 int sp_server_stop(sp_server *srv)
 {
     /* async-signal-safe: a lock-free atomic store and one write() */
+    int rc;
     if (srv == NULL)
         return SP_EINVAL;
     sp__atomic_store(&srv->stopping, 1);
-    return sp_waker_wake(srv->waker);
+    rc = sp_waker_wake(srv->stop_waker); /* stays readable until the run ends */
+    return rc != 0 ? rc : sp_waker_wake(srv->waker);
 }
 
 int sp_server_model(const sp_server *srv)
@@ -330,75 +336,92 @@ int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void *msg, 
 
 /* ---- the blocking connection loop (threads, fork) ------------------------------------ */
 
-/* Deliver what arrived (raw) or every complete message (framed). 0, or a close reason. */
-static int deliver_raw(sp_conn *c, const char *data, size_t len)
+/* Milliseconds until `at` (0 when passed); -1 for "never" (at == 0). */
+static int ms_until(uint64_t at, uint64_t now)
 {
-    if (c->srv->cfg.handler->on_data(c, data, len) < 0 && c->close_reason < 0)
+    if (at == 0)
+        return -1;
+    return at > now ? (at - now > INT_MAX ? INT_MAX : (int)(at - now)) : 0;
+}
+
+/* Wait until c's socket is readable, the server stops (when watch_stop), or timeout_ms.
+ * 1: readable; 0: not (stop or timeout); or an error. In a forked child, whose stop flag
+ * the parent cannot set, the stop waker (an eventfd or pipe shared across fork, readable
+ * from the stop until the run ends) sets it. No thread wakes up on a timer: an idle
+ * connection costs nothing until it speaks, times out or the server stops. */
+static int wait_readable(sp_conn *c, int timeout_ms, int watch_stop)
+{
+    sp_server *srv = c->srv;
+    struct sp__sockslot slots[2];
+    sp_sockset rd;
+    int rc;
+    memset(slots, 0, sizeof slots);
+    slots[0].sock = c->reg.sock;
+    slots[1].sock = sp_waker_socket(srv->stop_waker);
+    rd.slots = slots;
+    rd.count = watch_stop ? 2 : 1;
+    rd.cap = 2;
+    rc = sp__select(&rd, NULL, NULL, timeout_ms, SP__SELECT_TAKE_ERRORS);
+    if (rc < 0)
+        return rc;
+    if (watch_stop && slots[1].ready)
+        sp__atomic_store(&srv->stopping, 1);
+    return slots[0].ready;
+}
+
+/* One read into the decoder (framed) or buf (raw), delivered. 0, or sets close_reason. */
+static void read_once(sp_conn *c, char *buf)
+{
+    const sp_server_handler *h = c->srv->cfg.handler;
+    void *room = buf;
+    ptrdiff_t cap = SP__READ_CHUNK, got;
+    if (c->dec != NULL && (cap = sp_frame_decoder_space(c->dec, &room)) < 0) {
+        c->close_reason = cap == SP_EMSGSIZE ? SP_CLOSE_TOO_LARGE : SP_CLOSE_ERROR;
+        c->close_error = SP__SMALL_ERROR((int)cap);
+        return;
+    }
+    /* readable: this will not block (MSG_DONTWAIT where the OS has it) */
+    got = sp__recv_dontwait(c->reg.sock, room, (size_t)cap, 1);
+    if (got == SP_EAGAIN)
+        return;
+    if (got == 0) {
+        c->close_reason = SP_CLOSE_ORDERLY; /* a message cut by the end is not delivered */
+    } else if (got < 0) {
+        c->close_reason = SP_CLOSE_ERROR;
+        c->close_error = SP__SMALL_ERROR((int)got);
+    } else if (c->dec != NULL) {
+        (void)sp_frame_decoder_commit(c->dec, (size_t)got);
+    } else if (h->on_data(c, buf, (size_t)got) < 0 && c->close_reason < 0) {
         c->close_reason = SP_CLOSE_HANDLER;
-    return c->close_reason >= 0 ? c->close_reason : 0;
+    }
 }
 
-static int idle_expired(const sp_conn *c, uint64_t last)
-{
-    int idle = c->srv->cfg.idle_timeout_ms;
-    return idle > 0 && sp__now_ms() - last >= (uint64_t)idle;
-}
-
-/* Idle for a slice: in a forked child, whose stop flag the parent cannot set, learn of
- * the stop from the server's waker (an eventfd or pipe shared across fork, which the
- * parent keeps readable once stopping). */
-static void idle_slice(sp_conn *c)
-{
-    if (c->srv->in_child && sp_wait(sp_waker_socket(c->srv->waker), SP_EV_READ, 0) > 0)
-        sp__atomic_store(&c->srv->stopping, 1);
-}
-
-/* One step of a framed connection: wait at most a slice for a message and handle it.
- * Returns 0 to go on, else sets c->close_reason / close_error. */
-static void step_framed(sp_conn *c, uint64_t *last)
+/* Hand the next whole message in the decoder to the handler: 1 if there was one. */
+static int deliver_one(sp_conn *c)
 {
     sp_frame_msg msg;
-    int rc = sp_frame_recv(c->reg.sock, c->dec, &msg, SP__SLICE_MS);
+    int rc = sp_frame_decoder_next(c->dec, &msg);
     if (rc == 1) {
-        *last = sp__now_ms();
         if (c->srv->cfg.handler->on_message(c, msg.data, msg.len) < 0 && c->close_reason < 0)
             c->close_reason = SP_CLOSE_HANDLER;
-    } else if (rc == 0 || rc == SP_EEOF) {
-        c->close_reason = SP_CLOSE_ORDERLY;
-    } else if (rc == SP_EMSGSIZE) {
+        return 1;
+    }
+    if (rc == SP_EMSGSIZE) {
         c->close_reason = SP_CLOSE_TOO_LARGE;
-    } else if (rc == SP_ETIMEDOUT) {
-        idle_slice(c);
-    } else {
+        c->close_error = SP_EMSGSIZE;
+    } else if (rc < 0) {
         c->close_reason = SP_CLOSE_ERROR;
         c->close_error = SP__SMALL_ERROR(rc);
     }
-}
-
-static void step_raw(sp_conn *c, char *buf, uint64_t *last)
-{
-    ptrdiff_t got;
-    int r = sp_wait(c->reg.sock, SP_EV_READ, SP__SLICE_MS);
-    if (r == 0) {
-        idle_slice(c);
-        return;
-    }
-    got = r < 0 ? r : sp_recv(c->reg.sock, buf, SP__READ_CHUNK);
-    if (got > 0) {
-        *last = sp__now_ms();
-        deliver_raw(c, buf, (size_t)got);
-    } else if (got == 0) {
-        c->close_reason = SP_CLOSE_ORDERLY;
-    } else if (got != SP_EAGAIN) {
-        c->close_reason = SP_CLOSE_ERROR;
-        c->close_error = SP__SMALL_ERROR((int)got);
-    }
+    return 0;
 }
 
 void sp__conn_serve_blocking(sp_conn *c)
 {
-    const sp_server_handler *h = c->srv->cfg.handler;
+    sp_server *srv = c->srv;
+    const sp_server_handler *h = srv->cfg.handler;
     uint64_t last = sp__now_ms(), stop_at = 0;
+    int idle = srv->cfg.idle_timeout_ms;
     char *buf = NULL;
     if (c->dec == NULL && (buf = (char *)malloc(SP__READ_CHUNK)) == NULL) {
         c->close_reason = SP_CLOSE_ERROR;
@@ -407,25 +430,41 @@ void sp__conn_serve_blocking(sp_conn *c)
     if (c->close_reason < 0 && h->on_open)
         h->on_open(c);
     while (c->close_reason < 0) {
-        if (sp__atomic_load(&c->srv->stopping)) {
+        uint64_t now = sp__now_ms();
+        int timeout, r;
+        if (stop_at == 0 && sp__atomic_load(&srv->stopping))
+            stop_at = now + (uint64_t)srv->cfg.grace_ms;
+        if (stop_at != 0 &&
+            ((c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0) || now >= stop_at)) {
             /* Stopping: a connection between messages closes now; one in the middle of
              * a message gets the grace period to finish it. */
-            if (stop_at == 0)
-                stop_at = sp__now_ms() + (uint64_t)c->srv->cfg.grace_ms;
-            if ((c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0) ||
-                sp__now_ms() >= stop_at) {
-                c->close_reason = SP_CLOSE_STOPPING;
-                break;
-            }
+            c->close_reason = SP_CLOSE_STOPPING;
+            break;
         }
-        if (idle_expired(c, last)) {
+        if (idle > 0 && now - last >= (uint64_t)idle) {
             c->close_reason = SP_CLOSE_IDLE;
             break;
         }
-        if (c->dec != NULL)
-            step_framed(c, &last);
-        else
-            step_raw(c, buf, &last);
+        if (c->dec != NULL && deliver_one(c)) {
+            last = sp__now_ms();
+            continue;
+        }
+        if (c->close_reason >= 0)
+            break;
+        timeout = ms_until(idle > 0 ? last + (uint64_t)idle : 0, now);
+        if (stop_at != 0) {
+            int g = ms_until(stop_at, now);
+            timeout = timeout < 0 || g < timeout ? g : timeout;
+        }
+        r = wait_readable(c, timeout, stop_at == 0);
+        if (r < 0) {
+            c->close_reason = SP_CLOSE_ERROR;
+            c->close_error = SP__SMALL_ERROR(r);
+        } else if (r > 0) {
+            read_once(c, buf);
+            if (c->dec == NULL)
+                last = sp__now_ms(); /* raw: data is activity; framed: a whole message */
+        }
     }
     if (h->on_close)
         h->on_close(c, c->close_reason, c->close_error);
@@ -585,6 +624,7 @@ static int run_body(sp_server *srv)
         break;
     }
     (void)sp_waker_drain(srv->waker);
+    (void)sp_waker_drain(srv->stop_waker);
     sp__atomic_store(&srv->stopping, 0);
     srv->running = 0;
     return rc;

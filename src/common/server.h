@@ -71,7 +71,9 @@ struct sp_server {
     int model;
     sp_socket_t listeners[SP__MAX_LISTENERS];
     int nlisteners;
-    sp_waker *waker;
+    sp_waker *waker;      /* wakes the accepting thread / the loop (drained by it) */
+    sp_waker *stop_waker; /* readable from sp_server_stop until the run ends: the
+                           * blocking models' connections (and forked children) wait on it */
     sp__atomic stopping;
     sp__atomic nconns;
     sp__mutex lock;           /* the list of connections (thread model) */

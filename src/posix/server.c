@@ -96,10 +96,10 @@ int sp__server_run_fork(sp_server *srv)
         if (pid > 0)
             pids[n++] = pid;
     }
-    /* Stopping: the waker stays readable so that the children see it (they close at the
+    /* Stopping: the stop waker stays readable so that the children see it (they close at the
      * next message boundary), they get the grace period to finish, then are asked to end
      * (SIGTERM), then made to (SIGKILL); every one is reaped. */
-    (void)sp_waker_wake(srv->waker);
+    (void)sp_waker_wake(srv->stop_waker); /* already, unless the run ended on an error */
     deadline = sp__now_ms() + (uint64_t)srv->cfg.grace_ms;
     while ((n = reap(pids, n, 0)) > 0 && sp__now_ms() < deadline)
         sp__sleep_ms(10);
