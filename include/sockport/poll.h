@@ -269,8 +269,8 @@ SP_API int sp_waker_create(sp_waker **out);
 SP_API void sp_waker_destroy(sp_waker *w);
 
 /**
- * The handle to watch for SP_EV_READ (a descriptor, not a socket, on POSIX: only the
- * poll layer may use it). No errors.
+ * The handle to watch for SP_EV_READ with a poller, sp_select() or sp_wait(). On POSIX
+ * it is an eventfd or a pipe, not a socket: do not read, write or close it. No errors.
  * @param w the waker.
  * @return the handle; SP_INVALID_SOCKET for NULL.
  */

@@ -33,6 +33,8 @@ for db in "${dbs[@]}"; do
     echo "=== lint: clang-tidy ($db, $(wc -w <<<"$files") files) ==="
     if ! xargs -P "$jobs" -n 2 clang-tidy -p "$db" --quiet "${extra[@]}" <<<"$files" \
         >"$db/clang-tidy.log" 2>&1; then
+        # a finding (listed below), or clang-tidy itself failed: say which file
+        grep -E 'Error while processing|Program arguments' "$db/clang-tidy.log" >&2 || true
         failed=1
     fi
     if grep -qE '(warning|error):' "$db/clang-tidy.log"; then
