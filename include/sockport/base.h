@@ -1,5 +1,6 @@
-/*
- * sockport/base.h - the socket handle type, the export macro, versions, init.
+/**
+ * @file sockport/base.h
+ * @brief The socket handle type, the export macro, versions, init.
  *
  * This is the only public header that looks at the platform: it decides what a
  * socket handle is (a SOCKET on Windows, an int elsewhere) and how symbols are
@@ -11,18 +12,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Version of the headers. sp_version() gives the version of the library linked. */
-#define SP_VERSION_MAJOR  0
-#define SP_VERSION_MINOR  1
-#define SP_VERSION_PATCH  0
+/** Major version of the headers. sp_version() gives the version of the library linked. */
+#define SP_VERSION_MAJOR 0
+/** Minor version of the headers. */
+#define SP_VERSION_MINOR 1
+/** Patch version of the headers. */
+#define SP_VERSION_PATCH 0
+/** The version of the headers as text, "MAJOR.MINOR.PATCH". */
 #define SP_VERSION_STRING "0.1.0"
-/* One number that grows with every release: 0xMMmmpp. */
+/** One number that grows with every release: 0xMMmmpp. */
 #define SP_VERSION_HEX ((SP_VERSION_MAJOR << 16) | (SP_VERSION_MINOR << 8) | SP_VERSION_PATCH)
 
-/*
- * SP_API marks the public functions. Define SOCKPORT_STATIC when linking the static
- * library (the CMake target and pkg-config file do it for you); SOCKPORT_BUILDING is
- * defined only while sockport itself is compiled.
+/**
+ * @def SP_API
+ * Marks the public functions (dllexport / dllimport on Windows, default visibility with
+ * gcc and clang). Define SOCKPORT_STATIC when linking the static library (the CMake
+ * target and pkg-config file do it for you); SOCKPORT_BUILDING is defined only while
+ * sockport itself is compiled.
  */
 #if defined(_WIN32) || defined(__CYGWIN__)
 #    if defined(SOCKPORT_STATIC)
@@ -42,10 +48,15 @@
 extern "C" {
 #endif
 
-/*
- * sp_socket_t: a socket handle. On Windows it has the size and value of a SOCKET
- * (an unsigned pointer-sized integer); elsewhere it is a file descriptor. Compare
+/**
+ * @typedef sp_socket_t
+ * A socket handle. On Windows it has the size and value of a SOCKET (an unsigned
+ * pointer-sized integer, `uintptr_t`); elsewhere it is a file descriptor (`int`). Compare
  * against SP_INVALID_SOCKET, never against a negative number.
+ *
+ * @def SP_INVALID_SOCKET
+ * The value of no socket: INVALID_SOCKET on Windows, -1 elsewhere. Calls that return a
+ * new socket through a pointer store it there when they fail.
  */
 #if defined(_WIN32)
 typedef uintptr_t sp_socket_t;
@@ -55,25 +66,32 @@ typedef int sp_socket_t;
 #    define SP_INVALID_SOCKET (-1)
 #endif
 
-/*
- * sp_iovec: one buffer of a scatter/gather call (sp_sendv, sp_recvv). Its layout is the
- * system's own (struct iovec on POSIX, WSABUF on Windows), so an array of them is passed
- * to the kernel without a copy. Use the field names, never the field order; on Windows a
- * single buffer is limited to 4 GiB - 1 bytes (ULONG).
+/**
+ * One buffer of a scatter/gather call (sp_sendv, sp_recvv). Its layout is the system's
+ * own (struct iovec on POSIX: `void *base; size_t len;`, WSABUF on Windows:
+ * `unsigned long len; char *base;`), so an array of them is passed to the kernel without
+ * a copy. Use the field names, never the field order; on Windows a single buffer is
+ * limited to 4 GiB - 1 bytes (ULONG). Fill it with sp_iovec_make().
  */
 #if defined(_WIN32)
 typedef struct sp_iovec {
-    unsigned long len;
-    char *base;
+    unsigned long len; /**< the number of bytes */
+    char *base;        /**< the first byte */
 } sp_iovec;
 #else
 typedef struct sp_iovec {
-    void *base;
-    size_t len;
+    void *base; /**< the first byte */
+    size_t len; /**< the number of bytes */
 } sp_iovec;
 #endif
 
-/* sp_iovec_make: a buffer descriptor for `len` bytes at `base`. */
+/**
+ * A buffer descriptor for `len` bytes at `base` (the const is dropped: a send does not
+ * write through it). No errors.
+ * @param base the first byte.
+ * @param len  the number of bytes; on Windows it must be below 4 GiB.
+ * @return the descriptor.
+ */
 static inline sp_iovec sp_iovec_make(const void *base, size_t len)
 {
     sp_iovec v;
@@ -82,23 +100,33 @@ static inline sp_iovec sp_iovec_make(const void *base, size_t len)
     return v;
 }
 
-/*
- * sp_init: start the socket layer. Call it once per user of the library before any other
- * call; it is reference counted and thread-safe (on Windows it calls WSAStartup 2.2 on the
- * first call). Returns 0, or a negative SP_E* code (SP_ENOTSUP when Winsock 2.2 is missing).
+/**
+ * Start the socket layer. Call it once per user of the library before any other call; it
+ * is reference counted and thread-safe (on Windows it calls WSAStartup 2.2 on the first
+ * call; on POSIX it only counts).
+ * @return 0, or on Windows only: SP_ENOTSUP when Winsock 2.2 is missing
+ *   (WSAVERNOTSUPPORTED), SP_ENETDOWN when the network subsystem is not ready
+ *   (WSASYSNOTREADY), another SP_E* code for another WSAStartup error, SP_EINVAL when the
+ *   count would pass INT_MAX.
  */
 SP_API int sp_init(void);
 
-/*
- * sp_cleanup: undo one sp_init. The last one releases the socket layer (WSACleanup).
- * Returns 0, or SP_ENOTINIT when there was no matching sp_init.
+/**
+ * Undo one sp_init(). The last one releases the socket layer (WSACleanup on Windows).
+ * @return 0, or SP_ENOTINIT when there was no matching sp_init().
  */
 SP_API int sp_cleanup(void);
 
-/* sp_version: the version string of the library actually linked, e.g. "0.1.0". */
+/**
+ * The version of the library actually linked (compare with SP_VERSION_STRING).
+ * @return a static string such as "0.1.0"; never NULL. No errors.
+ */
 SP_API const char *sp_version(void);
 
-/* sp_platform: the name of the backend compiled in: "posix" or "win32". */
+/**
+ * The backend compiled in.
+ * @return "posix" or "win32" (a static string). No errors.
+ */
 SP_API const char *sp_platform(void);
 
 #ifdef __cplusplus

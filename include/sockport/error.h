@@ -1,5 +1,6 @@
-/*
- * sockport/error.h - one set of error codes on every OS.
+/**
+ * @file sockport/error.h
+ * @brief One set of error codes on every OS.
  *
  * Every sockport call returns a value >= 0 on success and a negative SP_E* code on
  * failure. The codes are the same numbers on every platform, so they can be compared,
@@ -15,10 +16,12 @@
 extern "C" {
 #endif
 
-/*
- * SP_ERROR_MAP(X): the one table of sockport errors, X(NAME, value, message).
- * It makes the enum below, sp_err_name() and sp_strerror(); the backends map native
- * codes onto these rows (src/common/errmap.h).
+/**
+ * The one table of sockport errors: `X(NAME, value, message)` per row, NAME without the
+ * SP_ prefix. It makes the ::sp_error enum, sp_err_name() and sp_strerror(); the backends
+ * map native codes onto these rows (src/common/errmap.h). Expand it with your own X to
+ * build tables of your own.
+ * @param X a macro taking (NAME, value, message).
  */
 #define SP_ERROR_MAP(X)                                                                            \
     X(EUNKNOWN, -1, "unknown error")                                                               \
@@ -65,66 +68,97 @@ extern "C" {
     X(EAI_NODATA, -42, "host has no address of the asked family")                                  \
     X(EEXIST, -43, "already present")
 
-/* The error codes: SP_OK and the negative SP_E* values of the table. */
+/** The error codes: SP_OK and the negative SP_E* values of SP_ERROR_MAP. */
 typedef enum sp_error {
-    SP_OK = 0,
+    SP_OK = 0, /**< success (0); every call returns >= 0 on success */
 #define SP__ERR_ENUM(name, value, msg) SP_##name = (value),
     SP_ERROR_MAP(SP__ERR_ENUM)
 #undef SP__ERR_ENUM
-        SP__ERR_MIN = -43 /* the lowest code in the table; for iteration in tests */
+        SP__ERR_MIN = -43 /**< the lowest code in the table; for iteration in tests */
 } sp_error;
 
-/*
- * sp_strerror: a message for a code: "connection refused". Never NULL: an unknown code
- * gives "unknown error", a code >= 0 gives "success". The string is static.
+/**
+ * A message for a code: "connection refused". No errors.
+ * @param code an SP_E* code (or any int).
+ * @return a static string, never NULL: an unknown negative code gives "unknown error", a
+ *   code >= 0 gives "success".
  */
 SP_API const char *sp_strerror(int code);
 
-/* sp_err_name: the code's name without the prefix, "ECONNREFUSED"; "OK" for 0; NULL when
- * the code is not in the table. */
+/**
+ * The code's name without the prefix. No errors.
+ * @param code an SP_E* code.
+ * @return "ECONNREFUSED" for SP_ECONNREFUSED, "OK" for 0; NULL when the code is not in
+ *   the table.
+ */
 SP_API const char *sp_err_name(int code);
 
-/*
- * sp_last_native_error: the native code behind the last failing sockport call made by
- * this thread (errno on POSIX, WSAGetLastError() on Windows, or a getaddrinfo EAI_*
- * value for SP_EAI_*). Successful calls leave it unchanged. 0 when none failed yet.
+/**
+ * The native code behind the last failing sockport call made by this thread (errno on
+ * POSIX, WSAGetLastError() on Windows, or a getaddrinfo EAI_* value for SP_EAI_*), for
+ * logs. Successful calls leave it unchanged, and so do failures sockport finds before
+ * calling the system (SP_EINVAL for a NULL pointer or a bad flag, ...). No errors.
+ * @return the native code, 0 when no call of this thread failed yet.
  */
 SP_API int sp_last_native_error(void);
 
-/*
- * sp_err_from_native: the sockport code for a native socket error of this platform
- * (errno or a WSA* code). 0 maps to SP_OK; a code sockport does not know to SP_EUNKNOWN.
+/**
+ * The sockport code for a native socket error of this platform. No errors.
+ * @param native errno value (POSIX) or WSA* code (Windows).
+ * @return the SP_E* code; SP_OK for 0; SP_EUNKNOWN for a code sockport does not know.
  */
 SP_API int sp_err_from_native(int native);
 
-/*
- * sp_err_to_native: this platform's main native code for a sockport code: SP_ECONNRESET
- * gives ECONNRESET on POSIX and WSAECONNRESET on Windows. 0 when the platform has no
- * such native code (SP_EEOF, SP_ENOSPC and SP_EAI_* have none).
+/**
+ * This platform's main native code for a sockport code: SP_ECONNRESET gives ECONNRESET
+ * on POSIX and WSAECONNRESET on Windows. No errors.
+ * @param code an SP_E* code.
+ * @return the native code, or 0 when the platform has no such native code (SP_EEOF,
+ *   SP_ENOSPC and SP_EAI_* have none).
  */
 SP_API int sp_err_to_native(int code);
 
-/* sp_err_from_gai: the sockport code for a getaddrinfo() result (EAI_* / WSA*). */
+/**
+ * The sockport code for a getaddrinfo() result. No errors.
+ * @param gai_code an EAI_* value (POSIX) or the WSA* code getaddrinfo returned (Windows).
+ * @return the SP_EAI_* code (EAI_MEMORY gives SP_ENOMEM, EAI_BADFLAGS and EAI_SOCKTYPE
+ *   SP_EINVAL; on Windows another socket error maps as sp_err_from_native() does, e.g.
+ *   WSANOTINITIALISED to SP_ENOTINIT); SP_OK for 0; SP_EUNKNOWN for a code not in the table
+ * (EAI_SYSTEM too: the failing calls report the errno behind it instead).
+ */
 SP_API int sp_err_from_gai(int gai_code);
 
 /*
  * Classification: ask the question, not the code.
- * sp_err_is_retry: try the same call again later (SP_EAGAIN, SP_EINTR).
- * sp_err_is_inprogress: a connect is under way (SP_EINPROGRESS, SP_EALREADY); wait for
- *   writability and call sp_connect_finish().
- * sp_err_is_peer_gone: the connection is over and will not come back (SP_ECONNRESET,
- *   SP_EPIPE, SP_ECONNABORTED, SP_ENOTCONN, SP_ENETRESET, SP_EEOF, SP_ETIMEDOUT).
+ */
+
+/**
+ * Should the same call be tried again later? No errors.
+ * @param code a value a sockport call returned.
+ * @return 1 for SP_EAGAIN and SP_EINTR, else 0.
  */
 static inline int sp_err_is_retry(int code)
 {
     return code == SP_EAGAIN || code == SP_EINTR;
 }
 
+/**
+ * Is a connect under way? Then wait for writability and call sp_connect_finish(). No
+ * errors.
+ * @param code a value a sockport call returned.
+ * @return 1 for SP_EINPROGRESS and SP_EALREADY, else 0.
+ */
 static inline int sp_err_is_inprogress(int code)
 {
     return code == SP_EINPROGRESS || code == SP_EALREADY;
 }
 
+/**
+ * Is the connection over for good? No errors.
+ * @param code a value a sockport call returned.
+ * @return 1 for SP_ECONNRESET, SP_EPIPE, SP_ECONNABORTED, SP_ENOTCONN, SP_ENETRESET,
+ *   SP_EEOF and SP_ETIMEDOUT, else 0.
+ */
 static inline int sp_err_is_peer_gone(int code)
 {
     return code == SP_ECONNRESET || code == SP_EPIPE || code == SP_ECONNABORTED ||

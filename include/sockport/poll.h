@@ -1,5 +1,6 @@
-/*
- * sockport/poll.h - readiness that means the same thing on every OS.
+/**
+ * @file sockport/poll.h
+ * @brief Readiness that means the same thing on every OS: sp_select, sp_poller, sp_waker.
  *
  * Three tools:
  *  - sp_select: the classic three lists, made portable. The sets grow without limit (no
@@ -39,145 +40,256 @@ extern "C" {
 
 /* ---- sp_select ----------------------------------------------------------------------- */
 
-/*
- * sp_sockset: a set of sockets for sp_select. Initialise with sp_sockset_init (or
- * SP_SOCKSET_INIT), release with sp_sockset_free. The fields are private.
+/**
+ * A set of sockets for sp_select(). Initialise with sp_sockset_init() (or
+ * SP_SOCKSET_INIT), release with sp_sockset_free(). The fields are private.
  */
 typedef struct sp_sockset {
-    struct sp__sockslot *slots; /* private */
-    size_t count, cap;          /* private */
+    struct sp__sockslot *slots; /**< private */
+    size_t count, cap;          /**< private */
 } sp_sockset;
+/** @var sp_sockset::count
+ * private: the number of members (read it with sp_sockset_count()). */
 
+/** A static initialiser for an empty sp_sockset (the same as sp_sockset_init()). */
 #define SP_SOCKSET_INIT                                                                            \
     {                                                                                              \
         NULL, 0, 0                                                                                 \
     }
 
+/**
+ * Make a set empty (allocates nothing).
+ * @param set the set; NULL is ignored.
+ */
 SP_API void sp_sockset_init(sp_sockset *set);
+/**
+ * Release a set's memory; it is empty and usable again afterwards.
+ * @param set the set; NULL is ignored.
+ */
 SP_API void sp_sockset_free(sp_sockset *set);
 
-/* sp_sockset_add: add s (adding it twice is a no-op). 0, SP_EINVAL or SP_ENOMEM. */
+/**
+ * Add a socket (adding it twice is a no-op).
+ * @param set the set.
+ * @param s   the socket.
+ * @return 0, or SP_EINVAL (NULL set, SP_INVALID_SOCKET), SP_ENOMEM.
+ */
 SP_API int sp_sockset_add(sp_sockset *set, sp_socket_t s);
 
-/* sp_sockset_remove: remove s. 0, or SP_ENOENT when it was not in the set. */
+/**
+ * Remove a socket; the others keep their order.
+ * @param set the set.
+ * @param s   the socket.
+ * @return 0, or SP_ENOENT when s was not in the set, SP_EINVAL (NULL set).
+ */
 SP_API int sp_sockset_remove(sp_sockset *set, sp_socket_t s);
 
-/* sp_sockset_clear: remove every socket (keeps the memory). */
+/**
+ * Remove every socket (keeps the memory).
+ * @param set the set; NULL is ignored.
+ */
 SP_API void sp_sockset_clear(sp_sockset *set);
 
-/* sp_sockset_count / sp_sockset_get: the members, in the order they were added. */
+/**
+ * The number of sockets in a set. No errors.
+ * @param set the set.
+ * @return the count; 0 for NULL.
+ */
 SP_API size_t sp_sockset_count(const sp_sockset *set);
+/**
+ * A member of a set, in the order they were added. No errors.
+ * @param set the set.
+ * @param i   0 .. sp_sockset_count() - 1.
+ * @return the socket; SP_INVALID_SOCKET for NULL or an index out of range.
+ */
 SP_API sp_socket_t sp_sockset_get(const sp_sockset *set, size_t i);
 
-/* sp_sockset_ready: 1 when the last sp_select found s ready in this set, else 0. */
+/**
+ * Did the last sp_select() find s ready in this set? No errors.
+ * @param set the set.
+ * @param s   the socket.
+ * @return 1 when ready, else 0 (also when s is not in the set).
+ */
 SP_API int sp_sockset_ready(const sp_sockset *set, sp_socket_t s);
 
-/*
- * sp_sockset_error: the error the last sp_select found on s: SP_EBADF for a socket that
- * was closed or is not a socket; for a socket in the write or except set, its pending
- * error (e.g. SP_ECONNREFUSED after a failed non-blocking connect), which sp_select takes
- * (sp_socket_error gives 0 afterwards); 0 for none. A socket only in the read set keeps
- * its error for the call that follows: after a reset it is ready with 0 here, and the
- * recv reports SP_ECONNRESET, on every OS.
+/**
+ * The error the last sp_select() found on s. For a socket in the write or except set it
+ * is its pending error (e.g. SP_ECONNREFUSED after a failed non-blocking connect), which
+ * sp_select takes (sp_socket_error() gives 0 afterwards). A socket only in the read set
+ * keeps its error for the call that follows: after a reset it is ready with 0 here, and
+ * the recv reports SP_ECONNRESET, on every OS.
+ * @param set the set.
+ * @param s   the socket.
+ * @return SP_EBADF for a socket that was closed or is not a socket; the pending error; 0
+ *   for none (also when s is not in the set).
  */
 SP_API int sp_sockset_error(const sp_sockset *set, sp_socket_t s);
 
-/*
- * sp_select: wait at most timeout_ms (negative: no limit) until a socket of `rd` is
- * readable, one of `wr` writable, or one of `ex` has an exceptional condition (a failed
- * connect, out-of-band data, an error). Any set may be NULL or empty. Returns the number
- * of (set, socket) pairs found ready, 0 on timeout, or an error (SP_ENOMEM, SP_EINVAL).
- * EINTR is retried with the time that is left. A socket that is dead is ready in every
- * set that holds it and has SP_EBADF as its error; the live ones are still answered.
+/**
+ * Wait until a socket of `rd` is readable, one of `wr` writable, or one of `ex` has an
+ * exceptional condition (a failed connect, out-of-band data, an error). Any set may be
+ * NULL or empty (all empty: sleep the timeout). EINTR is retried with the time that is
+ * left. A socket that is dead is ready in every set that holds it and has SP_EBADF as its
+ * error; the live ones are still answered. Ask the result with sp_sockset_ready() and
+ * sp_sockset_error(); the sets' members are not changed.
+ * @param rd         sockets to watch for reading, or NULL.
+ * @param wr         sockets to watch for writing, or NULL.
+ * @param ex         sockets to watch for exceptional conditions, or NULL.
+ * @param timeout_ms the longest wait; negative: no limit; 0: just look.
+ * @return the number of (set, socket) pairs found ready, 0 on timeout, or SP_ENOMEM,
+ *   SP_EINVAL, or another error of poll() / select() itself.
  */
 SP_API int sp_select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms);
 
 /* ---- sp_poller ----------------------------------------------------------------------- */
 
-/* Poller backends; SP_POLLER_AUTO picks the best the system has, unless the environment
- * variable SOCKPORT_POLLER names one (epoll, kqueue, poll, select, wsapoll). */
+/** Poller backends, for sp_poller_create(). */
 enum sp_poller_backend {
-    SP_POLLER_AUTO = 0,
-    SP_POLLER_EPOLL = 1,
-    SP_POLLER_KQUEUE = 2,
-    SP_POLLER_POLL = 3,
-    SP_POLLER_SELECT = 4,
-    SP_POLLER_WSAPOLL = 5
+    SP_POLLER_AUTO = 0,   /**< the best the system has (epoll on Linux, kqueue on macOS
+                               and BSD, poll on other POSIX, WSAPoll on Windows 10 2004+,
+                               else select), unless the environment variable
+                               SOCKPORT_POLLER names one (epoll, kqueue, poll, select,
+                               wsapoll) */
+    SP_POLLER_EPOLL = 1,  /**< epoll (Linux) */
+    SP_POLLER_KQUEUE = 2, /**< kqueue (macOS, BSD) */
+    SP_POLLER_POLL = 3,   /**< poll (POSIX) */
+    SP_POLLER_SELECT = 4, /**< sp_select (everywhere) */
+    SP_POLLER_WSAPOLL = 5 /**< WSAPoll (Windows 10 2004+) */
 };
 
+/** A poller (opaque): sockets with an interest mask and a user pointer each. */
 typedef struct sp_poller sp_poller;
 
-/* One readiness report: the socket, its SP_EV_* flags, the user pointer given at add. */
+/** One readiness report. */
 typedef struct sp_event {
-    sp_socket_t sock;
-    int events;
-    void *data;
+    sp_socket_t sock; /**< the socket */
+    int events;       /**< its SP_EV_* flags */
+    void *data;       /**< the user pointer given to sp_poller_add() / sp_poller_modify() */
 } sp_event;
 
-/*
- * sp_poller_create: a new poller. backend: an sp_poller_backend value. SP_ENOTSUP when
- * the backend asked for does not exist on this system (or, for WSAPoll, is unsafe here:
- * before Windows 10 2004 it does not report failed connects), SP_ENOMEM, or the error
- * of epoll_create / kqueue.
+/**
+ * A new poller.
+ * @param out     receives the poller; NULL on failure.
+ * @param backend an ::sp_poller_backend value.
+ * @return 0, or SP_EINVAL (NULL out, an unknown backend, or SOCKPORT_POLLER naming an
+ *   unknown backend), SP_ENOTSUP when the backend asked for does not exist on this system
+ *   (or, for WSAPoll, is unsafe here: before Windows 10 2004 it does not report failed
+ *   connects), SP_ENOMEM, or the error of epoll_create / kqueue (SP_EMFILE, ...).
  */
 SP_API int sp_poller_create(sp_poller **out, int backend);
 
-/* sp_poller_destroy: release the poller (not the sockets in it). NULL is accepted. */
+/**
+ * Release the poller (not the sockets in it).
+ * @param p the poller; NULL is accepted.
+ */
 SP_API void sp_poller_destroy(sp_poller *p);
 
-/* sp_poller_backend: which backend runs this poller (SP_POLLER_*), and its name. */
+/**
+ * Which backend runs this poller.
+ * @param p the poller.
+ * @return an SP_POLLER_* value (never SP_POLLER_AUTO), or SP_EINVAL for NULL.
+ */
 SP_API int sp_poller_backend(const sp_poller *p);
+/**
+ * The name of a backend. No errors.
+ * @param backend an SP_POLLER_* value.
+ * @return "auto", "epoll", "kqueue", "poll", "select" or "wsapoll"; "unknown" for another
+ *   value (a static string).
+ */
 SP_API const char *sp_poller_backend_name(int backend);
 
-/*
- * sp_poller_add: watch s for `events` (SP_EV_READ | SP_EV_WRITE; 0 watches only for
- * errors and hang-ups) with a user pointer. SP_EINVAL for bad arguments, SP_EEXIST
- * when s is already in the poller, SP_ENOMEM.
+/**
+ * Watch a socket, level-triggered.
+ * @param p      the poller.
+ * @param s      the socket.
+ * @param events SP_EV_READ | SP_EV_WRITE; 0 watches only for errors and hang-ups.
+ * @param data   a user pointer reported with its events.
+ * @return 0, or SP_EINVAL (NULL p, SP_INVALID_SOCKET, another flag), SP_EEXIST when s is
+ *   already in the poller, SP_ENOMEM, or the backend's error (epoll_ctl / kevent:
+ *   SP_EBADF for a closed socket, ...).
  */
 SP_API int sp_poller_add(sp_poller *p, sp_socket_t s, int events, void *data);
 
-/* sp_poller_modify: change the interest and the user pointer; SP_ENOENT if s is not in. */
+/**
+ * Change the interest and the user pointer of a watched socket (both stay as they were
+ * on failure).
+ * @param p      the poller.
+ * @param s      the socket.
+ * @param events SP_EV_READ | SP_EV_WRITE, or 0.
+ * @param data   the new user pointer.
+ * @return 0, or SP_ENOENT if s is not in, SP_EINVAL (NULL p, another flag), or the
+ *   backend's error.
+ */
 SP_API int sp_poller_modify(sp_poller *p, sp_socket_t s, int events, void *data);
 
-/*
- * sp_poller_remove: stop watching s; SP_ENOENT if s is not in. Remove a socket before
- * closing it; a socket closed while registered is still removed cleanly.
+/**
+ * Stop watching a socket. Remove a socket before closing it; a socket closed while
+ * registered is still removed cleanly.
+ * @param p the poller.
+ * @param s the socket.
+ * @return 0, or SP_ENOENT if s is not in, SP_EINVAL (NULL p).
  */
 SP_API int sp_poller_remove(sp_poller *p, sp_socket_t s);
 
-/*
- * sp_poller_wait: wait at most timeout_ms (negative: no limit) and fill at most max
- * events. Level-triggered: a socket stays ready until the condition is consumed; ready
- * sockets beyond max are reported by the next wait. One thread waits on a poller at a
- * time, and add / modify / remove are made by that thread (or between its waits): use a
- * waker to make another thread's change take effect.
- * SP_EV_ERROR and SP_EV_HUP are reported whatever the interest. Returns the number of
- * events, 0 on timeout; EINTR is retried with the time that is left.
+/**
+ * Wait for readiness and report it. Level-triggered: a socket stays ready until the
+ * condition is consumed; ready sockets beyond max are reported by the next wait (every
+ * ready socket gets its turn). One thread waits on a poller at a time, and add / modify /
+ * remove are made by that thread (or between its waits): use a waker to make another
+ * thread's change take effect. SP_EV_ERROR and SP_EV_HUP are reported whatever the
+ * interest. EINTR is retried with the time that is left.
+ * @param p          the poller.
+ * @param events     receives the reports.
+ * @param max        the room in events, > 0.
+ * @param timeout_ms the longest wait; negative: no limit; 0: just look.
+ * @return the number of events, 0 on timeout, or SP_EINVAL (NULL pointers, max <= 0),
+ *   SP_ENOMEM, or the backend's error.
  */
 SP_API int sp_poller_wait(sp_poller *p, sp_event *events, int max, int timeout_ms);
 
 /* ---- sp_waker ------------------------------------------------------------------------ */
 
+/** A waker (opaque): a handle that another thread or a signal handler makes readable. */
 typedef struct sp_waker sp_waker;
 
-/*
- * sp_waker_create: a waker: an eventfd on Linux, a pipe on other POSIX systems, a socket
- * pair on Windows. Watch sp_waker_socket() for SP_EV_READ in a poller or an sp_select
- * read set; it becomes readable after sp_waker_wake until sp_waker_drain.
+/**
+ * A waker: an eventfd on Linux, a pipe on other POSIX systems, a socket pair on Windows;
+ * non-blocking and not inherited. Watch sp_waker_socket() for SP_EV_READ in a poller or
+ * an sp_select() read set; it becomes readable after sp_waker_wake() until
+ * sp_waker_drain().
+ * @param out receives the waker; NULL on failure.
+ * @return 0, or SP_EINVAL (NULL out), SP_ENOMEM, SP_EMFILE / SP_ENFILE, or on Windows an
+ *   error of sp_socketpair().
  */
 SP_API int sp_waker_create(sp_waker **out);
+/**
+ * Close the waker's handles and release it. Remove its handle from pollers first.
+ * @param w the waker; NULL is accepted.
+ */
 SP_API void sp_waker_destroy(sp_waker *w);
 
-/* The handle to watch for SP_EV_READ. */
+/**
+ * The handle to watch for SP_EV_READ with a poller, sp_select() or sp_wait(). On POSIX
+ * it is an eventfd or a pipe, not a socket: do not read, write or close it. No errors.
+ * @param w the waker.
+ * @return the handle; SP_INVALID_SOCKET for NULL.
+ */
 SP_API sp_socket_t sp_waker_socket(const sp_waker *w);
 
-/*
- * sp_waker_wake: make the waker readable. Wakes coalesce (many wakes, one readiness).
- * Async-signal-safe on POSIX; callable from any thread.
+/**
+ * Make the waker readable. Wakes coalesce (many wakes, one readiness; a full pipe means a
+ * wake is pending and is success). Async-signal-safe on POSIX (errno is preserved and the
+ * thread's last native error is not touched); callable from any thread.
+ * @param w the waker.
+ * @return 0, or SP_EINVAL (NULL), or the error of the write / send.
  */
 SP_API int sp_waker_wake(sp_waker *w);
 
-/* sp_waker_drain: consume every pending wake; the waker is no longer readable. */
+/**
+ * Consume every pending wake; the waker is no longer readable.
+ * @param w the waker.
+ * @return 0, or SP_EINVAL (NULL), or the error of the read / recv.
+ */
 SP_API int sp_waker_drain(sp_waker *w);
 
 #ifdef __cplusplus

@@ -1,13 +1,16 @@
-/*
- * sockport/server.h - one server API over three concurrency models.
+/**
+ * @file sockport/server.h
+ * @brief One server API over three concurrency models: threads, fork, an event loop.
  *
  * A server listens on one or more addresses and runs the same handler for each
- * connection, in whichever model it is told to use:
- *   SP_MODEL_THREADS  a thread per connection, bounded by max_connections (Windows' default)
- *   SP_MODEL_FORK     a process per connection (POSIX only; SP_ENOTSUP on Windows)
- *   SP_MODEL_EVENTS   one thread multiplexing non-blocking sockets with sp_poller (POSIX's
- *                     default); it never blocks on one client
- *   SP_MODEL_AUTO     threads on Windows, events on POSIX
+ * connection, in whichever model it is told to use (::sp_model):
+ *  - SP_MODEL_THREADS: a thread per connection, bounded by max_connections (Windows'
+ *    default);
+ *  - SP_MODEL_FORK: a process per connection (POSIX only; SP_ENOTSUP on Windows);
+ *  - SP_MODEL_EVENTS: one thread multiplexing non-blocking sockets with sp_poller
+ *    (POSIX's default); it never blocks on one client;
+ *  - SP_MODEL_AUTO: threads on Windows, events on POSIX.
+ *
  * A program switches model by changing one field.
  *
  * The handler sees open, message (one whole framed message, when a framer is given) or
@@ -35,134 +38,238 @@
 extern "C" {
 #endif
 
-enum sp_model { SP_MODEL_AUTO = 0, SP_MODEL_THREADS = 1, SP_MODEL_FORK = 2, SP_MODEL_EVENTS = 3 };
+/** Concurrency models (sp_server_config::model). */
+enum sp_model {
+    SP_MODEL_AUTO = 0,    /**< threads on Windows, events on POSIX */
+    SP_MODEL_THREADS = 1, /**< a thread per connection */
+    SP_MODEL_FORK = 2,    /**< a process per connection (POSIX only) */
+    SP_MODEL_EVENTS = 3   /**< one thread, non-blocking sockets, a poller */
+};
 
-/* Why a connection closed (the `reason` of on_close). */
+/** Why a connection closed (the `reason` of sp_server_handler::on_close). */
 enum sp_close_reason {
-    SP_CLOSE_ORDERLY = 0,   /* the peer closed its sending side */
-    SP_CLOSE_ERROR = 1,     /* a transfer failed: reset, keepalive timeout, ... (`error`) */
-    SP_CLOSE_IDLE = 2,      /* nothing arrived for idle_timeout_ms */
-    SP_CLOSE_TOO_LARGE = 3, /* a message over the framer's maximum, or bad framing */
-    SP_CLOSE_STOPPING = 4,  /* the server is stopping */
-    SP_CLOSE_HANDLER = 5    /* the handler asked: sp_conn_close or a negative return */
+    SP_CLOSE_ORDERLY = 0,   /**< the peer closed its sending side */
+    SP_CLOSE_ERROR = 1,     /**< a transfer failed: reset, keepalive timeout, ... (`error`) */
+    SP_CLOSE_IDLE = 2,      /**< nothing arrived for idle_timeout_ms */
+    SP_CLOSE_TOO_LARGE = 3, /**< a message over the framer's maximum, or bad framing */
+    SP_CLOSE_STOPPING = 4,  /**< the server is stopping */
+    SP_CLOSE_HANDLER = 5    /**< the handler asked: sp_conn_close or a negative return */
 };
 
-/* What the thread model does when max_connections are busy. */
+/** What the thread model does when max_connections are busy. */
 enum sp_overflow {
-    SP_OVERFLOW_WAIT = 0,  /* stop accepting: new clients wait in the listen backlog */
-    SP_OVERFLOW_REFUSE = 1 /* accept and close at once: new clients see the connection end */
+    SP_OVERFLOW_WAIT = 0,  /**< stop accepting: new clients wait in the listen backlog */
+    SP_OVERFLOW_REFUSE = 1 /**< accept and close at once: new clients see the connection end */
 };
 
+/** A server (opaque). */
 typedef struct sp_server sp_server;
+/** One connection of a server (opaque), as its handler sees it. */
 typedef struct sp_conn sp_conn;
 
+/** The handler: what the server calls for each connection, in every model. */
 typedef struct sp_server_handler {
-    /* A connection was accepted. May be NULL. */
+    /** A connection was accepted. May be NULL. */
     void (*on_open)(sp_conn *c);
-    /* One whole message (with a framer). The bytes are valid during the call only.
+    /** One whole message (with a framer). The bytes are valid during the call only.
      * Return 0 to go on, a negative value to close the connection (SP_CLOSE_HANDLER). */
     int (*on_message)(sp_conn *c, const void *msg, size_t len);
-    /* Raw bytes as they arrive (without a framer). Same return convention. */
+    /** Raw bytes as they arrive (without a framer). Same return convention. */
     int (*on_data)(sp_conn *c, const void *data, size_t len);
-    /* The connection is closing: reason is an sp_close_reason, error the SP_E* code for
+    /** The connection is closing: reason is an ::sp_close_reason, error the SP_E* code for
      * SP_CLOSE_ERROR (else 0). The socket is still open during the call. May be NULL. */
     void (*on_close)(sp_conn *c, int reason, int error);
 } sp_server_handler;
 
+/** A server's configuration: zero it with sp_server_config_init(), then set fields. */
 typedef struct sp_server_config {
-    int model;                        /* sp_model */
-    const sp_server_handler *handler; /* required */
-    void *user;                       /* for sp_server_user() */
-    const sp_framer *framer;          /* NULL: raw bytes to on_data */
-    int max_connections;              /* at once; 0: 1024 */
-    int overflow;                     /* sp_overflow, for the thread and fork models */
-    int idle_timeout_ms;              /* close a connection silent this long; 0: never */
-    int keepalive_idle_s;             /* > 0: TCP keepalive on accepted sockets */
-    int keepalive_interval_s;         /* with keepalive: seconds between probes */
-    int keepalive_count;              /* with keepalive: probes before giving up */
-    size_t output_limit;              /* event model: queued output that pauses reading;
+    int model;                        /**< ::sp_model */
+    const sp_server_handler *handler; /**< required */
+    void *user;                       /**< for sp_server_user() */
+    const sp_framer *framer;          /**< NULL: raw bytes to on_data */
+    int max_connections;              /**< at once; 0: 1024 */
+    int overflow;                     /**< ::sp_overflow, for the thread and fork models */
+    int idle_timeout_ms;              /**< close a connection silent this long; 0: never */
+    int keepalive_idle_s;             /**< > 0: TCP keepalive on accepted sockets */
+    int keepalive_interval_s;         /**< with keepalive: seconds between probes */
+    int keepalive_count;              /**< with keepalive: probes before giving up */
+    size_t output_limit;              /**< event model: queued output that pauses reading;
                                          0: 1 MiB */
-    int grace_ms;                     /* on stop: time handlers get to finish; 0: 2000 */
-    int backlog;                      /* listen backlog; 0: the system's maximum */
+    int grace_ms;                     /**< on stop: time handlers get to finish; 0: 2000 */
+    int backlog;                      /**< listen backlog; 0: the system's maximum */
 } sp_server_config;
 
 /* sp_server_config_init: zero the configuration (every default). */
+/**
+ * Zero a configuration: every field takes its default.
+ * @param cfg the configuration; NULL is ignored.
+ */
 SP_API void sp_server_config_init(sp_server_config *cfg);
 
-/*
- * sp_server_create: a server (not yet listening). The configuration is copied; the
- * framer and handler it points to must outlive the server. SP_EINVAL (no handler, a
- * framer without on_message, no framer without on_data), SP_ENOTSUP (SP_MODEL_FORK on
- * Windows), SP_ENOMEM.
+/**
+ * A server, not yet listening. The configuration is copied; the framer and handler it
+ * points to must outlive the server.
+ * @param out receives the server; NULL on failure.
+ * @param cfg the configuration.
+ * @return 0, or SP_EINVAL (NULL out or cfg, no handler, a framer without on_message, no
+ *   framer without on_data, an unknown model or overflow, a negative max_connections,
+ *   idle_timeout_ms or grace_ms), SP_ENOTSUP (SP_MODEL_FORK on Windows), SP_ENOMEM, or an
+ *   error of sp_waker_create() (SP_EMFILE, ...).
  */
 SP_API int sp_server_create(sp_server **out, const sp_server_config *cfg);
 
-/* sp_server_listen: add a listening address ("host:port", "*:0", "unix:/path"); call it
- * before sp_server_run, once per address. The errors of sp_listen_on. */
+/**
+ * Add a listening address; call it before sp_server_run(), once per address (up to 8).
+ * The listener is non-blocking.
+ * @param srv     the server.
+ * @param address "host:port", "*:0", "[::]:port", "unix:/path".
+ * @return 0, or SP_EINVAL (NULL, or the server is running), SP_ENOSPC (8 listeners
+ *   already), or an error of sp_listen_on() (SP_EADDRINUSE, SP_EAI_NONAME, ...).
+ */
 SP_API int sp_server_listen(sp_server *srv, const char *address);
 
-/* sp_server_local_addr: the bound address of the i-th listener (port 0 resolved). */
+/**
+ * The bound address of a listener (port 0 resolved to the port chosen).
+ * @param srv the server.
+ * @param i   the listener, in the order sp_server_listen() added them (0 first).
+ * @param out receives the address.
+ * @return 0, or SP_EINVAL (NULL, i out of range), or an error of sp_local_addr().
+ */
 SP_API int sp_server_local_addr(const sp_server *srv, int i, sp_addr *out);
 
-/*
- * sp_server_run: serve until sp_server_stop. Returns 0 after a clean stop (every
- * connection closed, every thread joined, every child reaped), or an error that made
- * serving impossible (no listener: SP_EINVAL).
+/**
+ * Serve until sp_server_stop(). A stop asked before the run began is honoured at once;
+ * the server can be run again afterwards.
+ * @param srv the server.
+ * @return 0 after a clean stop (every connection closed, every thread joined, every child
+ *   reaped), SP_EINVAL (NULL, no listener, already running), or an error that made
+ *   serving impossible (waiting for connections failed: SP_ENOMEM, the poller's error,
+ *   ...).
  */
 SP_API int sp_server_run(sp_server *srv);
 
-/*
- * sp_server_start / sp_server_wait: sp_server_run on a thread of its own, for a program
- * that has other work to do (a GUI, a client in the same process, a test). start returns
- * once the thread runs (SP_EINVAL if already running); wait joins it after
- * sp_server_stop and returns what sp_server_run returned.
+/**
+ * sp_server_run() on a thread of its own, for a program that has other work to do (a GUI,
+ * a client in the same process, a test). Returns once the thread runs.
+ * @param srv the server.
+ * @return 0, or SP_EINVAL (NULL, no listener, already started or running), SP_ENOMEM or
+ *   the thread library's error (SP_EAGAIN, ...).
  */
 SP_API int sp_server_start(sp_server *srv);
+/**
+ * Join the thread of sp_server_start() (after sp_server_stop()).
+ * @param srv the server.
+ * @return what sp_server_run() returned, or SP_EINVAL (NULL, not started).
+ */
 SP_API int sp_server_wait(sp_server *srv);
 
-/*
- * sp_server_stop: ask the server to stop: it stops accepting, gives handlers grace_ms to
- * finish, then closes what is left (SP_CLOSE_STOPPING) and sp_server_run returns. Callable
- * from any thread, from a handler, and from a signal handler (POSIX: async-signal-safe).
+/**
+ * Ask the server to stop: it stops accepting, gives handlers grace_ms to finish, then
+ * closes what is left (SP_CLOSE_STOPPING) and sp_server_run() returns. Callable from any
+ * thread, from a handler, and from a signal handler (POSIX: async-signal-safe).
+ * @param srv the server.
+ * @return 0, or SP_EINVAL (NULL), or the error of waking the server (sp_waker_wake()).
  */
 SP_API int sp_server_stop(sp_server *srv);
 
-/* sp_server_destroy: release a server that is not running. NULL is accepted. */
+/**
+ * Release a server and close its listeners. A server started with sp_server_start() and
+ * not waited for is stopped and waited for first; do not destroy a server while
+ * sp_server_run() runs on another thread.
+ * @param srv the server; NULL is accepted.
+ */
 SP_API void sp_server_destroy(sp_server *srv);
 
-/* The model actually running (AUTO resolved), the user pointer, the connection count. */
+/**
+ * The model actually running (AUTO resolved).
+ * @param srv the server.
+ * @return SP_MODEL_THREADS, SP_MODEL_FORK or SP_MODEL_EVENTS, or SP_EINVAL for NULL.
+ */
 SP_API int sp_server_model(const sp_server *srv);
+/**
+ * The user pointer of the configuration. No errors.
+ * @param srv the server.
+ * @return sp_server_config::user; NULL for NULL.
+ */
 SP_API void *sp_server_user(const sp_server *srv);
+/**
+ * The number of open connections. No errors.
+ * @param srv the server.
+ * @return the count; 0 for NULL.
+ */
 SP_API int sp_server_connections(const sp_server *srv);
 
-/*
- * sp_server_broadcast: send one message (framed like sp_conn_send) to every connection
- * but `except` (may be NULL). Thread and event models; SP_ENOTSUP in the fork model,
- * where connections live in separate processes. Returns the number of connections sent to.
- * In the event model call it (and sp_conn_send) from a handler, on the loop's thread; in
- * the thread model from any thread (it holds the server's lock while sending, so a client
- * that does not read slows every broadcast down: a known limit of this version).
+/**
+ * Send one message (framed like sp_conn_send()) to every connection but one. In the
+ * event model call it (and sp_conn_send()) from a handler, on the loop's thread: it
+ * queues and never blocks. In the thread model call it from any thread: it takes a
+ * reference on each connection under the server's lock and sends without the lock, one
+ * blocking send after another, so a client that does not read delays this broadcast (and
+ * the thread calling it), not the server's accepting or other connections.
+ * @param srv    the server.
+ * @param except the connection to leave out; may be NULL.
+ * @param msg    the message.
+ * @param len    its length.
+ * @return the number of connections sent to (a connection whose send failed is not
+ *   counted), or SP_EINVAL (NULL srv, NULL msg with len > 0), SP_ENOTSUP in the fork
+ *   model, where connections live in separate processes.
  */
 SP_API int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
 
-/*
- * sp_conn_send: reply on this connection: one message framed with the server's framer
- * (or raw bytes without one). Thread and fork models: blocks until sent (other threads
- * may send on the same connection: sends do not interleave). Event model: queued and
- * flushed as the socket allows; never blocks. Returns 0, SP_EMSGSIZE (over the framer's
- * maximum, or a fixed framer's length mismatch), SP_ENOMEM, or a transfer error.
+/**
+ * Reply on this connection: one message framed with the server's framer (or raw bytes
+ * without one). Thread and fork models: blocks until sent (other threads may send on the
+ * same connection: sends do not interleave). Event model: queued and flushed as the
+ * socket allows; never blocks.
+ * @param c   the connection.
+ * @param buf the message.
+ * @param len its length.
+ * @return 0, or SP_EINVAL (NULL c, NULL buf with len > 0, a delimited message that holds
+ *   the delimiter), SP_EMSGSIZE (over the framer's maximum, or a fixed framer's length
+ *   mismatch), SP_ENOMEM, SP_EPIPE (the connection is closed already), or a transfer
+ *   error (SP_ECONNRESET, ...; the event model then closes the connection).
  */
 SP_API int sp_conn_send(sp_conn *c, const void *buf, size_t len);
 
-/* sp_conn_close: close this connection after its queued output (SP_CLOSE_HANDLER). */
+/**
+ * Close this connection after its queued output (SP_CLOSE_HANDLER).
+ * @param c the connection.
+ * @return 0, or SP_EINVAL (NULL).
+ */
 SP_API int sp_conn_close(sp_conn *c);
 
+/**
+ * The server of a connection. No errors.
+ * @param c the connection.
+ * @return the server; NULL for NULL.
+ */
 SP_API sp_server *sp_conn_server(const sp_conn *c);
-/* sp_conn_peer: copy the peer's address (as accept reported it) into *out. 0, or
- * SP_EINVAL (NULL). */
+/**
+ * Copy the peer's address (as accept reported it) into *out. The connection keeps it in
+ * a compact form (an event-model connection is small), so it is copied, not pointed to.
+ * @param c   the connection.
+ * @param out receives the address; emptied (len 0) on failure.
+ * @return 0, or SP_EINVAL (c or out NULL).
+ */
 SP_API int sp_conn_peer(const sp_conn *c, sp_addr *out);
+/**
+ * The connection's socket, for options and addresses: do not close it, and in the event
+ * model do not read from or write to it. No errors.
+ * @param c the connection.
+ * @return the socket; SP_INVALID_SOCKET for NULL or a connection closed already.
+ */
 SP_API sp_socket_t sp_conn_socket(const sp_conn *c);
+/**
+ * The connection's user pointer (NULL until sp_conn_set_user()). No errors.
+ * @param c the connection.
+ * @return the pointer; NULL for NULL.
+ */
 SP_API void *sp_conn_user(const sp_conn *c);
+/**
+ * Attach a user pointer to the connection (e.g. in on_open).
+ * @param c    the connection; NULL is ignored.
+ * @param user the pointer.
+ */
 SP_API void sp_conn_set_user(sp_conn *c, void *user);
 
 #ifdef __cplusplus

@@ -97,7 +97,6 @@ static int parse_ipv6(const char *s, size_t n, unsigned char out[16])
             if (nbytes > 12 || parse_ipv4(s + start, n - start, words + nbytes) != 0)
                 return SP_EINVAL;
             nbytes += 4;
-            pos = n;
             break;
         }
         if (digits == 0 || digits > 4)

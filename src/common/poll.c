@@ -148,6 +148,7 @@ static int regmap_insert(sp__regmap *m, sp__reg *r)
 {
     if ((m->count + 1) * 4 > m->cap * 3) { /* keep the load at most three quarters */
         size_t cap = m->cap ? m->cap * 2 : 64, i;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized right */
         sp__reg **slots = (sp__reg **)calloc(cap, sizeof *slots);
         if (slots == NULL)
             return SP_ENOMEM;

@@ -481,6 +481,7 @@ int sp__server_accept(sp_server *srv, int timeout_ms, sp_socket_t *out, sp_addr 
 {
     sp_sockset rd = SP_SOCKSET_INIT;
     int i, rc;
+    *out = SP_INVALID_SOCKET; /* whatever is returned, *out is never left undefined */
     for (i = 0; i < srv->nlisteners; i++)
         if ((rc = sp_sockset_add(&rd, srv->listeners[i])) != 0)
             goto out;
@@ -568,7 +569,7 @@ static int run_threads(sp_server *srv)
         busy = sp_server_connections(srv) >= srv->cfg.max_connections;
         if (busy && srv->cfg.overflow == SP_OVERFLOW_WAIT) {
             /* leave new clients in the backlog until a connection ends */
-            rc = sp_wait(sp_waker_socket(srv->waker), SP_EV_READ, -1);
+            (void)sp_wait(sp_waker_socket(srv->waker), SP_EV_READ, -1);
             (void)sp_waker_drain(srv->waker);
             if (sp__atomic_load(&srv->stopping))
                 break;

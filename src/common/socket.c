@@ -63,7 +63,7 @@ static int sendv_until(sp_socket_t s, const sp_iovec *iov, int n, sp__deadline d
             break;
         }
         total += (size_t)sent;
-        while (sent > 0) { /* advance (i, off) by `sent` bytes */
+        while (sent > 0 && i < n) { /* advance (i, off) by `sent` bytes (never past n) */
             size_t room = (size_t)iov[i].len - off;
             if ((size_t)sent < room) {
                 off += (size_t)sent;

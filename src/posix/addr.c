@@ -131,7 +131,7 @@ int sp__resolve(const char *host, int port, int family, int type, sp_addr *out, 
     hints.ai_socktype = type == SP_SOCK_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
     /* no AI_ADDRCONFIG: on a host with only loopback it would hide "localhost" */
-    snprintf(service, sizeof service, "%d", port);
+    (void)snprintf(service, sizeof service, "%d", port); /* fits: the caller checked 0..65535 */
     rc = getaddrinfo(host, service, &hints, &res);
     if (rc != 0)
         return sp__fail_gai(rc);

@@ -32,8 +32,9 @@ static const short set_events[3] = {POLLIN, POLLOUT, POLLPRI};
 static int entry_error(int *err, const struct pollfd *p, unsigned flags)
 {
     if (*err == 1) {
+        /* Two branches give SP_EUNKNOWN on purpose: no error asked, or it was taken. */
         if (!(flags & SP__SELECT_TAKE_ERRORS))
-            *err = SP_EUNKNOWN;
+            *err = SP_EUNKNOWN; /* NOLINT(bugprone-branch-clone) */
         else if (!(p->events & (POLLOUT | POLLPRI)))
             *err = 0;
         else if ((*err = sp_socket_error(p->fd)) == 0) /* taken by another reader meanwhile */

@@ -45,6 +45,7 @@ static int pl_add(sp_poller *p, sp__reg *r)
         if (fds == NULL)
             return SP_ENOMEM;
         st->fds = fds;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized right */
         regs = (sp__reg **)realloc(st->regs, cap * sizeof *regs);
         if (regs == NULL)
             return SP_ENOMEM;

@@ -112,7 +112,7 @@ int sp__server_run_fork(sp_server *srv)
             sp__sleep_ms(10);
         for (i = 0; i < n; i++)
             kill(pids[i], SIGKILL);
-        n = reap(pids, n, 1);
+        (void)reap(pids, n, 1);
     }
     sp__atomic_store(&srv->nconns, 0);
     free(pids);

@@ -177,7 +177,7 @@ int sp__resolve(const char *host, int port, int family, int type, sp_addr *out, 
     /* No AI_ADDRCONFIG: on a machine with loopback only it would hide every address,
      * even 127.0.0.1 for "localhost". The port is numeric, so the service is too. */
     hints.ai_flags = 0;
-    snprintf(service, sizeof service, "%d", port);
+    (void)snprintf(service, sizeof service, "%d", port); /* fits: the caller checked 0..65535 */
     rc = getaddrinfo(host, service, &hints, &res);
     if (rc != 0)
         return sp__fail_gai(rc); /* the WSA* code itself, also in WSAGetLastError() */

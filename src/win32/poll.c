@@ -45,6 +45,7 @@ static int cmp_sock(const void *a, const void *b)
 static sel_sock *find_sock(sel_sock *tab, size_t n, SOCKET s)
 {
     sel_sock key;
+    memset(&key, 0, sizeof key);
     key.s = s;
     return (sel_sock *)bsearch(&key, tab, n, sizeof *tab, cmp_sock);
 }
@@ -245,9 +246,11 @@ int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, u
         return 0;
     }
     /* fd_count is a u_int and the answer an int; and the block size must not overflow */
+    /* NOLINTBEGIN(misc-redundant-expression): the second bound matters on 32-bit only */
     if (total > (size_t)INT_MAX ||
         total > (SIZE_MAX / 2 - 3 * sizeof(fd_set)) / (sizeof *tab + 3 * sizeof(SOCKET)))
         return SP_ENOMEM;
+    /* NOLINTEND(misc-redundant-expression) */
 
     /* One block: the table, then the three fd_sets, each big enough for its set (the
      * except set for every socket). */

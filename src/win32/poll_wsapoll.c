@@ -52,12 +52,14 @@ static int wp_add(sp_poller *p, sp__reg *r)
         size_t cap = st->cap ? st->cap * 2 : 64;
         WSAPOLLFD *fds;
         sp__reg **regs;
+        /* NOLINTNEXTLINE(misc-redundant-expression): each bound binds on some target */
         if (cap > (size_t)ULONG_MAX || cap > SIZE_MAX / sizeof *fds) /* WSAPoll's count */
             return SP_ENOMEM;
         fds = (WSAPOLLFD *)realloc(st->fds, cap * sizeof *fds);
         if (fds == NULL)
             return SP_ENOMEM;
         st->fds = fds; /* bigger, still valid for the old cap if the next step fails */
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized right */
         regs = (sp__reg **)realloc(st->regs, cap * sizeof *regs);
         if (regs == NULL)
             return SP_ENOMEM;

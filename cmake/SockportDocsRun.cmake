@@ -1,0 +1,10 @@
+# Run by the sockport_docs target: doxygen, then fail if it failed or wrote any warning.
+file(REMOVE ${LOG})
+execute_process(COMMAND ${DOXYGEN} ${DOXYFILE} RESULT_VARIABLE rc)
+set(warnings "")
+if(EXISTS ${LOG})
+  file(READ ${LOG} warnings)
+endif()
+if(NOT rc EQUAL 0 OR NOT warnings STREQUAL "")
+  message(FATAL_ERROR "sockport_docs: doxygen failed (exit ${rc}); warnings:\n${warnings}")
+endif()
