@@ -309,6 +309,7 @@ static void idle_slice(sp_conn *c)
 static void step_framed(sp_conn *c, uint64_t *last)
 {
     sp_frame_msg msg;
+    const size_t held = sp_frame_decoder_pending(c->dec);
     int rc = sp_frame_recv(c->sock, c->dec, &msg, SP__SLICE_MS);
     if (rc == 1) {
         *last = sp__now_ms();
@@ -319,6 +320,9 @@ static void step_framed(sp_conn *c, uint64_t *last)
     } else if (rc == SP_EMSGSIZE) {
         c->close_reason = SP_CLOSE_TOO_LARGE;
     } else if (rc == SP_ETIMEDOUT) {
+        /* part of a message arrived: the connection is not silent (as in the event loop) */
+        if (sp_frame_decoder_pending(c->dec) != held)
+            *last = sp__now_ms();
         idle_slice(c);
     } else {
         c->close_reason = SP_CLOSE_ERROR;
