@@ -14,8 +14,13 @@
 #include <thread>
 #include <vector>
 
-#ifndef _WIN32
+#ifdef _WIN32
+#    include <ws2tcpip.h>
+#else
 #    include <dirent.h>
+#    include <netinet/in.h>
+#    include <netinet/tcp.h>
+#    include <sys/socket.h>
 #    include <sys/wait.h>
 #endif
 
@@ -38,7 +43,14 @@ int on_message(sp_conn *c, const void *msg, size_t len)
 {
     g_seen->messages++;
     if (len == 3 && std::memcmp(msg, "bye", 3) == 0)
-        return -1; /* the handler closes the connection */
+        return -1;                                          /* the handler closes the connection */
+    if (len == 8 && std::memcmp(msg, "nodelay?", 8) == 0) { /* answer: TCP_NODELAY's value */
+        int v = 0;                                          /* Windows may write a single byte */
+        socklen_t vl = sizeof v;
+        getsockopt(sp_conn_socket(c), IPPROTO_TCP, TCP_NODELAY, (char *)&v, &vl);
+        const unsigned char on = v != 0 ? 1 : 0;
+        return sp_conn_send(c, &on, 1);
+    }
     if (g_seen->reply_mib > 0) {
         std::vector<unsigned char> big((size_t)g_seen->reply_mib << 20, 'r');
         return sp_conn_send(c, big.data(), big.size());
@@ -299,6 +311,25 @@ TEST_P(Server, IdleTimeoutCountsBytesOfAnUnfinishedMessage)
     if (GetParam() != SP_MODEL_FORK) {
         EXPECT_EQ(0, seen_.reasons[SP_CLOSE_IDLE].load());
     }
+}
+
+TEST_P(Server, AcceptedConnectionsHaveNoDelay)
+{
+    /* Without TCP_NODELAY, the second of two replies sent back to back waits for the
+     * client's delayed ACK of the first (Nagle): 40 ms per round trip on Linux. */
+    start();
+    if (IsSkipped())
+        return;
+    Sock c;
+    ASSERT_TRUE(dial(c));
+    ASSERT_OK(sp_frame_send(c, &framer_, "nodelay?", 8, 2000));
+    sp_frame_decoder d;
+    sp_frame_decoder_init(&d, &framer_);
+    sp_frame_msg m;
+    ASSERT_EQ(1, sp_frame_recv(c, &d, &m, 5000));
+    ASSERT_EQ(1u, m.len);
+    EXPECT_EQ(1, *(const unsigned char *)m.data) << "TCP_NODELAY is off on the server's socket";
+    sp_frame_decoder_free(&d);
 }
 
 TEST_P(Server, OversizeMessageClosesOnlyThatConnection)

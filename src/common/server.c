@@ -187,8 +187,9 @@ sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
     if (srv->cfg.keepalive_idle_s > 0)
         (void)sp_set_keepalive(s, 1, srv->cfg.keepalive_idle_s, srv->cfg.keepalive_interval_s,
                                srv->cfg.keepalive_count); /* best effort: see sp_set_keepalive */
-    if (srv->model != SP_MODEL_EVENTS)
-        (void)sp_set_nodelay(s, 1);
+    /* every model: replies to requests that arrived together go out at once, without
+     * waiting for the peer's (delayed) ACK of the first (Nagle) */
+    (void)sp_set_nodelay(s, 1);
     sp__atomic_add(&srv->nconns, 1);
     return c;
 }
