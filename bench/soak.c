@@ -366,9 +366,13 @@ static void *client_main(void *arg)
         }
         for (k = 0; k < inflight && !failed; k++) {
             sp_frame_msg m;
+            double t = now_s();
             rc = sp_frame_recv(s, &d, &m, ECHO_TIMEOUT);
             if (rc != 1) {
-                note(r, "client recv", "", rc);
+                if (r->verbose)
+                    fprintf(stderr, "soak: client %d: echo %d of %d: %s after %.1f s%s\n", cl->id,
+                            k + 1, inflight, rc == 0 ? "end of stream" : sp_err_name(rc),
+                            now_s() - t, atomic_load(&r->loss_active) ? " (loss burst on)" : "");
                 atomic_fetch_add(&r->lost, inflight - k);
                 failed = 1;
             } else if (m.len != lens[k] ||
