@@ -4,7 +4,8 @@
 # error, any definite or indirect leak, and any descriptor left open at exit that the
 # program opened itself fails the check.
 #
-# How it runs (about 4 minutes on an idle 2-core machine, 8 on a loaded one):
+# How it runs (measured 5 to 8 minutes on the shared 2-core development machine at load
+# 30 to 150; less when idle):
 #  - two gtest shards in parallel, each one valgrind process with --leak-check=full and
 #    --track-fds=yes; the heavy tests scale themselves down under valgrind
 #    (RUNNING_ON_VALGRIND, or SOCKPORT_TEST_VALGRIND=1) and print [  SCALED  ];
