@@ -37,6 +37,11 @@
 #else
 #    include <csignal>
 #    include <cstdlib>
+#    if defined(__has_include)
+#        if __has_include(<valgrind/valgrind.h>)
+#            include <valgrind/valgrind.h>
+#        endif
+#    endif
 #    include <pthread.h>
 #    include <signal.h>
 #endif
@@ -60,6 +65,21 @@ inline bool is_wine()
 #else
     return false;
 #endif
+}
+
+/*
+ * True under valgrind: its client request says so when <valgrind/valgrind.h> was found at
+ * build time; otherwise SOCKPORT_TEST_VALGRIND=1 in the environment (which
+ * scripts/checks/60-valgrind.sh sets) says so. Heavy tests then do less work, and say so.
+ */
+inline bool is_valgrind()
+{
+#ifdef RUNNING_ON_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        return true;
+#endif
+    const char *v = std::getenv("SOCKPORT_TEST_VALGRIND");
+    return v != nullptr && v[0] == '1';
 }
 
 /*

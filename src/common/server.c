@@ -216,8 +216,9 @@ sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
     if (srv->cfg.keepalive_idle_s > 0)
         (void)sp_set_keepalive(s, 1, srv->cfg.keepalive_idle_s, srv->cfg.keepalive_interval_s,
                                srv->cfg.keepalive_count); /* best effort: see sp_set_keepalive */
-    if (blocking)
-        (void)sp_set_nodelay(s, 1);
+    /* every model: replies to requests that arrived together go out at once, without
+     * waiting for the peer's (delayed) ACK of the first (Nagle) */
+    (void)sp_set_nodelay(s, 1);
     sp__atomic_add(&srv->nconns, 1);
     return c;
 }
@@ -462,8 +463,7 @@ void sp__conn_serve_blocking(sp_conn *c)
             c->close_error = SP__SMALL_ERROR(r);
         } else if (r > 0) {
             read_once(c, buf);
-            if (c->dec == NULL)
-                last = sp__now_ms(); /* raw: data is activity; framed: a whole message */
+            last = sp__now_ms(); /* any byte is activity (a message's too, as in the loop) */
         }
     }
     if (h->on_close)
