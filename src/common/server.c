@@ -304,22 +304,47 @@ static void idle_slice(sp_conn *c)
         sp__atomic_store(&c->srv->stopping, 1);
 }
 
-/* One step of a framed connection: wait at most a slice for a message and handle it.
- * Returns 0 to go on, else sets c->close_reason / close_error. */
+/* One step of a framed connection: hand over a message the decoder holds, or wait at
+ * most a slice for bytes and receive them into the decoder. Sets c->close_reason /
+ * close_error when the connection ends. The wait and the receive are done here rather
+ * than by sp_frame_recv, whose SP_ETIMEDOUT would not tell its own deadline from a
+ * receive that failed with ETIMEDOUT (a keepalive timeout): that one must close. */
 static void step_framed(sp_conn *c, uint64_t *last)
 {
     sp_frame_msg msg;
-    int rc = sp_frame_recv(c->sock, c->dec, &msg, SP__SLICE_MS);
+    void *room;
+    ptrdiff_t cap, got;
+    int rc = sp_frame_decoder_next(c->dec, &msg);
     if (rc == 1) {
         *last = sp__now_ms();
         if (c->srv->cfg.handler->on_message(c, msg.data, msg.len) < 0 && c->close_reason < 0)
             c->close_reason = SP_CLOSE_HANDLER;
-    } else if (rc == 0 || rc == SP_EEOF) {
-        c->close_reason = SP_CLOSE_ORDERLY;
-    } else if (rc == SP_EMSGSIZE) {
-        c->close_reason = SP_CLOSE_TOO_LARGE;
-    } else if (rc == SP_ETIMEDOUT) {
+        return;
+    }
+    if (rc == 0)
+        rc = sp_wait(c->sock, SP_EV_READ, SP__SLICE_MS);
+    if (rc == 0) {
         idle_slice(c);
+        return;
+    }
+    if (rc > 0) {
+        cap = sp_frame_decoder_space(c->dec, &room);
+        rc = (int)cap;
+        if (cap > 0) {
+            got = sp__recv_dontwait(c->sock, room, (size_t)cap, 1);
+            if (got == SP_EAGAIN)
+                return; /* a spurious readiness */
+            if (got == 0) {
+                c->close_reason = SP_CLOSE_ORDERLY; /* at a message boundary or not */
+                return;
+            }
+            rc = got > 0 ? sp_frame_decoder_commit(c->dec, (size_t)got) : (int)got;
+            if (rc == 0)
+                return; /* the next step hands over what is complete */
+        }
+    }
+    if (rc == SP_EMSGSIZE) {
+        c->close_reason = SP_CLOSE_TOO_LARGE;
     } else {
         c->close_reason = SP_CLOSE_ERROR;
         c->close_error = rc;
