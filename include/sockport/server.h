@@ -41,7 +41,7 @@ enum sp_model { SP_MODEL_AUTO = 0, SP_MODEL_THREADS = 1, SP_MODEL_FORK = 2, SP_M
 enum sp_close_reason {
     SP_CLOSE_ORDERLY = 0,   /* the peer closed its sending side */
     SP_CLOSE_ERROR = 1,     /* a transfer failed: reset, keepalive timeout, ... (`error`) */
-    SP_CLOSE_IDLE = 2,      /* nothing arrived for idle_timeout_ms */
+    SP_CLOSE_IDLE = 2,      /* no whole message (raw: no byte) for idle_timeout_ms */
     SP_CLOSE_TOO_LARGE = 3, /* a message over the framer's maximum, or bad framing */
     SP_CLOSE_STOPPING = 4,  /* the server is stopping */
     SP_CLOSE_HANDLER = 5    /* the handler asked: sp_conn_close or a negative return */
@@ -76,7 +76,13 @@ typedef struct sp_server_config {
     const sp_framer *framer;          /* NULL: raw bytes to on_data */
     int max_connections;              /* at once; 0: 1024 */
     int overflow;                     /* sp_overflow, for the thread and fork models */
-    int idle_timeout_ms;              /* close a connection silent this long; 0: never */
+    int idle_timeout_ms;              /* close a connection silent this long; 0: never.
+                                         With a framer, only whole messages count: a
+                                         message must be complete within this long of the
+                                         previous one (or of the accept), so a client that
+                                         trickles a message byte by byte (slowloris) is
+                                         closed too (SP_CLOSE_IDLE); without one any byte
+                                         counts */
     int keepalive_idle_s;             /* > 0: TCP keepalive on accepted sockets */
     int keepalive_interval_s;         /* with keepalive: seconds between probes */
     int keepalive_count;              /* with keepalive: probes before giving up */

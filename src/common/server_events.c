@@ -153,6 +153,8 @@ static void deliver_messages(sp_conn *c)
     while (!c->paused && (r = sp_frame_decoder_next(c->dec, &msg)) > 0) {
         if (c->close_reason >= 0)
             continue; /* closing: drain without delivering */
+        /* a whole message: the idle clock restarts */
+        c->last_active_ms = sp__now_ms();
         if (h->on_message(c, msg.data, msg.len) < 0)
             mark_closing(c, SP_CLOSE_HANDLER, 0);
     }
@@ -195,7 +197,9 @@ static void read_some(sp_conn *c)
             mark_closing(c, SP_CLOSE_ORDERLY, 0);
         } else if (got < 0) {
             mark_closing(c, SP_CLOSE_ERROR, (int)got);
-        } else {
+        } else if (c->dec == NULL) {
+            /* raw bytes restart the idle clock; with a framer only whole messages do
+             * (deliver_messages), so that a trickled message cannot hold it off */
             c->last_active_ms = sp__now_ms();
         }
     }
