@@ -60,7 +60,9 @@ typedef struct sp_server_handler {
     /* A connection was accepted. May be NULL. */
     void (*on_open)(sp_conn *c);
     /* One whole message (with a framer). The bytes are valid during the call only.
-     * Return 0 to go on, a negative value to close the connection (SP_CLOSE_HANDLER). */
+     * Return 0 to go on, a negative value to close the connection (SP_CLOSE_HANDLER; in
+     * every model SP_CLOSE_ERROR with the error instead when a reply of sp_conn_send
+     * failed in transfer, e.g. the peer reset the connection). */
     int (*on_message)(sp_conn *c, const void *msg, size_t len);
     /* Raw bytes as they arrive (without a framer). Same return convention. */
     int (*on_data)(sp_conn *c, const void *data, size_t len);

@@ -242,6 +242,11 @@ int sp_conn_send(sp_conn *c, const void *buf, size_t len)
         rc = sp_frame_send(c->sock, c->srv->cfg.framer, buf, len, -1);
     else
         rc = sp_send_all(c->sock, buf, len, -1, NULL);
+    /* a transfer error (not a refused message: nothing was sent then) ends the
+     * connection; remembered so that it closes with SP_CLOSE_ERROR and this code, as in
+     * the event model, when the handler passes the error on */
+    if (rc < 0 && rc != SP_EMSGSIZE && rc != SP_EINVAL && c->send_error == 0)
+        c->send_error = rc;
     sp__mutex_unlock(&c->send_lock);
     return rc;
 }
@@ -281,11 +286,25 @@ int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void *msg, 
 
 /* ---- the blocking connection loop (threads, fork) ------------------------------------ */
 
+/* The handler returned a negative value: it closes the connection (SP_CLOSE_HANDLER),
+ * unless a reply of its failed on the way (SP_CLOSE_ERROR with that error). */
+static void handler_closed(sp_conn *c)
+{
+    int err;
+    if (c->close_reason >= 0)
+        return;
+    sp__mutex_lock(&c->send_lock);
+    err = c->send_error;
+    sp__mutex_unlock(&c->send_lock);
+    c->close_reason = err != 0 ? SP_CLOSE_ERROR : SP_CLOSE_HANDLER;
+    c->close_error = err;
+}
+
 /* Deliver what arrived (raw) or every complete message (framed). 0, or a close reason. */
 static int deliver_raw(sp_conn *c, const char *data, size_t len)
 {
-    if (c->srv->cfg.handler->on_data(c, data, len) < 0 && c->close_reason < 0)
-        c->close_reason = SP_CLOSE_HANDLER;
+    if (c->srv->cfg.handler->on_data(c, data, len) < 0)
+        handler_closed(c);
     return c->close_reason >= 0 ? c->close_reason : 0;
 }
 
@@ -317,8 +336,8 @@ static void step_framed(sp_conn *c, uint64_t *last)
     int rc = sp_frame_decoder_next(c->dec, &msg);
     if (rc == 1) {
         *last = sp__now_ms();
-        if (c->srv->cfg.handler->on_message(c, msg.data, msg.len) < 0 && c->close_reason < 0)
-            c->close_reason = SP_CLOSE_HANDLER;
+        if (c->srv->cfg.handler->on_message(c, msg.data, msg.len) < 0)
+            handler_closed(c);
         return;
     }
     if (rc == 0)

@@ -26,6 +26,7 @@ struct sp_conn {
     sp_conn *prev, *next;  /* the server's list of connections */
     /* blocking models (threads, fork) */
     sp__mutex send_lock;
+    int send_error; /* the first transfer error of sp_conn_send (under send_lock) */
     sp__thread *thread;
     sp__atomic done; /* the thread has finished: join it */
     /* event model */
