@@ -253,12 +253,30 @@ inline std::string firewall_ready()
 #endif
 }
 
+/*
+ * Whether the firewall faults must run: natively as root under scripts/test.sh (which
+ * sets SOCKPORT_NETNS=1 in its namespace) nothing excuses skipping them, so a missing
+ * iptables fails there instead of passing unseen.
+ */
+inline bool firewall_required()
+{
+#ifdef _WIN32
+    return false;
+#else
+    const char *v = std::getenv("SOCKPORT_NETNS");
+    return v != nullptr && std::strcmp(v, "1") == 0 && geteuid() == 0;
+#endif
+}
+
 /* At the start of a test body: enter a private namespace for firewall rules, or skip
- * saying why (visibly: the reason is printed and recorded in the XML report). */
+ * saying why (visibly: the reason is printed and recorded in the XML report), or fail
+ * where they are required. */
 #define FAULT_NET_NAMESPACE()                                                                      \
     do {                                                                                           \
         const std::string fault_net_why_ = ::sptest::firewall_ready();                             \
         if (!fault_net_why_.empty()) {                                                             \
+            if (::sptest::firewall_required())                                                     \
+                FAIL() << fault_net_why_ << " (required: root under scripts/test.sh)";             \
             ::testing::Test::RecordProperty("skipped_because", fault_net_why_);                    \
             GTEST_SKIP() << fault_net_why_;                                                        \
         }                                                                                          \
