@@ -50,7 +50,7 @@ enum sp_model {
 enum sp_close_reason {
     SP_CLOSE_ORDERLY = 0,   /**< the peer closed its sending side */
     SP_CLOSE_ERROR = 1,     /**< a transfer failed: reset, keepalive timeout, ... (`error`) */
-    SP_CLOSE_IDLE = 2,      /**< nothing arrived for idle_timeout_ms */
+    SP_CLOSE_IDLE = 2,      /**< no whole message (raw: no byte) for idle_timeout_ms */
     SP_CLOSE_TOO_LARGE = 3, /**< a message over the framer's maximum, or bad framing */
     SP_CLOSE_STOPPING = 4,  /**< the server is stopping */
     SP_CLOSE_HANDLER = 5    /**< the handler asked: sp_conn_close or a negative return */
@@ -72,7 +72,9 @@ typedef struct sp_server_handler {
     /** A connection was accepted. May be NULL. */
     void (*on_open)(sp_conn *c);
     /** One whole message (with a framer). The bytes are valid during the call only.
-     * Return 0 to go on, a negative value to close the connection (SP_CLOSE_HANDLER). */
+     * Return 0 to go on, a negative value to close the connection (SP_CLOSE_HANDLER; in
+     * every model SP_CLOSE_ERROR with the error instead when a reply of sp_conn_send
+     * failed in transfer, e.g. the peer reset the connection). */
     int (*on_message)(sp_conn *c, const void *msg, size_t len);
     /** Raw bytes as they arrive (without a framer). Same return convention. */
     int (*on_data)(sp_conn *c, const void *data, size_t len);
@@ -89,14 +91,19 @@ typedef struct sp_server_config {
     const sp_framer *framer;          /**< NULL: raw bytes to on_data */
     int max_connections;              /**< at once; 0: 1024 */
     int overflow;                     /**< ::sp_overflow, for the thread and fork models */
-    int idle_timeout_ms;              /**< close a connection silent this long; 0: never */
-    int keepalive_idle_s;             /**< > 0: TCP keepalive on accepted sockets */
-    int keepalive_interval_s;         /**< with keepalive: seconds between probes */
-    int keepalive_count;              /**< with keepalive: probes before giving up */
-    size_t output_limit;              /**< event model: queued output that pauses reading;
-                                         0: 1 MiB */
-    int grace_ms;                     /**< on stop: time handlers get to finish; 0: 2000 */
-    int backlog;                      /**< listen backlog; 0: the system's maximum */
+    /** Close a connection silent this long (SP_CLOSE_IDLE); 0: never. With a framer, only
+     * whole messages count: a message must be complete within this long of the previous
+     * one (or of the accept), so a client that trickles a message byte by byte
+     * (slowloris) is closed too; set it above the time your largest message takes to
+     * arrive. Without a framer any byte counts. */
+    int idle_timeout_ms;
+    int keepalive_idle_s;     /**< > 0: TCP keepalive on accepted sockets */
+    int keepalive_interval_s; /**< with keepalive: seconds between probes */
+    int keepalive_count;      /**< with keepalive: probes before giving up */
+    size_t output_limit;      /**< event model: queued output that pauses reading;
+                                 0: 1 MiB */
+    int grace_ms;             /**< on stop: time handlers get to finish; 0: 2000 */
+    int backlog;              /**< listen backlog; 0: the system's maximum */
 } sp_server_config;
 
 /* sp_server_config_init: zero the configuration (every default). */

@@ -274,6 +274,11 @@ int sp_conn_send(sp_conn *c, const void *buf, size_t len)
         rc = sp_frame_send(c->reg.sock, c->srv->cfg.framer, buf, len, -1);
     else
         rc = sp_send_all(c->reg.sock, buf, len, -1, NULL);
+    /* a transfer error (not a refused message: nothing was sent then) ends the
+     * connection; remembered so that it closes with SP_CLOSE_ERROR and this code, as in
+     * the event model, when the handler passes the error on */
+    if (rc < 0 && rc != SP_EMSGSIZE && rc != SP_EINVAL && SP__BLOCKING(c)->send_error == 0)
+        SP__BLOCKING(c)->send_error = rc;
     sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
     return rc;
 }
@@ -337,6 +342,20 @@ int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void *msg, 
 
 /* ---- the blocking connection loop (threads, fork) ------------------------------------ */
 
+/* The handler returned a negative value: it closes the connection (SP_CLOSE_HANDLER),
+ * unless a reply of its failed on the way (SP_CLOSE_ERROR with that error). */
+static void handler_closed(sp_conn *c)
+{
+    int err;
+    if (c->close_reason >= 0)
+        return;
+    sp__mutex_lock(&SP__BLOCKING(c)->send_lock);
+    err = SP__BLOCKING(c)->send_error;
+    sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
+    c->close_reason = err != 0 ? SP_CLOSE_ERROR : SP_CLOSE_HANDLER;
+    c->close_error = SP__SMALL_ERROR(err);
+}
+
 /* Milliseconds until `at` (0 when passed); -1 for "never" (at == 0). */
 static int ms_until(uint64_t at, uint64_t now)
 {
@@ -362,7 +381,8 @@ static int wait_readable(sp_conn *c, int timeout_ms, int watch_stop)
     rd.slots = slots;
     rd.count = watch_stop ? 2 : 1;
     rd.cap = 2;
-    rc = sp__select(&rd, NULL, NULL, timeout_ms, SP__SELECT_TAKE_ERRORS);
+    /* a pending error (a keepalive timeout, a reset) is left for the recv to report */
+    rc = sp__select(&rd, NULL, NULL, timeout_ms, 0);
     if (rc < 0)
         return rc;
     if (watch_stop && slots[1].ready)
@@ -392,8 +412,8 @@ static void read_once(sp_conn *c, char *buf)
         c->close_error = SP__SMALL_ERROR((int)got);
     } else if (c->dec != NULL) {
         (void)sp_frame_decoder_commit(c->dec, (size_t)got);
-    } else if (h->on_data(c, buf, (size_t)got) < 0 && c->close_reason < 0) {
-        c->close_reason = SP_CLOSE_HANDLER;
+    } else if (h->on_data(c, buf, (size_t)got) < 0) {
+        handler_closed(c);
     }
 }
 
@@ -403,8 +423,8 @@ static int deliver_one(sp_conn *c)
     sp_frame_msg msg;
     int rc = sp_frame_decoder_next(c->dec, &msg);
     if (rc == 1) {
-        if (c->srv->cfg.handler->on_message(c, msg.data, msg.len) < 0 && c->close_reason < 0)
-            c->close_reason = SP_CLOSE_HANDLER;
+        if (c->srv->cfg.handler->on_message(c, msg.data, msg.len) < 0)
+            handler_closed(c);
         return 1;
     }
     if (rc == SP_EMSGSIZE) {
@@ -463,7 +483,10 @@ void sp__conn_serve_blocking(sp_conn *c)
             c->close_error = SP__SMALL_ERROR(r);
         } else if (r > 0) {
             read_once(c, buf);
-            last = sp__now_ms(); /* any byte is activity (a message's too, as in the loop) */
+            /* raw bytes restart the idle clock; with a framer only whole messages do
+             * (deliver_one), so that a trickled message cannot hold it off (slowloris) */
+            if (c->dec == NULL)
+                last = sp__now_ms();
         }
     }
     if (h->on_close)

@@ -59,6 +59,7 @@ typedef struct sp__conn_blocking {
     struct sp_conn c;                      /* first: an sp_conn * points to it */
     struct sp__conn_blocking *prev, *next; /* thread model: the server's list */
     sp__mutex send_lock;
+    int send_error; /* the first transfer error of sp_conn_send (under send_lock) */
     sp__thread *thread;
     sp__atomic done; /* the thread has finished: join it */
     int refs;        /* thread model: broadcasts sending to it (under the server's lock) */

@@ -269,6 +269,8 @@ static void deliver_messages(sp_conn *c, sp_frame_decoder *d)
             continue; /* closing: drain without delivering */
         /* the last message of the read with nothing staged: its reply needs no stage */
         c->srv->batching = c->srv->stage_len > 0 || sp_frame_decoder_pending(d) > 0 ? c : NULL;
+        /* a whole message: the idle clock restarts */
+        c->last_active = (uint32_t)c->srv->now;
         if (h->on_message(c, msg.data, msg.len) < 0)
             mark_closing(c, SP_CLOSE_HANDLER, 0);
     }
@@ -337,7 +339,9 @@ static void read_some(sp_conn *c)
             mark_closing(c, SP_CLOSE_ORDERLY, 0);
         } else if (got < 0) {
             mark_closing(c, SP_CLOSE_ERROR, (int)got);
-        } else {
+        } else if (srv->cfg.framer == NULL) {
+            /* raw bytes restart the idle clock; with a framer only whole messages do
+             * (deliver_messages), so that a trickled message cannot hold it off */
             c->last_active = (uint32_t)srv->now;
         }
     }
