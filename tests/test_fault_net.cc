@@ -125,7 +125,8 @@ int on_message(sp_conn *c, const void *msg, size_t len)
 void on_close(sp_conn *c, int reason, int error)
 {
     Closed cl;
-    cl.port = sp_addr_port(sp_conn_peer(c));
+    sp_addr peer;
+    cl.port = sp_conn_peer(c, &peer) == 0 ? sp_addr_port(&peer) : -1;
     cl.reason = reason;
     cl.error = error;
     cl.at_ms = now_ms();
