@@ -314,8 +314,11 @@ static void step_framed(sp_conn *c, uint64_t *last)
         *last = sp__now_ms();
         if (c->srv->cfg.handler->on_message(c, msg.data, msg.len) < 0 && c->close_reason < 0)
             c->close_reason = SP_CLOSE_HANDLER;
-    } else if (rc == 0 || rc == SP_EEOF) {
+    } else if (rc == 0) {
         c->close_reason = SP_CLOSE_ORDERLY;
+    } else if (rc == SP_EEOF) { /* closed in the middle of a message: not delivered */
+        c->close_reason = SP_CLOSE_ERROR;
+        c->close_error = SP_EEOF;
     } else if (rc == SP_EMSGSIZE) {
         c->close_reason = SP_CLOSE_TOO_LARGE;
     } else if (rc == SP_ETIMEDOUT) {

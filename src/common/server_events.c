@@ -159,7 +159,7 @@ static void deliver_messages(sp_conn *c)
     if (c->paused && r > 0)
         c->undrained = 1; /* resumed by flush() */
     else if (r == SP_EMSGSIZE)
-        mark_closing(c, SP_CLOSE_TOO_LARGE, SP_EMSGSIZE);
+        mark_closing(c, SP_CLOSE_TOO_LARGE, 0);
     else if (r < 0)
         mark_closing(c, SP_CLOSE_ERROR, r);
 }
@@ -175,7 +175,10 @@ static void read_some(sp_conn *c)
             void *room;
             ptrdiff_t cap = sp_frame_decoder_space(c->dec, &room);
             if (cap < 0) {
-                mark_closing(c, cap == SP_EMSGSIZE ? SP_CLOSE_TOO_LARGE : SP_CLOSE_ERROR, (int)cap);
+                if (cap == SP_EMSGSIZE)
+                    mark_closing(c, SP_CLOSE_TOO_LARGE, 0); /* error: 0 but for SP_CLOSE_ERROR */
+                else
+                    mark_closing(c, SP_CLOSE_ERROR, (int)cap);
                 break;
             }
             got = sp_recv(c->sock, room, (size_t)cap);
@@ -191,8 +194,12 @@ static void read_some(sp_conn *c)
         if (got == SP_EAGAIN)
             break;
         if (got == 0) {
-            /* the peer is done sending: replies already queued still go out */
-            mark_closing(c, SP_CLOSE_ORDERLY, 0);
+            /* the peer is done sending: replies already queued still go out; a message
+             * it left unfinished is not delivered (SP_EEOF, as in the blocking models) */
+            if (c->dec != NULL && sp_frame_decoder_pending(c->dec) > 0)
+                mark_closing(c, SP_CLOSE_ERROR, SP_EEOF);
+            else
+                mark_closing(c, SP_CLOSE_ORDERLY, 0);
         } else if (got < 0) {
             mark_closing(c, SP_CLOSE_ERROR, (int)got);
         } else {
@@ -222,7 +229,8 @@ static void process_closing(sp_server *srv, int force)
         sp_conn *c = list;
         list = c->next_closing;
         c->on_closing_list = 0;
-        if (force || queued(c) == 0 || c->close_reason == SP_CLOSE_ERROR ||
+        if (force || queued(c) == 0 ||
+            (c->close_reason == SP_CLOSE_ERROR && c->close_error != SP_EEOF) ||
             c->close_reason == SP_CLOSE_TOO_LARGE)
             finalize(c);
         /* else: flush() puts it back on the list once the queue is empty */
