@@ -122,7 +122,14 @@ static void flush(sp_conn *c)
         if (r == SP_EAGAIN)
             break;
         if (r < 0) {
+            /* what is queued can never be sent: drop it, so that a connection already
+             * closing for another reason (the peer's orderly close) is finalized too
+             * instead of being polled for writability again and again */
+            c->out_off = c->out_len = 0;
+            if (c->close_reason == SP_CLOSE_ORDERLY)
+                c->close_reason = -1; /* replies were lost: not an orderly end any more */
             mark_closing(c, SP_CLOSE_ERROR, (int)r);
+            update_interest(c);
             return;
         }
         c->out_off += (size_t)r;
