@@ -101,7 +101,17 @@ inline int count_fds()
 {
 #ifdef _WIN32
     DWORD n = 0;
-    return GetProcessHandleCount(GetCurrentProcess(), &n) ? (int)n : -1;
+    if (!GetProcessHandleCount(GetCurrentProcess(), &n))
+        return -1;
+    if (n == 0 && is_wine()) {
+        /* Wine 8's GetProcessHandleCount reports 0: count the handle values that are open
+         * instead (handles are multiples of 4; a socket is a handle there too) */
+        DWORD flags;
+        for (uintptr_t v = 4; v < ((uintptr_t)1 << 14); v += 4)
+            if (GetHandleInformation((HANDLE)v, &flags))
+                n++;
+    }
+    return (int)n;
 #else
     auto s = open_fds();
     return s.empty() ? -1 : (int)s.size();
