@@ -472,7 +472,9 @@ TEST_P(FaultProcEmfile, AcceptOutOfDescriptorsNeitherSpinsNorDiesAndRecovers)
     std::printf("[  EMFILE  ] %s: %d fillers, CPU %.3f s over %.3f s of exhaustion = %.1f %% of "
                 "a core; connections accepted meanwhile: %d\n",
                 model_name(model), nfillers, cpu, wall, 100.0 * share, accepted);
-    EXPECT_LT(share, 0.20) << "the server spins while accept fails with EMFILE";
+    /* a server that backs off uses ~0.3 % here; one that spins took 23 % of a core on a
+     * machine at load 365 (100 % when idle): 5 % keeps both apart whatever the load */
+    EXPECT_LT(share, 0.05) << "the server spins while accept fails with EMFILE";
     EXPECT_EQ(0, accepted) << "the server accepted while out of descriptors?";
 
     /* descriptors are back: every waiting client is served, and a new one too */
