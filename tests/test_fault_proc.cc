@@ -376,6 +376,17 @@ int run_helper(const std::string &mode, bool inherit_handles = false)
 #endif
 }
 
+/* The fork model forks from the server's thread of this multi-threaded test process:
+ * server.h allows only async-signal-safe calls in such a child, and the sanitizers'
+ * allocators are not fork-safe there (ASan: children stalled in their first allocation,
+ * at cycle 815 of 1,000 in the churn test). The plain build runs every fork test. */
+#define SKIP_FORK_UNDER_SANITIZER(model)                                                           \
+    do {                                                                                           \
+        if (SP_FP_SANITIZED && (model) == SP_MODEL_FORK)                                           \
+            GTEST_SKIP() << "fork model in a sanitizer build: a child of a threaded process "      \
+                            "may stall in the sanitizer's allocator (server.h)";                   \
+    } while (0)
+
 /* ==== descriptor exhaustion =========================================================== */
 
 class FaultProcEmfile : public FaultProc
@@ -390,6 +401,7 @@ TEST_P(FaultProcEmfile, AcceptOutOfDescriptorsNeitherSpinsNorDiesAndRecovers)
                     "driven into EMFILE by the test";
 #else
     const int model = GetParam();
+    SKIP_FORK_UNDER_SANITIZER(model);
     FpServer srv;
     ASSERT_TRUE(srv.start(model));
     {
@@ -613,6 +625,7 @@ TEST_P(FaultProcSignals, SigpipeNeverRaisedByServerWritingToClosedClient)
     DefaultSigpipe dfl; /* the server's threads and children inherit it */
     ASSERT_TRUE(dfl.ok());
     const int model = GetParam();
+    SKIP_FORK_UNDER_SANITIZER(model);
     FpServer srv;
     ASSERT_OK(sp_framer_prefix(&srv.framer, 4, 0, 32 << 20)); /* replies of 16 MiB */
     srv.cfg.output_limit = (size_t)64 << 20; /* events: queued whole, reading goes on */
@@ -904,6 +917,7 @@ TEST_F(FaultProcSignals, StormDuringFrameSendRecv)
 TEST_P(FaultProcSignals, StormDuringServerEcho)
 {
     const int model = GetParam();
+    SKIP_FORK_UNDER_SANITIZER(model);
     FpServer srv;
     ASSERT_TRUE(srv.start(model));
     Sock c;
@@ -948,6 +962,7 @@ class FaultProcBadInput : public FaultProc
 TEST_P(FaultProcBadInput, GarbageOversizeAndTruncatedCloseOnlyThatConnection)
 {
     const int model = GetParam();
+    SKIP_FORK_UNDER_SANITIZER(model);
     FpServer srv; /* 4-byte prefix, at most 64 KiB */
     ASSERT_TRUE(srv.start(model));
     const size_t max = 64 * 1024;
@@ -1064,6 +1079,7 @@ TEST_P(FaultProcBadInput, GarbageOversizeAndTruncatedCloseOnlyThatConnection)
 TEST_P(FaultProcBadInput, DelimitedGarbageWithoutDelimiterIsTooLarge)
 {
     const int model = GetParam();
+    SKIP_FORK_UNDER_SANITIZER(model);
     FpServer srv;
     ASSERT_OK(sp_framer_delim(&srv.framer, "\n", 1, 1024));
     ASSERT_TRUE(srv.start(model));
@@ -1113,6 +1129,7 @@ class FaultProcChurn : public SpTest, public ::testing::WithParamInterface<int>
 TEST_P(FaultProcChurn, TenThousandCyclesLeaveNoDescriptorThreadOrChild)
 {
     const int model = GetParam();
+    SKIP_FORK_UNDER_SANITIZER(model);
     int cycles = 10000;
     if (is_wine())
         cycles = 1000;
