@@ -48,8 +48,10 @@ enum sp_model {
 
 /** Why a connection closed (the `reason` of sp_server_handler::on_close). */
 enum sp_close_reason {
-    SP_CLOSE_ORDERLY = 0,   /**< the peer closed its sending side */
-    SP_CLOSE_ERROR = 1,     /**< a transfer failed: reset, keepalive timeout, ... (`error`) */
+    SP_CLOSE_ORDERLY = 0,   /**< the peer closed its sending side (between messages) */
+    SP_CLOSE_ERROR = 1,     /**< a transfer failed: reset, keepalive timeout, ... (`error`);
+                               SP_EEOF: the peer closed in the middle of a message, which
+                               is not delivered */
     SP_CLOSE_IDLE = 2,      /**< no whole message (raw: no byte) for idle_timeout_ms */
     SP_CLOSE_TOO_LARGE = 3, /**< a message over the framer's maximum, or bad framing */
     SP_CLOSE_STOPPING = 4,  /**< the server is stopping */

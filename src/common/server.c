@@ -398,15 +398,18 @@ static void read_once(sp_conn *c, char *buf)
     ptrdiff_t cap = SP__READ_CHUNK, got;
     if (c->dec != NULL && (cap = sp_frame_decoder_space(c->dec, &room)) < 0) {
         c->close_reason = cap == SP_EMSGSIZE ? SP_CLOSE_TOO_LARGE : SP_CLOSE_ERROR;
-        c->close_error = SP__SMALL_ERROR((int)cap);
+        c->close_error = cap == SP_EMSGSIZE ? 0 : SP__SMALL_ERROR((int)cap);
         return;
     }
     /* readable: this will not block (MSG_DONTWAIT where the OS has it) */
     got = sp__recv_dontwait(c->reg.sock, room, (size_t)cap, 1);
     if (got == SP_EAGAIN)
         return;
-    if (got == 0) {
-        c->close_reason = SP_CLOSE_ORDERLY; /* a message cut by the end is not delivered */
+    if (got == 0 && c->dec != NULL && sp_frame_decoder_pending(c->dec) > 0) {
+        c->close_reason = SP_CLOSE_ERROR; /* closed in the middle of a message: not delivered */
+        c->close_error = SP_EEOF;
+    } else if (got == 0) {
+        c->close_reason = SP_CLOSE_ORDERLY;
     } else if (got < 0) {
         c->close_reason = SP_CLOSE_ERROR;
         c->close_error = SP__SMALL_ERROR((int)got);
@@ -428,8 +431,7 @@ static int deliver_one(sp_conn *c)
         return 1;
     }
     if (rc == SP_EMSGSIZE) {
-        c->close_reason = SP_CLOSE_TOO_LARGE;
-        c->close_error = SP_EMSGSIZE;
+        c->close_reason = SP_CLOSE_TOO_LARGE; /* error: 0 but for SP_CLOSE_ERROR */
     } else if (rc < 0) {
         c->close_reason = SP_CLOSE_ERROR;
         c->close_error = SP__SMALL_ERROR(rc);

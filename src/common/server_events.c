@@ -106,6 +106,8 @@ static int push_out(sp_conn *c, const sp_iovec *iov, int n)
     if (queued(c) == 0) { /* nothing ahead of it: try the socket first */
         ptrdiff_t r = sp_sendv(c->reg.sock, all, m);
         if (r < 0 && r != SP_EAGAIN) {
+            if (c->close_reason == SP_CLOSE_ORDERLY)
+                c->close_reason = -1; /* a reply was lost: not an orderly end any more */
             mark_closing(c, SP_CLOSE_ERROR, (int)r);
             return (int)r;
         }
@@ -229,7 +231,15 @@ static void flush(sp_conn *c)
         if (r == SP_EAGAIN)
             break;
         if (r < 0) {
+            /* what is queued can never be sent: drop it, so that a connection already
+             * closing for another reason (the peer's orderly close) is finalized too
+             * instead of being polled for writability again and again */
+            free(c->out);
+            c->out = NULL;
+            if (c->close_reason == SP_CLOSE_ORDERLY)
+                c->close_reason = -1; /* replies were lost: not an orderly end any more */
             mark_closing(c, SP_CLOSE_ERROR, (int)r);
+            update_interest(c);
             return;
         }
         c->out->off += (size_t)r;
@@ -278,7 +288,7 @@ static void deliver_messages(sp_conn *c, sp_frame_decoder *d)
     if ((c->flags & SP__CONN_PAUSED) && r > 0)
         c->flags |= SP__CONN_UNDRAINED; /* resumed by flush() */
     else if (r == SP_EMSGSIZE)
-        mark_closing(c, SP_CLOSE_TOO_LARGE, SP_EMSGSIZE);
+        mark_closing(c, SP_CLOSE_TOO_LARGE, 0); /* error: 0 but for SP_CLOSE_ERROR */
     else if (r < 0)
         mark_closing(c, SP_CLOSE_ERROR, r);
 }
@@ -295,7 +305,10 @@ static ptrdiff_t read_framed(sp_conn *c, int *filled)
                        d, &room, d == &c->srv->scratch ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE);
     int rc;
     if (cap < 0) {
-        mark_closing(c, cap == SP_EMSGSIZE ? SP_CLOSE_TOO_LARGE : SP_CLOSE_ERROR, (int)cap);
+        if (cap == SP_EMSGSIZE)
+            mark_closing(c, SP_CLOSE_TOO_LARGE, 0);
+        else
+            mark_closing(c, SP_CLOSE_ERROR, (int)cap);
         (void)settle_decoder(c, d);
         return cap;
     }
@@ -335,8 +348,12 @@ static void read_some(sp_conn *c)
         if (got == SP_EAGAIN)
             break;
         if (got == 0) {
-            /* the peer is done sending: replies already queued still go out */
-            mark_closing(c, SP_CLOSE_ORDERLY, 0);
+            /* the peer is done sending: replies already queued still go out; a message
+             * it left unfinished is not delivered (SP_EEOF, as in the blocking models) */
+            if (c->dec != NULL && sp_frame_decoder_pending(c->dec) > 0)
+                mark_closing(c, SP_CLOSE_ERROR, SP_EEOF);
+            else
+                mark_closing(c, SP_CLOSE_ORDERLY, 0);
         } else if (got < 0) {
             mark_closing(c, SP_CLOSE_ERROR, (int)got);
         } else if (srv->cfg.framer == NULL) {
@@ -368,7 +385,8 @@ static void process_closing(sp_server *srv, int force)
     while (list != NULL) {
         sp_conn *c = list;
         list = c->next_closing;
-        if (force || queued(c) == 0 || c->close_reason == SP_CLOSE_ERROR ||
+        if (force || queued(c) == 0 ||
+            (c->close_reason == SP_CLOSE_ERROR && c->close_error != SP_EEOF) ||
             c->close_reason == SP_CLOSE_TOO_LARGE)
             finalize(c);
         else /* flush() puts it back on the list once the queue is empty */
