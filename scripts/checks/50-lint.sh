@@ -10,7 +10,8 @@ cd "$(dirname "$0")/../.."
 jobs=${SOCKPORT_LINT_JOBS:-2}
 failed=0
 lib_only=(-G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DSOCKPORT_BUILD_TESTS=OFF
-    -DSOCKPORT_BUILD_EXAMPLES=OFF -DSOCKPORT_BUILD_BENCH=OFF -DSOCKPORT_INSTALL=OFF)
+    -DSOCKPORT_BUILD_EXAMPLES=OFF -DSOCKPORT_BUILD_BENCH=OFF -DSOCKPORT_BUILD_TOOLS=OFF
+    -DSOCKPORT_INSTALL=OFF)
 
 # Only a compilation database is needed: configure, never build.
 cmake -S . -B build/lint "${lib_only[@]}" >/dev/null

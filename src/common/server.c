@@ -188,7 +188,8 @@ sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
 {
     int blocking = srv->model != SP_MODEL_EVENTS;
     size_t size = blocking ? sizeof(sp__conn_blocking) : sizeof(sp_conn);
-    size_t plen = peer->len <= sizeof peer->u.bytes && peer->len <= 255 ? peer->len : 0;
+    /* peer_len is a byte: every sockaddr fits (the storage is 128 bytes) */
+    size_t plen = peer->len <= sizeof peer->u.bytes ? peer->len : 0;
     sp_conn *c = (sp_conn *)calloc(1, size + plen);
     if (c == NULL)
         return NULL;
@@ -315,6 +316,7 @@ int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void *msg, 
     sp__mutex_lock(&srv->lock);
     for (b = srv->conns; b != NULL; b = b->next)
         n++;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized right */
     list = (sp__conn_blocking **)malloc((n ? n : 1) * sizeof *list);
     if (list == NULL) {
         sp__mutex_unlock(&srv->lock);
@@ -587,7 +589,7 @@ static int run_threads(sp_server *srv)
 {
     for (;;) {
         sp_socket_t s;
-        sp_addr peer;
+        sp_addr peer = {{{0}}, 0}; /* filled by accept; zero for the analyzers */
         sp_conn *c;
         int busy, rc;
         reap_threads(srv, 0);

@@ -195,11 +195,10 @@ int sp__events_broadcast(sp_server *srv, const sp_conn *except, const void *msg,
 
 /* After a read or a resume: a connection keeps a decoder only while it holds bytes (the
  * start of a message, or messages waiting out back-pressure). 0 or SP_ENOMEM. */
-static int settle_decoder(sp_conn *c, sp_frame_decoder *d)
+static int settle_decoder(sp_conn *c, sp_frame_decoder *d, int shared)
 {
-    sp_server *srv = c->srv;
     if (c->close_reason >= 0 || sp_frame_decoder_pending(d) == 0) {
-        if (d == &srv->scratch) {
+        if (shared) {
             (void)sp_frame_decoder_reset(d);
         } else {
             sp_frame_decoder_free(d);
@@ -208,7 +207,7 @@ static int settle_decoder(sp_conn *c, sp_frame_decoder *d)
         }
         return 0;
     }
-    if (d == &srv->scratch) {
+    if (shared) {
         int rc;
         c->dec = (sp_frame_decoder *)malloc(sizeof *c->dec);
         if (c->dec == NULL)
@@ -256,7 +255,7 @@ static void flush(sp_conn *c)
             sp_frame_decoder *d = c->dec;
             int rc;
             deliver_messages(c, d); /* the requests that waited; may pause again */
-            if ((rc = settle_decoder(c, d)) != 0)
+            if ((rc = settle_decoder(c, d, 0)) != 0)
                 mark_closing(c, SP_CLOSE_ERROR, rc);
         }
     }
@@ -297,19 +296,20 @@ static void deliver_messages(sp_conn *c, sp_frame_decoder *d)
  * start of a message), then its messages delivered. */
 static ptrdiff_t read_framed(sp_conn *c, int *filled)
 {
-    sp_frame_decoder *d = c->dec != NULL ? c->dec : &c->srv->scratch;
+    int shared = c->dec == NULL;
+    sp_frame_decoder *d = shared ? &c->srv->scratch : c->dec;
     void *room;
     /* the shared decoder reads as much as the raw path; a connection's own, the rest of
      * its message (at least SP_FRAME_RECV_SIZE) */
-    ptrdiff_t got, cap = sp__frame_decoder_space(
-                       d, &room, d == &c->srv->scratch ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE);
+    ptrdiff_t got,
+        cap = sp__frame_decoder_space(d, &room, shared ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE);
     int rc;
     if (cap < 0) {
         if (cap == SP_EMSGSIZE)
             mark_closing(c, SP_CLOSE_TOO_LARGE, 0);
         else
             mark_closing(c, SP_CLOSE_ERROR, (int)cap);
-        (void)settle_decoder(c, d);
+        (void)settle_decoder(c, d, shared);
         return cap;
     }
     got = sp_recv(c->reg.sock, room, (size_t)cap);
@@ -318,7 +318,7 @@ static ptrdiff_t read_framed(sp_conn *c, int *filled)
         sp_frame_decoder_commit(d, (size_t)got);
         deliver_messages(c, d);
     }
-    if ((rc = settle_decoder(c, d)) != 0)
+    if ((rc = settle_decoder(c, d, shared)) != 0)
         mark_closing(c, SP_CLOSE_ERROR, rc);
     return got;
 }
@@ -430,7 +430,7 @@ static void accept_burst(sp_server *srv, sp_socket_t l)
     int k;
     for (k = 0; k < ACCEPT_BURST; k++) {
         sp_socket_t s;
-        sp_addr peer;
+        sp_addr peer = {{{0}}, 0}; /* filled by accept; zero for the analyzers */
         sp_conn *c;
         int rc;
         if (sp_server_connections(srv) >= srv->cfg.max_connections &&
@@ -497,11 +497,9 @@ static void sweep(sp_server *srv, uint64_t now, int stopping, int all)
         sp_conn *c = (sp_conn *)r->data;
         if (!(r->events & SP__REG_OWNED) || c->close_reason >= 0)
             continue;
-        if (all)
-            mark_closing(c, SP_CLOSE_STOPPING, 0);
-        else if (idle > 0 && (uint32_t)now - c->last_active >= idle)
+        if (!all && idle > 0 && (uint32_t)now - c->last_active >= idle)
             mark_closing(c, SP_CLOSE_IDLE, 0);
-        else if (stopping && (c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0))
+        else if (all || (stopping && (c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0)))
             mark_closing(c, SP_CLOSE_STOPPING, 0);
     }
 }

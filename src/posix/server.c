@@ -62,7 +62,7 @@ int sp__server_run_fork(sp_server *srv)
         return SP_ENOMEM;
     for (;;) {
         sp_socket_t s;
-        sp_addr peer;
+        sp_addr peer = {{{0}}, 0}; /* filled by accept; zero for the analyzers */
         pid_t pid;
         int rc;
         n = reap(pids, n, 0);
