@@ -33,15 +33,16 @@ extern "C" {
 /*
  * What POLLHUP means on a system:
  *  - SP__HUP_BOTH: both directions are done (Linux tcp_poll; FreeBSD sopoll_generic sets it
- *    only when SBS_CANTRCVMORE and SBS_CANTSENDMORE both hold; Windows: "disconnected or
- *    aborted"). A pending error comes with POLLERR on Linux and Windows, without it on
- *    FreeBSD (which never sets POLLERR on a socket): SO_ERROR says.
+ *    only when SBS_CANTRCVMORE and SBS_CANTSENDMORE both hold). A pending error comes with
+ *    POLLERR on Linux, without it on FreeBSD (which never sets POLLERR on a socket):
+ *    SO_ERROR says.
  *  - SP__HUP_EOF: XNU, whose poll() is built on kqueue (bsd/kern/sys_generic.c,
  *    poll_callback): POLLHUP is the EV_EOF of the read filter (the peer's FIN, a reset, a
  *    refused connect) or of the write filter (our own shutdown(SHUT_WR), a reset, a refused
  *    connect), POLLERR never comes from a socket, and POLLOUT is not added once POLLHUP is
  *    set. One direction is done, or both, or the connection failed: only the next call can
- *    tell which, and it does not block.
+ *    tell which, and it does not block. Windows' WSAPoll too: its page says "disconnected
+ *    or aborted", and Wine 8 answers the peer's FIN alone with POLLHUP.
  */
 enum sp__hup_kind { SP__HUP_BOTH = 0, SP__HUP_EOF = 1 };
 

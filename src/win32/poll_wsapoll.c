@@ -180,10 +180,13 @@ static int wp_poll_around_dead(wp_state *st, int err)
 }
 
 /*
- * revents onto SP_EV_*: readiness.h decides, the same rules as poll() (POLLHUP means
- * "disconnected or aborted" on Windows: the WSAPOLLFD page). So:
+ * revents onto SP_EV_*: readiness.h decides, with POLLHUP read as a one-way EOF
+ * (SP__HUP_EOF): Microsoft's WSAPOLLFD page says only "disconnected or aborted", and
+ * Wine 8 answers the peer's FIN alone with POLLHUP while our side can still send
+ * (tests/test_replay_readiness.cc checks it live). So:
  *  - a failed connect: Windows 2004+ gives POLLHUP | POLLERR | POLLWRNORM, Wine 8 POLLERR
- *    alone; both become SP_EV_WRITE | SP_EV_ERROR (plus SP_EV_HUP on Windows).
+ *    alone; both become SP_EV_WRITE | SP_EV_ERROR.
+ *  - the peer's FIN: POLLHUP, often without POLLRDNORM: SP_EV_READ, whose recv returns 0.
  *  - POLLNVAL, a socket closed while registered: Wine reports it and Windows ignores the
  *    entry (it is simply never ready); reported as SP_EV_ERROR until removed.
  */
@@ -192,7 +195,7 @@ static int wp_events(SHORT re, const sp__reg *r)
     int pr = ((re & (POLLRDNORM | POLLRDBAND)) ? SP__R_IN : 0) |
              ((re & POLLWRNORM) ? SP__R_OUT : 0) | ((re & POLLERR) ? SP__R_ERR : 0) |
              ((re & POLLHUP) ? SP__R_HUP : 0) | ((re & POLLNVAL) ? SP__R_NVAL : 0);
-    return sp__poll_revents_to_events(pr, r->events, SP__HUP_BOTH);
+    return sp__poll_revents_to_events(pr, r->events, SP__HUP_EOF);
 }
 
 static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
