@@ -55,6 +55,8 @@ const char *situation_name(Situation s)
     return names[s];
 }
 
+constexpr int NONE = SP__PEEK_NONE, PEEK_ERROR = SP__PEEK_ERROR, PEEK_EOF = SP__PEEK_EOF,
+              PEEK_EMPTY = SP__PEEK_EMPTY;
 constexpr int RD = SP_EV_READ, WR = SP_EV_WRITE, ER = SP_EV_ERROR, HU = SP_EV_HUP;
 constexpr int R_IN = SP__R_IN, R_PRI = SP__R_PRI, R_OUT = SP__R_OUT, R_ERR = SP__R_ERR,
               R_HUP = SP__R_HUP, R_NVAL = SP__R_NVAL;
@@ -68,6 +70,7 @@ struct PollRow {
     Situation sit;
     int asked;   /* SP_EV_READ | SP_EV_WRITE */
     int revents; /* SP__R_*: what the OS answers */
+    int peek;    /* what recv(MSG_PEEK) finds then, when sp__poll_wants_peek */
     int want;    /* what sockport reports (sp__poll_revents_to_events) */
     const char *source;
 };
@@ -99,51 +102,67 @@ int hup_kind(Os os)
  */
 const PollRow poll_rows[] = {
     /* refused connect */
-    {LINUX, REFUSED, WR, R_OUT | R_ERR | R_HUP, WR | ER | HU, "Linux tcp_poll: sk_err, TCP_CLOSE"},
-    {LINUX, REFUSED, RD | WR, R_IN | R_OUT | R_ERR | R_HUP, RD | WR | ER | HU, "Linux tcp_poll"},
-    {XNU, REFUSED, WR, R_HUP, WR,
-     "XNU poll_callback: EVFILT_WRITE EV_EOF, no POLLOUT after POLLHUP"},
-    {XNU, REFUSED, RD | WR, R_IN | R_HUP, RD | WR, "XNU poll_callback: EVFILT_READ EV_EOF"},
-    {FREEBSD, REFUSED, WR, R_OUT | R_HUP, WR | HU, "FreeBSD sopoll_generic, sowriteable"},
-    {WINDOWS, REFUSED, WR, R_OUT | R_ERR | R_HUP, WR | ER, "WSAPoll page; Windows 10 2004+"},
-    {WINE, REFUSED, WR, R_ERR, WR | ER, "Wine 8, live"},
+    {LINUX, REFUSED, WR, R_OUT | R_ERR | R_HUP, NONE, WR | ER | HU,
+     "Linux tcp_poll: sk_err, TCP_CLOSE"},
+    {LINUX, REFUSED, RD | WR, R_IN | R_OUT | R_ERR | R_HUP, NONE, RD | WR | ER | HU,
+     "Linux tcp_poll"},
+    {XNU, REFUSED, WR, R_HUP, PEEK_ERROR, WR | ER | HU,
+     "XNU poll_callback: EVFILT_WRITE EV_EOF, no POLLOUT after POLLHUP; soreceive MSG_PEEK "
+     "keeps so_error"},
+    {XNU, REFUSED, RD | WR, R_IN | R_HUP, PEEK_ERROR, RD | WR | ER | HU,
+     "XNU poll_callback: EVFILT_READ EV_EOF"},
+    {FREEBSD, REFUSED, WR, R_OUT | R_HUP, PEEK_ERROR, WR | ER | HU,
+     "FreeBSD sopoll_generic, sowriteable (no POLLERR); soreceive_stream MSG_PEEK"},
+    {WINDOWS, REFUSED, WR, R_OUT | R_ERR | R_HUP, NONE, WR | ER, "WSAPoll page; Windows 10 2004+"},
+    {WINE, REFUSED, WR, R_ERR, NONE, WR | ER, "Wine 8, live"},
     /* the peer's FIN (it shut down writing) */
-    {WINE, PEER_FIN, RD, R_HUP, RD, "Wine 8, live: POLLHUP alone, no POLLRDNORM"},
-    {WINE, PEER_FIN, RD | WR, R_OUT | R_HUP, RD | WR, "Wine 8, live: the write side stays open"},
-    {LINUX, PEER_FIN, RD, R_IN, RD, "Linux tcp_poll: RCV_SHUTDOWN -> POLLIN"},
-    {LINUX, PEER_FIN, RD | WR, R_IN | R_OUT, RD | WR, "Linux tcp_poll"},
-    {XNU, PEER_FIN, RD, R_IN | R_HUP, RD,
+    {WINE, PEER_FIN, RD, R_HUP, NONE, RD, "Wine 8, live: POLLHUP alone, no POLLRDNORM"},
+    {WINE, PEER_FIN, RD | WR, R_OUT | R_HUP, NONE, RD | WR,
+     "Wine 8, live: the write side stays open"},
+    {LINUX, PEER_FIN, RD, R_IN, NONE, RD, "Linux tcp_poll: RCV_SHUTDOWN -> POLLIN"},
+    {LINUX, PEER_FIN, RD | WR, R_IN | R_OUT, NONE, RD | WR, "Linux tcp_poll"},
+    {XNU, PEER_FIN, RD, R_IN | R_HUP, PEEK_EOF, RD,
      "XNU poll_callback: EVFILT_READ EV_EOF -> POLLIN|POLLHUP"},
-    {XNU, PEER_FIN, RD | WR, R_IN | R_HUP, RD | WR, "XNU poll_callback: read knote first"},
-    {XNU, PEER_FIN, RD | WR, R_IN | R_OUT | R_HUP, RD | WR, "XNU poll_callback: write knote first"},
-    {FREEBSD, PEER_FIN, RD, R_IN, RD, "FreeBSD sopoll_generic: SBS_CANTRCVMORE -> POLLIN"},
-    {FREEBSD, PEER_FIN, RD | WR, R_IN | R_OUT, RD | WR, "FreeBSD sopoll_generic"},
+    {XNU, PEER_FIN, RD | WR, R_IN | R_HUP, PEEK_EOF, RD | WR,
+     "XNU poll_callback: read knote first"},
+    {XNU, PEER_FIN, RD | WR, R_IN | R_OUT | R_HUP, PEEK_EOF, RD | WR,
+     "XNU poll_callback: write knote first"},
+    {FREEBSD, PEER_FIN, RD, R_IN, NONE, RD, "FreeBSD sopoll_generic: SBS_CANTRCVMORE -> POLLIN"},
+    {FREEBSD, PEER_FIN, RD | WR, R_IN | R_OUT, NONE, RD | WR, "FreeBSD sopoll_generic"},
     /* a reset from the peer */
-    {LINUX, PEER_RST, RD, R_IN | R_ERR | R_HUP, RD | ER | HU, "Linux tcp_poll: sk_err, TCP_CLOSE"},
-    {XNU, PEER_RST, RD, R_IN | R_HUP, RD, "XNU filt_soread_common: EV_EOF (fflags ECONNRESET)"},
-    {FREEBSD, PEER_RST, RD, R_IN | R_HUP, RD | HU, "FreeBSD sopoll_generic: both directions over"},
-    {WINE, PEER_RST, RD, R_ERR | R_HUP, RD | ER, "Wine 8, live"},
+    {LINUX, PEER_RST, RD, R_IN | R_ERR | R_HUP, NONE, RD | ER | HU,
+     "Linux tcp_poll: sk_err, TCP_CLOSE"},
+    {XNU, PEER_RST, RD, R_IN | R_HUP, PEEK_ERROR, RD | ER | HU,
+     "XNU filt_soread_common: EV_EOF (fflags ECONNRESET)"},
+    {FREEBSD, PEER_RST, RD, R_IN | R_HUP, PEEK_ERROR, RD | ER | HU,
+     "FreeBSD sopoll_generic: both directions over"},
+    {WINE, PEER_RST, RD, R_ERR | R_HUP, NONE, RD | ER, "Wine 8, live"},
     /* our own shutdown(SHUT_WR) */
-    {WINE, LOCAL_SHUT_WR, RD | WR, R_OUT, WR, "Wine 8, live"},
-    {LINUX, LOCAL_SHUT_WR, RD, 0, 0, "Linux tcp_poll: SEND_SHUTDOWN alone is no POLLHUP"},
-    {LINUX, LOCAL_SHUT_WR, RD | WR, R_OUT, WR, "Linux tcp_poll: SEND_SHUTDOWN -> POLLOUT"},
-    {XNU, LOCAL_SHUT_WR, RD, 0, 0, "XNU poll: no write knote when POLLOUT is not asked"},
-    {XNU, LOCAL_SHUT_WR, RD | WR, R_HUP, RD | WR,
-     "XNU filt_sowrite_common: SS_CANTSENDMORE -> EV_EOF -> POLLHUP (READ is a guess)"},
-    {FREEBSD, LOCAL_SHUT_WR, RD | WR, R_OUT, WR, "FreeBSD sowriteable: SBS_CANTSENDMORE"},
+    {WINE, LOCAL_SHUT_WR, RD | WR, R_OUT, NONE, WR, "Wine 8, live"},
+    {LINUX, LOCAL_SHUT_WR, RD, 0, NONE, 0, "Linux tcp_poll: SEND_SHUTDOWN alone is no POLLHUP"},
+    {LINUX, LOCAL_SHUT_WR, RD | WR, R_OUT, NONE, WR, "Linux tcp_poll: SEND_SHUTDOWN -> POLLOUT"},
+    {XNU, LOCAL_SHUT_WR, RD, 0, NONE, 0, "XNU poll: no write knote when POLLOUT is not asked"},
+    {XNU, LOCAL_SHUT_WR, RD | WR, R_HUP, PEEK_EMPTY, WR,
+     "XNU filt_sowrite_common: SS_CANTSENDMORE -> EV_EOF -> POLLHUP; the read side is open"},
+    {FREEBSD, LOCAL_SHUT_WR, RD | WR, R_OUT, NONE, WR, "FreeBSD sowriteable: SBS_CANTSENDMORE"},
     /* a descriptor closed before the call */
-    {LINUX, CLOSED_FD, RD, R_NVAL, RD | ER, "Linux do_pollfd: POLLNVAL"},
-    {XNU, CLOSED_FD, RD, R_NVAL, RD | ER, "XNU poll: kevent_register fails -> POLLNVAL"},
+    {LINUX, CLOSED_FD, RD, R_NVAL, NONE, RD | ER, "Linux do_pollfd: POLLNVAL"},
+    {XNU, CLOSED_FD, RD, R_NVAL, NONE, RD | ER, "XNU poll: kevent_register fails -> POLLNVAL"},
     /* no interest (events 0), after a reset */
-    {LINUX, NO_INTEREST_RST, 0, R_ERR | R_HUP, ER | HU, "Linux: POLLERR/POLLHUP are never masked"},
-    {XNU, NO_INTEREST_RST, 0, 0, 0, "XNU poll: events 0 registers no knote"},
-    {FREEBSD, NO_INTEREST_RST, 0, R_HUP, HU, "FreeBSD sopoll_generic: POLLHUP not masked"},
+    {LINUX, NO_INTEREST_RST, 0, R_ERR | R_HUP, NONE, ER | HU,
+     "Linux: POLLERR/POLLHUP are never masked"},
+    {XNU, NO_INTEREST_RST, 0, 0, NONE, 0, "XNU poll: events 0 registers no knote"},
+    {FREEBSD, NO_INTEREST_RST, 0, R_HUP, PEEK_ERROR, ER | HU,
+     "FreeBSD sopoll_generic: POLLHUP not masked"},
 };
 
 TEST(ReplayPoll, EveryRowMeansWhatTheTableSays)
 {
     for (const PollRow &row : poll_rows) {
-        int got = sp__poll_revents_to_events(row.revents, row.asked, hup_kind(row.os));
+        EXPECT_EQ(row.peek != NONE,
+                  sp__poll_wants_peek(row.revents) && row.os != WINDOWS && row.os != WINE)
+            << situation_name(row.sit) << ": a peek where the backend peeks (" << row.source << ")";
+        int got = sp__poll_revents_to_events(row.revents, row.asked, hup_kind(row.os), row.peek);
         EXPECT_EQ(evbits(row.want), evbits(got))
             << situation_name(row.sit) << ", asked " << evbits(row.asked) << ", revents "
             << rbits(row.revents) << " (" << row.source << ")";
@@ -153,8 +172,8 @@ TEST(ReplayPoll, EveryRowMeansWhatTheTableSays)
 TEST(ReplayPoll, XnuRefusedConnectIsNotATimeout)
 {
     /* the bug this table exists for: POLLHUP alone, read as Linux reads it, ready for nothing */
-    EXPECT_NE(0, sp__poll_revents_to_events(R_HUP, WR, SP__HUP_EOF) & WR);
-    EXPECT_EQ(0, sp__poll_revents_to_events(R_HUP, RD, SP__HUP_EOF) & (ER | HU))
+    EXPECT_EQ(WR | ER | HU, sp__poll_revents_to_events(R_HUP, WR, SP__HUP_EOF, SP__PEEK_ERROR));
+    EXPECT_EQ(RD, sp__poll_revents_to_events(R_IN | R_HUP, RD, SP__HUP_EOF, SP__PEEK_EOF))
         << "a peer's orderly close on XNU is no error and no hang-up";
 }
 
@@ -412,8 +431,9 @@ TEST_F(LiveReplay, LinuxPollRowsAreWhatLinuxAnswers)
         EXPECT_EQ(rbits(row.revents), rbits(got)) << situation_name(row.sit) << ", asked "
                                                   << evbits(row.asked) << " (" << row.source << ")";
         /* and what the poll backend makes of the live answer is the row's */
+        EXPECT_FALSE(sp__poll_wants_peek(got)) << "Linux pairs POLLHUP with POLLERR here";
         EXPECT_EQ(evbits(row.want),
-                  evbits(sp__poll_revents_to_events(got, row.asked, SP__HUP_BOTH)));
+                  evbits(sp__poll_revents_to_events(got, row.asked, SP__HUP_BOTH, NONE)));
         checked++;
     }
     EXPECT_GE(checked, 8);
@@ -477,7 +497,7 @@ TEST_F(LiveReplay, WinePollRowsAreWhatWineAnswers)
         EXPECT_EQ(rbits(row.revents), rbits(got))
             << situation_name(row.sit) << " (" << row.source << ")";
         EXPECT_EQ(evbits(row.want),
-                  evbits(sp__poll_revents_to_events(got, row.asked, SP__HUP_EOF)));
+                  evbits(sp__poll_revents_to_events(got, row.asked, SP__HUP_EOF, NONE)));
         checked++;
     }
     EXPECT_GE(checked, 5);

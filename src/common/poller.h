@@ -106,11 +106,12 @@ int sp__poller_default(void);
 int sp__poller_env(char *buf, size_t size);
 
 /*
- * POSIX backend (src/posix/poll.c): a native poll() revents for a socket asked for
- * `asked` (SP_EV_READ | SP_EV_WRITE), as SP_EV_* with this system's meaning of POLLHUP
- * (sp__poll_revents_to_events). sp_wait and the poll poller share it.
+ * POSIX backend (src/posix/poll.c): poll()'s native revents for socket s asked for
+ * `asked` (SP_EV_READ | SP_EV_WRITE), as SP_EV_* with this system's meaning of POLLHUP,
+ * peeking at s when a hang-up needs it (sp__poll_revents_to_events). sp_wait and the poll
+ * poller share it.
  */
-int sp__poll_events_native(int revents, int asked);
+int sp__poll_events_native(sp_socket_t s, int revents, int asked);
 
 /* Registry helpers (src/common/poll.c), for backends that must find a socket's reg. */
 sp__reg *sp__regmap_find(const sp__regmap *m, sp_socket_t s);

@@ -47,17 +47,42 @@ extern "C" {
 enum sp__hup_kind { SP__HUP_BOTH = 0, SP__HUP_EOF = 1 };
 
 /*
+ * A POLLHUP without POLLERR leaves open whether an error is pending (FreeBSD and XNU never
+ * set POLLERR on a socket) and, on XNU, which direction is over. The POSIX backends then
+ * peek: recv(1 byte, MSG_PEEK | MSG_DONTWAIT) reports a pending error without clearing it
+ * (XNU bsd/kern/uipc_socket.c soreceive: "if ((flags & MSG_PEEK) == 0) so->so_error = 0"),
+ * else data, the end of the stream, or nothing yet. ENOTCONN (a socket never connected)
+ * counts as the end of the stream, not as an error.
+ */
+enum sp__peek {
+    SP__PEEK_NONE = 0, /* not peeked (WSAPoll: Windows reports errors with POLLERR) */
+    SP__PEEK_ERROR,    /* an error is pending */
+    SP__PEEK_DATA,     /* data to read */
+    SP__PEEK_EOF,      /* the read side is over */
+    SP__PEEK_EMPTY     /* the read side is open, nothing to read (EAGAIN) */
+};
+
+/* Whether the answer r (SP__R_*) needs a peek before sp__poll_revents_to_events. */
+static inline int sp__poll_wants_peek(int r)
+{
+    return (r & SP__R_HUP) != 0 && (r & (SP__R_ERR | SP__R_NVAL)) == 0;
+}
+
+/*
  * The SP_EV_* mask of one poll() / WSAPoll answer `r` (SP__R_*) for a socket asked for
- * `asked` (SP_EV_READ | SP_EV_WRITE). Errors and hang-ups through sp__error_events rules:
- * SP_EV_ERROR / SP_EV_HUP plus every interest (the next call will not block).
- *  - POLLERR, POLLNVAL: SP_EV_ERROR (POLLNVAL: the caller may say SP_EBADF instead).
- *  - POLLHUP, SP__HUP_BOTH: SP_EV_HUP. SP__HUP_EOF: every interest is ready, without
- *    SP_EV_HUP or SP_EV_ERROR (neither can be told from a one-way EOF there): a failed
- *    connect is then SP_EV_WRITE and sp_connect_finish() reports its error, a peer's FIN is
- *    SP_EV_READ and the read returns 0.
+ * `asked` (SP_EV_READ | SP_EV_WRITE), with the peek's result when sp__poll_wants_peek.
+ * Errors and hang-ups as sp__error_events: SP_EV_ERROR / SP_EV_HUP plus every interest
+ * (the next call will not block).
+ *  - POLLERR, POLLNVAL, or a peeked error: SP_EV_ERROR (POLLNVAL: the caller may say
+ *    SP_EBADF instead); with POLLHUP also SP_EV_HUP (the connection is gone).
+ *  - POLLHUP, SP__HUP_BOTH: SP_EV_HUP.
+ *  - POLLHUP, SP__HUP_EOF: never SP_EV_HUP (it may be one direction). Readable when the
+ *    peek found data or the end of the stream (a peer's FIN), not when the read side is
+ *    still open (the EOF was the write side's: our own shutdown(SHUT_WR)); writable when
+ *    asked (POLLOUT is not added once POLLHUP is set on XNU). Not peeked: both.
  *  - POLLRDHUP: readable (the read returns 0).
  */
-static inline int sp__poll_revents_to_events(int r, int asked, int hup_kind)
+static inline int sp__poll_revents_to_events(int r, int asked, int hup_kind, int peek)
 {
     int ev = 0, err = (r & (SP__R_ERR | SP__R_NVAL)) != 0, hup = 0;
     asked &= SP_EV_READ | SP_EV_WRITE;
@@ -66,10 +91,12 @@ static inline int sp__poll_revents_to_events(int r, int asked, int hup_kind)
     if (r & SP__R_OUT)
         ev |= SP_EV_WRITE;
     if (r & SP__R_HUP) {
-        if (hup_kind == SP__HUP_EOF)
-            ev |= SP_EV_READ | SP_EV_WRITE;
-        else
+        if (peek == SP__PEEK_ERROR)
+            err = hup = 1;
+        else if (hup_kind == SP__HUP_BOTH)
             hup = 1;
+        else
+            ev |= SP_EV_WRITE | (peek == SP__PEEK_EMPTY ? 0 : SP_EV_READ);
     }
     if (err || hup)
         ev |= (err ? SP_EV_ERROR : 0) | (hup ? SP_EV_HUP : 0) | asked;

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #ifdef __linux__
 #    include <sys/eventfd.h>
@@ -37,9 +38,30 @@ static int revents_portable(int re)
     return r;
 }
 
-int sp__poll_events_native(int revents, int asked)
+/* What a recv(MSG_PEEK) finds (readiness.h, enum sp__peek); errno is kept. */
+static int peek(int fd)
 {
-    return sp__poll_revents_to_events(revents_portable(revents), asked, SP__POLL_HUP);
+    char c;
+    ssize_t n;
+    int saved = errno, e, rc;
+    do
+        n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    e = errno;
+    errno = saved;
+    if (n > 0)
+        return SP__PEEK_DATA;
+    if (n == 0 || e == ENOTCONN)
+        return SP__PEEK_EOF;
+    rc = e == EAGAIN || e == EWOULDBLOCK ? SP__PEEK_EMPTY : SP__PEEK_ERROR;
+    return rc;
+}
+
+int sp__poll_events_native(sp_socket_t s, int revents, int asked)
+{
+    int r = revents_portable(revents);
+    return sp__poll_revents_to_events(r, asked, SP__POLL_HUP,
+                                      sp__poll_wants_peek(r) ? peek(s) : SP__PEEK_NONE);
 }
 
 /* ---- sp__select ---------------------------------------------------------------------- */
@@ -56,14 +78,14 @@ static const short set_events[3] = {POLLIN, POLLOUT, POLLPRI};
  * writing or exceptions: that is where a failed connect is reported, as in Windows'
  * except set. A socket watched only for reading keeps its error for the recv that
  * follows (a reset), and is reported ready with no error here, as on Windows. Without
- * SP__SELECT_TAKE_ERRORS a POLLERR is SP_EUNKNOWN and anything else 0 (SO_ERROR is not
- * read: it would be cleared for the caller).
+ * SP__SELECT_TAKE_ERRORS SO_ERROR is not read (it would be cleared for the caller): a
+ * POLLERR, or a hang-up whose peek finds an error, is SP_EUNKNOWN, anything else 0.
  */
 static int entry_error(int *err, const struct pollfd *p, unsigned flags)
 {
     if (*err == 1) {
-        if (!(flags & SP__SELECT_TAKE_ERRORS))
-            *err = (p->revents & POLLERR) ? SP_EUNKNOWN : 0;
+        if (!(flags & SP__SELECT_TAKE_ERRORS)) /* a hang-up: peek, which keeps the error */
+            *err = (p->revents & POLLERR) || peek(p->fd) == SP__PEEK_ERROR ? SP_EUNKNOWN : 0;
         else if (!(p->events & (POLLOUT | POLLPRI)))
             *err = 0;
         else if ((*err = sp_socket_error(p->fd)) == 0 && (p->revents & POLLERR))

@@ -101,7 +101,7 @@ static int pl_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
         st->next = i + 1;
         /* POLLNVAL: closed while registered; reported as an error until removed. What
          * POLLHUP means differs (XNU: one direction's EOF): readiness.h decides. */
-        out = sp__poll_events_native(e, reg->events);
+        out = sp__poll_events_native(reg->sock, e, reg->events);
         ev[n].sock = reg->sock;
         ev[n].events = out;
         ev[n].data = reg->data;

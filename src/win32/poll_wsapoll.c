@@ -195,7 +195,7 @@ static int wp_events(SHORT re, const sp__reg *r)
     int pr = ((re & (POLLRDNORM | POLLRDBAND)) ? SP__R_IN : 0) |
              ((re & POLLWRNORM) ? SP__R_OUT : 0) | ((re & POLLERR) ? SP__R_ERR : 0) |
              ((re & POLLHUP) ? SP__R_HUP : 0) | ((re & POLLNVAL) ? SP__R_NVAL : 0);
-    return sp__poll_revents_to_events(pr, r->events, SP__HUP_EOF);
+    return sp__poll_revents_to_events(pr, r->events, SP__HUP_EOF, SP__PEEK_NONE);
 }
 
 static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
