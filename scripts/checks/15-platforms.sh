@@ -4,6 +4,7 @@
 # layer. Each step says what it proves and what it does not. Quick (compiles single files
 # with -fsyntax-only or to /dev/null; no build directory).
 # needs: gcc:gcc g++:g++
+# needs-windows
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 failed=0
