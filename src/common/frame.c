@@ -9,7 +9,7 @@
  * found in a view is returned where it lies; the last, cut message of a fed buffer is
  * copied into buf_ when the buffer is used up.
  */
-#include "internal.h"
+#include "frame_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -676,6 +676,26 @@ int sp_frame_decoder_commit(sp_frame_decoder *d, size_t n)
     return 0;
 }
 
+ptrdiff_t sp__frame_read(sp_frame_decoder *d, sp_socket_t s, size_t want, int dontwait, int *filled)
+{
+    void *room;
+    ptrdiff_t cap = sp__frame_decoder_space(d, &room, want), got;
+    int rc;
+    if (filled != NULL)
+        *filled = 0;
+    if (cap < 0)
+        return cap;
+    got = sp__recv_dontwait(s, room, (size_t)cap, dontwait);
+    if (got <= 0) {
+        (void)sp_frame_decoder_commit(d, 0); /* ends the space() */
+        return got;
+    }
+    if (filled != NULL)
+        *filled = got == cap;
+    rc = sp_frame_decoder_commit(d, (size_t)got);
+    return rc != 0 ? rc : got;
+}
+
 int sp_frame_decoder_skip(sp_frame_decoder *d)
 {
     const sp_framer *f;
@@ -814,14 +834,10 @@ int sp_frame_recv(sp_socket_t s, sp_frame_decoder *d, sp_frame_msg *out, int tim
     if (d == NULL || out == NULL)
         return SP_EINVAL;
     for (;;) {
-        void *room;
-        ptrdiff_t cap, got;
+        ptrdiff_t got;
         int rc = sp_frame_decoder_next(d, out);
         if (rc != 0)
             return rc;
-        cap = sp_frame_decoder_space(d, &room);
-        if (cap < 0)
-            return (int)cap;
         if (deadline != 0) {
             /* wait first, so that a blocking socket never blocks past the deadline; a
              * deadline already passed still takes what has arrived, once */
@@ -835,7 +851,7 @@ int sp_frame_recv(sp_socket_t s, sp_frame_decoder *d, sp_frame_msg *out, int tim
                 return SP_ETIMEDOUT;
         }
         tried = 1;
-        got = sp__recv_dontwait(s, room, (size_t)cap, deadline != 0);
+        got = sp__frame_read(d, s, SP_FRAME_RECV_SIZE, deadline != 0, NULL);
         if (got == SP_EAGAIN) {
             if (deadline == 0) { /* a non-blocking socket without a deadline */
                 rc = sp_wait(s, SP_EV_READ, -1);
@@ -848,8 +864,5 @@ int sp_frame_recv(sp_socket_t s, sp_frame_decoder *d, sp_frame_msg *out, int tim
             return (int)got;
         if (got == 0)
             return sp_frame_decoder_pending(d) > 0 ? SP_EEOF : 0;
-        rc = sp_frame_decoder_commit(d, (size_t)got);
-        if (rc != 0)
-            return rc;
     }
 }

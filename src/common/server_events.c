@@ -9,15 +9,14 @@
  * being read until the queue falls below half of it (back-pressure), so memory stays
  * bounded by the limit plus one reply. The loop never blocks on one client.
  */
+#include "frame_internal.h"
 #include "server.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define EV_BATCH     256
-#define READS_PER_EV 4  /* reads per readiness: fairness between busy connections */
-#define ACCEPT_BURST 64 /* accepts per listener readiness */
-#define BACKOFF_MS   100
+#define READS_PER_EV 4 /* reads per readiness: fairness between busy connections */
 
 static void deliver_messages(sp_conn *c, sp_frame_decoder *d);
 
@@ -31,22 +30,25 @@ static char *out_data(const sp_conn *c)
     return (char *)(c->out + 1);
 }
 
-/* Mark c for closing (the first reason wins) and put it on the closing list. */
-static void mark_closing(sp_conn *c, int reason, int error)
+/* Put c on the closing list when it has a close reason (server_conn.c's rules). */
+static void enlist(sp_conn *c)
 {
     sp_server *srv = c->srv;
-    if (c->close_reason < 0) {
-        c->close_reason = (signed char)reason;
-        c->close_error = SP__SMALL_ERROR(error);
-    }
-    if (!(c->flags & SP__CONN_CLOSING)) {
+    if (c->close_reason >= 0 && !(c->flags & SP__CONN_CLOSING)) {
         c->flags |= SP__CONN_CLOSING;
         c->next_closing = srv->closing;
         srv->closing = c;
     }
 }
 
-void sp__events_close(sp_conn *c)
+/* Mark c for closing (the first reason wins) and put it on the closing list. */
+static void mark_closing(sp_conn *c, int reason, int error)
+{
+    sp__conn_end(c, reason, error);
+    enlist(c);
+}
+
+static void events_close(sp_conn *c)
 {
     mark_closing(c, SP_CLOSE_HANDLER, 0);
 }
@@ -106,9 +108,8 @@ static int push_out(sp_conn *c, const sp_iovec *iov, int n)
     if (queued(c) == 0) { /* nothing ahead of it: try the socket first */
         ptrdiff_t r = sp_sendv(c->reg.sock, all, m);
         if (r < 0 && r != SP_EAGAIN) {
-            if (c->close_reason == SP_CLOSE_ORDERLY)
-                c->close_reason = -1; /* a reply was lost: not an orderly end any more */
-            mark_closing(c, SP_CLOSE_ERROR, (int)r);
+            sp__conn_reply_failed(c, (int)r);
+            enlist(c);
             return (int)r;
         }
         sent = r > 0 ? (size_t)r : 0;
@@ -127,7 +128,7 @@ static int push_out(sp_conn *c, const sp_iovec *iov, int n)
     return 0;
 }
 
-int sp__events_send(sp_conn *c, const void *buf, size_t len)
+static int events_send(sp_conn *c, const void *buf, size_t len)
 {
     sp_server *srv = c->srv;
     unsigned char hdr[SP_FRAME_HEADER_MAX];
@@ -159,7 +160,7 @@ int sp__events_send(sp_conn *c, const void *buf, size_t len)
     return push_out(c, iov, n);
 }
 
-/* Delivery to c starts / ends: replies wait in the stage meanwhile (sp__events_send). */
+/* Delivery to c starts / ends: replies wait in the stage meanwhile (events_send). */
 static void begin_batch(sp_conn *c)
 {
     c->srv->batching = c;
@@ -176,7 +177,7 @@ static void end_batch(sp_conn *c)
     srv->batching = NULL;
 }
 
-int sp__events_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len)
+static int events_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len)
 {
     size_t pos = 0;
     sp__reg *r;
@@ -187,7 +188,7 @@ int sp__events_broadcast(sp_server *srv, const sp_conn *except, const void *msg,
     while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
         sp_conn *c = (sp_conn *)r->data;
         if ((r->events & SP__REG_OWNED) && c != except && c->close_reason < 0 &&
-            sp__events_send(c, msg, len) == 0)
+            events_send(c, msg, len) == 0)
             n++;
     }
     return n;
@@ -235,9 +236,8 @@ static void flush(sp_conn *c)
              * instead of being polled for writability again and again */
             free(c->out);
             c->out = NULL;
-            if (c->close_reason == SP_CLOSE_ORDERLY)
-                c->close_reason = -1; /* replies were lost: not an orderly end any more */
-            mark_closing(c, SP_CLOSE_ERROR, (int)r);
+            sp__conn_reply_failed(c, (int)r);
+            enlist(c);
             update_interest(c);
             return;
         }
@@ -247,7 +247,7 @@ static void flush(sp_conn *c)
         free(c->out); /* an idle connection keeps no buffer */
         c->out = NULL;
         if (c->close_reason >= 0)
-            mark_closing(c, c->close_reason, c->close_error); /* flushed: may close now */
+            enlist(c); /* flushed: may close now */
     }
     if ((c->flags & SP__CONN_PAUSED) && queued(c) < c->srv->cfg.output_limit / 2) {
         c->flags &= (unsigned char)~SP__CONN_PAUSED;
@@ -280,44 +280,30 @@ static void deliver_messages(sp_conn *c, sp_frame_decoder *d)
         c->srv->batching = c->srv->stage_len > 0 || sp_frame_decoder_pending(d) > 0 ? c : NULL;
         /* a whole message: the idle clock restarts */
         c->last_active = (uint32_t)c->srv->now;
-        if (h->on_message(c, msg.data, msg.len) < 0)
-            mark_closing(c, SP_CLOSE_HANDLER, 0);
+        sp__conn_handler_result(c, h->on_message(c, msg.data, msg.len), 0);
+        enlist(c);
     }
     end_batch(c);
     if ((c->flags & SP__CONN_PAUSED) && r > 0)
         c->flags |= SP__CONN_UNDRAINED; /* resumed by flush() */
-    else if (r == SP_EMSGSIZE)
-        mark_closing(c, SP_CLOSE_TOO_LARGE, 0); /* error: 0 but for SP_CLOSE_ERROR */
-    else if (r < 0)
-        mark_closing(c, SP_CLOSE_ERROR, r);
+    sp__conn_decode_result(c, r);
+    enlist(c);
 }
 
 /* One read of a framed connection into its decoder (the shared one unless it holds the
  * start of a message), then its messages delivered. */
 static ptrdiff_t read_framed(sp_conn *c, int *filled)
 {
-    int shared = c->dec == NULL;
+    int shared = c->dec == NULL, rc;
     sp_frame_decoder *d = shared ? &c->srv->scratch : c->dec;
-    void *room;
     /* the shared decoder reads as much as the raw path; a connection's own, the rest of
      * its message (at least SP_FRAME_RECV_SIZE) */
-    ptrdiff_t got,
-        cap = sp__frame_decoder_space(d, &room, shared ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE);
-    int rc;
-    if (cap < 0) {
-        if (cap == SP_EMSGSIZE)
-            mark_closing(c, SP_CLOSE_TOO_LARGE, 0);
-        else
-            mark_closing(c, SP_CLOSE_ERROR, (int)cap);
-        (void)settle_decoder(c, d, shared);
-        return cap;
-    }
-    got = sp_recv(c->reg.sock, room, (size_t)cap);
-    *filled = got == cap;
-    if (got > 0) {
-        sp_frame_decoder_commit(d, (size_t)got);
+    ptrdiff_t got =
+        sp__frame_read(d, c->reg.sock, shared ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE, 0, filled);
+    if (got > 0)
         deliver_messages(c, d);
-    }
+    if (got < 0 && got != SP_EAGAIN)
+        sp__conn_read_result(c, got); /* before settling: an error drops what is held */
     if ((rc = settle_decoder(c, d, shared)) != 0)
         mark_closing(c, SP_CLOSE_ERROR, rc);
     return got;
@@ -340,27 +326,17 @@ static void read_some(sp_conn *c)
             filled = got == SP__READ_CHUNK;
             if (got > 0) {
                 begin_batch(c);
-                if (srv->cfg.handler->on_data(c, srv->rbuf, (size_t)got) < 0)
-                    mark_closing(c, SP_CLOSE_HANDLER, 0);
+                sp__conn_handler_result(c, srv->cfg.handler->on_data(c, srv->rbuf, (size_t)got), 0);
                 end_batch(c);
             }
         }
         if (got == SP_EAGAIN)
             break;
-        if (got == 0) {
-            /* the peer is done sending: replies already queued still go out; a message
-             * it left unfinished is not delivered (SP_EEOF, as in the blocking models) */
-            if (c->dec != NULL && sp_frame_decoder_pending(c->dec) > 0)
-                mark_closing(c, SP_CLOSE_ERROR, SP_EEOF);
-            else
-                mark_closing(c, SP_CLOSE_ORDERLY, 0);
-        } else if (got < 0) {
-            mark_closing(c, SP_CLOSE_ERROR, (int)got);
-        } else if (srv->cfg.framer == NULL) {
-            /* raw bytes restart the idle clock; with a framer only whole messages do
-             * (deliver_messages), so that a trickled message cannot hold it off */
+        /* the peer's end: replies already queued still go out */
+        sp__conn_read_result(c, got);
+        enlist(c);
+        if (got > 0 && sp__conn_bytes_restart_idle(c))
             c->last_active = (uint32_t)srv->now;
-        }
     }
     update_interest(c);
 }
@@ -394,19 +370,8 @@ static void process_closing(sp_server *srv, int force)
     }
 }
 
-static void set_accepting(sp_server *srv, int on)
-{
-    int i;
-    if (srv->accepting == on)
-        return;
-    for (i = 0; i < srv->nlisteners; i++)
-        (void)sp_poller_modify(srv->poller, srv->listeners[i], on ? SP_EV_READ : 0,
-                               &srv->listeners[i]);
-    srv->accepting = on;
-}
-
 /* A connection for an accepted socket, registered; NULL (socket closed) when it cannot. */
-static sp_conn *add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
+static void add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
 {
     sp_conn *c = sp__conn_new(srv, s, peer);
     if (c != NULL) {
@@ -418,61 +383,25 @@ static sp_conn *add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
             c = NULL;
         }
     }
-    if (c == NULL)
+    if (c == NULL) {
         sp_close(s);
-    else
-        c->last_active = (uint32_t)srv->now;
-    return c;
-}
-
-static void accept_burst(sp_server *srv, sp_socket_t l)
-{
-    int k;
-    for (k = 0; k < ACCEPT_BURST; k++) {
-        sp_socket_t s;
-        sp_addr peer = {{{0}}, 0}; /* filled by accept; zero for the analyzers */
-        sp_conn *c;
-        int rc;
-        if (sp_server_connections(srv) >= srv->cfg.max_connections &&
-            srv->cfg.overflow == SP_OVERFLOW_WAIT) {
-            set_accepting(srv, 0); /* resumed when a connection closes */
-            return;
-        }
-        rc = sp_accept(l, &s, &peer, SP_ACCEPT_NONBLOCK);
-        if (rc == SP_EAGAIN)
-            return;
-        if (rc == SP_EMFILE || rc == SP_ENFILE || rc == SP_ENOBUFS || rc == SP_ENOMEM) {
-            /* Out of descriptors: leave the connection in the backlog, stop watching the
-             * listeners for a while instead of spinning on a readiness we cannot take. */
-            set_accepting(srv, 0);
-            srv->backoff_until = srv->now + BACKOFF_MS;
-            return;
-        }
-        if (rc < 0)
-            continue; /* SP_ECONNABORTED and friends: that connection died, go on */
-        if (sp_server_connections(srv) >= srv->cfg.max_connections) {
-            sp_close(s); /* SP_OVERFLOW_REFUSE */
-            continue;
-        }
-        c = add_conn(srv, s, &peer);
-        if (c != NULL && srv->cfg.handler->on_open)
-            srv->cfg.handler->on_open(c);
+        return;
     }
+    c->last_active = (uint32_t)srv->now;
+    if (srv->cfg.handler->on_open)
+        srv->cfg.handler->on_open(c);
 }
 
 static void on_event(sp_server *srv, const sp_event *e)
 {
-    int i;
+    sp_socket_t *l;
     if (e->data == (void *)srv->waker) {
         (void)sp_waker_drain(srv->waker);
         return;
     }
-    for (i = 0; i < srv->nlisteners; i++) {
-        if (e->data == (void *)&srv->listeners[i]) {
-            if (srv->accepting)
-                accept_burst(srv, srv->listeners[i]);
-            return;
-        }
+    if ((l = sp__accept_listener(srv, e)) != NULL) {
+        sp__accept_burst(srv, *l, add_conn);
+        return;
     }
     {
         sp_conn *c = (sp_conn *)e->data;
@@ -490,31 +419,29 @@ static void on_event(sp_server *srv, const sp_event *e)
  * of them when `all`. */
 static void sweep(sp_server *srv, uint64_t now, int stopping, int all)
 {
-    uint32_t idle = (uint32_t)srv->cfg.idle_timeout_ms;
     size_t pos = 0;
     sp__reg *r;
     while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
         sp_conn *c = (sp_conn *)r->data;
+        /* last_active holds the low 32 bits: the age is taken modulo 2^32 */
+        uint64_t last = now - (uint32_t)((uint32_t)now - c->last_active);
         if (!(r->events & SP__REG_OWNED) || c->close_reason >= 0)
             continue;
-        if (!all && idle > 0 && (uint32_t)now - c->last_active >= idle)
+        if (!all && sp__conn_idle_expired(c, last, now))
             mark_closing(c, SP_CLOSE_IDLE, 0);
-        else if (all || (stopping && (c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0)))
+        else if (all || (stopping && sp__conn_between_messages(c)))
             mark_closing(c, SP_CLOSE_STOPPING, 0);
     }
 }
 
-static int loop_timeout(const sp_server *srv, uint64_t now, uint64_t stop_at)
+static int loop_timeout(const sp_server *srv, uint64_t stop_at)
 {
     int t = -1;
     if (srv->cfg.idle_timeout_ms > 0) {
         t = srv->cfg.idle_timeout_ms / 4;
         t = t < 10 ? 10 : t > 1000 ? 1000 : t;
     }
-    if (srv->backoff_until != 0) {
-        int b = srv->backoff_until > now ? (int)(srv->backoff_until - now) : 0;
-        t = t < 0 || b < t ? b : t;
-    }
+    t = sp__accept_timeout(srv, t);
     if (stop_at != 0)
         t = t < 0 || t > 50 ? 50 : t;
     return t;
@@ -522,7 +449,7 @@ static int loop_timeout(const sp_server *srv, uint64_t now, uint64_t stop_at)
 
 static int events_setup(sp_server *srv)
 {
-    int i, rc = 0;
+    int rc = 0;
     if (srv->cfg.framer == NULL && (srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
     if ((srv->stage = (char *)malloc(SP__STAGE_CAP)) == NULL)
@@ -531,29 +458,22 @@ static int events_setup(sp_server *srv)
     srv->batching = NULL;
     if (srv->cfg.framer != NULL)
         rc = sp_frame_decoder_init(&srv->scratch, srv->cfg.framer);
-    if (rc == 0)
-        rc = sp_poller_create(&srv->poller, SP_POLLER_AUTO);
-    for (i = 0; rc == 0 && i < srv->nlisteners; i++)
-        rc = sp_poller_add(srv->poller, srv->listeners[i], SP_EV_READ, &srv->listeners[i]);
-    if (rc == 0)
-        rc = sp_poller_add(srv->poller, sp_waker_socket(srv->waker), SP_EV_READ, srv->waker);
-    srv->accepting = 1;
-    srv->backoff_until = 0;
     srv->closing = NULL;
+    if (rc == 0)
+        rc = sp__accept_setup(srv);
     return rc;
 }
 
-int sp__server_run_events(sp_server *srv)
+static int run_events(sp_server *srv)
 {
     sp_event evs[EV_BATCH];
     uint64_t stop_at = 0, next_sweep = 0;
     int rc = events_setup(srv);
-    srv->now = sp__now_ms();
     while (rc == 0) {
         uint64_t now;
         int n, i;
         /* timeouts from the last reading: late by this pass's work at most, and coarse */
-        n = sp_poller_wait(srv->poller, evs, EV_BATCH, loop_timeout(srv, srv->now, stop_at));
+        n = sp_poller_wait(srv->poller, evs, EV_BATCH, loop_timeout(srv, stop_at));
         if (n < 0) {
             rc = n;
             break;
@@ -563,18 +483,9 @@ int sp__server_run_events(sp_server *srv)
         for (i = 0; i < n; i++)
             on_event(srv, &evs[i]);
         process_closing(srv, 0); /* first: closing frees room for new connections */
-        if (srv->backoff_until != 0 && now >= srv->backoff_until) {
-            srv->backoff_until = 0;
-            set_accepting(srv, 1);
-        }
-        if (!srv->accepting && srv->backoff_until == 0 && stop_at == 0 &&
-            sp_server_connections(srv) < srv->cfg.max_connections)
-            set_accepting(srv, 1);
-        if (stop_at == 0 && sp__atomic_load(&srv->stopping)) {
+        if (stop_at == 0 && sp__atomic_load(&srv->stopping))
             stop_at = now + (uint64_t)srv->cfg.grace_ms;
-            set_accepting(srv, 0);
-            srv->backoff_until = 0;
-        }
+        sp__accept_resume(srv, stop_at != 0);
         if (stop_at != 0 || (srv->cfg.idle_timeout_ms > 0 && now >= next_sweep)) {
             sweep(srv, now, stop_at != 0, 0);
             next_sweep = now + (uint64_t)(srv->cfg.idle_timeout_ms / 4 + 1);
@@ -590,8 +501,7 @@ int sp__server_run_events(sp_server *srv)
             break; /* nothing registered is left (cannot happen: every connection is) */
         process_closing(srv, 1);
     }
-    sp_poller_destroy(srv->poller);
-    srv->poller = NULL;
+    sp__accept_teardown(srv);
     if (srv->cfg.framer != NULL)
         sp_frame_decoder_free(&srv->scratch);
     free(srv->rbuf);
@@ -600,3 +510,8 @@ int sp__server_run_events(sp_server *srv)
     srv->stage = NULL;
     return rc;
 }
+
+const sp__model sp__model_events = {
+    SP_MODEL_EVENTS, sizeof(sp_conn),  0,    run_events, events_send,
+    events_close,    events_broadcast, NULL,
+};
