@@ -15,6 +15,7 @@
 #ifndef _WIN32
 #    include <sys/resource.h>
 #    include <sys/wait.h>
+#    include <unistd.h>
 #endif
 
 using namespace sptest;
@@ -22,18 +23,32 @@ using namespace sptest;
 namespace
 {
 
+/* The models this OS has, and their names for the test's name and its reports. */
+const struct {
+    int model;
+    const char *name;
+} kModels[] = {
+    {SP_MODEL_THREADS, "threads"},
+#ifndef _WIN32
+    {SP_MODEL_FORK, "fork"},
+#endif
+    {SP_MODEL_EVENTS, "events"},
+};
+
 const char *model_name(int m)
 {
-    return m == SP_MODEL_THREADS ? "threads" : m == SP_MODEL_FORK ? "fork" : "events";
+    for (const auto &k : kModels)
+        if (k.model == m)
+            return k.name;
+    return "?";
 }
 
 std::vector<int> os_models()
 {
-#ifdef _WIN32
-    return {SP_MODEL_THREADS, SP_MODEL_EVENTS};
-#else
-    return {SP_MODEL_THREADS, SP_MODEL_FORK, SP_MODEL_EVENTS};
-#endif
+    std::vector<int> v;
+    for (const auto &k : kModels)
+        v.push_back(k.model);
+    return v;
 }
 
 std::string param_name(const ::testing::TestParamInfo<int> &info)
@@ -131,6 +146,20 @@ TEST_P(ServerEngine, AThousandSimultaneousClientsAllServed)
         return;
     sp_addr to;
     ASSERT_OK(sp_addr_parse(&to, addr_.c_str()));
+#ifndef _WIN32
+    if (GetParam() == SP_MODEL_FORK) { /* what one fork of this process costs, for scale */
+        const double f0 = now_ms();
+        for (int i = 0; i < 10; i++) {
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(0);
+            ASSERT_GT(pid, 0);
+            ASSERT_EQ(pid, waitpid(pid, nullptr, 0));
+        }
+        std::printf("[ MEASURED ] a fork, _exit and waitpid of this process: %.2f ms\n",
+                    (now_ms() - f0) / 10);
+    }
+#endif
     sp_poller *p = nullptr;
     ASSERT_OK(sp_poller_create(&p, SP_POLLER_AUTO));
     std::vector<Sock> cs(n);
@@ -197,10 +226,12 @@ TEST_P(ServerEngine, AThousandSimultaneousClientsAllServed)
                 model_name(GetParam()), n, n - unserved, worst,
                 n > unserved ? total / (n - unserved) : 0.0, echoes);
     EXPECT_EQ(0, unserved) << "clients never served within 60 s";
-    /* each fork copies this (large, multi-threaded) test process: 2-6 ms apiece measured
-     * on a loaded 2-core machine, so the last of 1,000 children starts seconds after the
-     * first; a client left in the backlog would wait a minute */
-    EXPECT_LT(worst, 10000.0) << "a client waited more than 10 s for its first echo";
+    /* Each fork copies this large, multi-threaded test process while the children already
+     * served keep the machine busy: the last of 1,000 children starts seconds after the
+     * first (about 2 s alone, up to 11 s at a load average of 35 on 2 cores, measured).
+     * The bound is what the fork cost allows; a client left in the backlog waits a
+     * minute or more (issue #14). */
+    EXPECT_LT(worst, 30000.0) << "a client waited more than 30 s for its first echo";
     /* end: our sending side (the fork model's children hold copies of these sockets) */
     for (int i = 0; i < n; i++)
         sp_shutdown(cs[i], SP_SHUT_WR);

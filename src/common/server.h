@@ -6,7 +6,8 @@
  *                      handler results) and accepting (overflow, back-off)
  *   server_blocking.c  the blocking models: one connection loop and one accept loop, which
  *                      hands each connection to a spawn hook; the thread model's hooks
- *   server_events.c    the event model
+ *   server_events.c    the event model: reading, closing, the loop
+ *   server_events_out.c  its output: queue, stage of replies, flush, back-pressure
  *   posix/server.c     the fork model's hooks (fork, reaping); win32/server.c: none
  *
  * A model is a table (sp__model) chosen once at create; nothing else asks which model
@@ -217,6 +218,26 @@ void sp__blocking_close(sp_conn *c);
 
 /* Their accept loop: accept, hand to srv->model->spawner, reap; until stopped. */
 int sp__blocking_run(sp_server *srv);
+
+/* ---- the event model (server_events.c: input, closing, the loop; server_events_out.c:
+ * output) ----------------------------------------------------------------------------- */
+
+/* Put c on the closing list when it has a close reason; give it one first (mark). */
+void sp__ev_enlist(sp_conn *c);
+void sp__ev_mark_closing(sp_conn *c, int reason, int error);
+/* Hand the complete messages in d to the handler (until back-pressure pauses it). */
+void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d);
+/* After a read or a resume: c keeps a decoder of its own only while it holds bytes. */
+int sp__ev_settle(sp_conn *c, sp_frame_decoder *d, int shared);
+/* Output: bytes queued; the poller interest c needs now; flush on writability (and
+ * resume reading below half the limit); the stage of one read's replies. */
+size_t sp__ev_queued(const sp_conn *c);
+void sp__ev_update_interest(sp_conn *c);
+void sp__ev_flush(sp_conn *c);
+void sp__ev_begin_batch(sp_conn *c);
+void sp__ev_end_batch(sp_conn *c);
+int sp__ev_send(sp_conn *c, const void *buf, size_t len);
+int sp__ev_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
 
 /* ---- backend (src/posix/server.c, src/win32/server.c) -------------------------------- */
 
