@@ -229,10 +229,11 @@ static void sweep(sp_server *srv, uint64_t now, int stopping, int all)
     sp__reg *r;
     while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
         sp_conn *c = (sp_conn *)r->data;
-        /* last_active holds the low 32 bits: the age is taken modulo 2^32 */
-        uint64_t last = now - (uint32_t)((uint32_t)now - c->last_active);
+        uint64_t last;
         if (!(r->events & SP__REG_OWNED) || c->close_reason >= 0)
             continue;
+        /* last_active holds the low 32 bits: the age is taken modulo 2^32 */
+        last = now - (uint32_t)((uint32_t)now - c->last_active);
         if (!all && sp__conn_idle_expired(c, last, now))
             sp__ev_mark_closing(c, SP_CLOSE_IDLE, 0);
         else if (all || (stopping && sp__conn_between_messages(c)))
