@@ -124,7 +124,7 @@ inline std::string enter(const Config &c, const std::string &dir)
     if (unshare(CLONE_NEWNS | CLONE_NEWNET) != 0)
         return std::string("unshare(CLONE_NEWNS|CLONE_NEWNET): ") + std::strerror(errno) +
                " (needs root or CAP_SYS_ADMIN)";
-    if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, nullptr) != 0)
         return std::string("mount --make-rprivate /: ") + std::strerror(errno);
     const struct {
         const char *name;
@@ -137,7 +137,7 @@ inline std::string enter(const Config &c, const std::string &dir)
         struct stat st;
         if (stat(dst.c_str(), &st) != 0 && !write_file(dst, ""))
             return "no " + dst + " to mount over";
-        if (mount(src.c_str(), dst.c_str(), nullptr, MS_BIND, nullptr) != 0)
+        if (mount(src.c_str(), dst.c_str(), "none", MS_BIND, nullptr) != 0)
             return "bind mount " + src + " on " + dst + ": " + std::strerror(errno);
     }
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
