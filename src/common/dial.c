@@ -381,6 +381,25 @@ static int take(sp_dialer *d, sp_socket_t *out)
     return 0;
 }
 
+/* A new dialer, set up (freed again on failure). */
+static int dialer_new(sp_dialer **out, const char *address, int timeout_ms,
+                      const sp_dial_options *opt, int async)
+{
+    sp_dialer *d = (sp_dialer *)calloc(1, sizeof *d);
+    int rc;
+    *out = NULL;
+    if (d == NULL)
+        return SP_ENOMEM;
+    rc = dialer_init(d, address, timeout_ms, opt, async);
+    if (rc != 0) {
+        dialer_clear(d);
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
 int sp_dial_ex(sp_socket_t *out, const char *address, int timeout_ms, const sp_dial_options *opt)
 {
     sp_dialer *d;
@@ -388,16 +407,14 @@ int sp_dial_ex(sp_socket_t *out, const char *address, int timeout_ms, const sp_d
     if (out == NULL)
         return SP_EINVAL;
     *out = SP_INVALID_SOCKET;
-    d = (sp_dialer *)calloc(1, sizeof *d);
-    if (d == NULL)
-        return SP_ENOMEM;
-    rc = dialer_init(d, address, timeout_ms, opt, 0);
-    while (rc == 0 && (rc = advance(d, sp__deadline_left(d->deadline))) == SP_EINPROGRESS)
-        rc = 0;
+    rc = dialer_new(&d, address, timeout_ms, opt, 0);
+    if (rc != 0)
+        return rc;
+    while ((rc = advance(d, sp__deadline_left(d->deadline))) == SP_EINPROGRESS) {
+    }
     if (rc == 0)
         rc = take(d, out);
-    dialer_clear(d);
-    free(d);
+    sp_dial_free(d);
     return rc;
 }
 
@@ -408,24 +425,13 @@ int sp_dial(sp_socket_t *out, const char *address, int timeout_ms)
 
 int sp_dial_start(sp_dialer **out, const char *address, int timeout_ms, const sp_dial_options *opt)
 {
-    sp_dialer *d;
     int rc;
     if (out == NULL)
         return SP_EINVAL;
-    *out = NULL;
-    d = (sp_dialer *)calloc(1, sizeof *d);
-    if (d == NULL)
-        return SP_ENOMEM;
-    rc = dialer_init(d, address, timeout_ms, opt, 1);
-    if (rc == 0 && d->state == ST_CONNECTING)
-        (void)advance(d, 0); /* start the first connect now; step reports how it went */
-    if (rc != 0) {
-        dialer_clear(d);
-        free(d);
-        return rc;
-    }
-    *out = d;
-    return 0;
+    rc = dialer_new(out, address, timeout_ms, opt, 1);
+    if (rc == 0 && (*out)->state == ST_CONNECTING)
+        (void)advance(*out, 0); /* start the first connect now; step reports how it went */
+    return rc;
 }
 
 int sp_dial_step(sp_dialer *d, int *timeout_ms)
