@@ -197,9 +197,10 @@ TEST_F(Dial, NameDialsThroughTheResolver)
     for (int round = 0; round < 1000 && rc == SP_EINPROGRESS; round++) {
         rc = sp_dial_step(d, &t);
         sp_socket_t s[8];
-        int n = sp_dial_watch(d, s, nullptr, 8);
-        if (rc == SP_EINPROGRESS && n > 0)
-            (void)sp_wait(s[0], SP_EV_READ | SP_EV_WRITE, t < 0 || t > 50 ? 50 : t);
+        int ev[8];
+        int n = sp_dial_watch(d, s, ev, 8);
+        if (rc == SP_EINPROGRESS && n > 0) /* the waker (read), then the attempt (write) */
+            (void)sp_wait(s[0], ev[0], t < 0 || t > 50 ? 50 : t);
     }
     ASSERT_OK(rc);
     Sock c2;
