@@ -201,13 +201,22 @@ SP_API int sp_listen(sp_socket_t s, const sp_addr *local, int backlog, unsigned 
 SP_API int sp_accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, unsigned flags);
 
 /**
- * Resolve "host:port" or "unix:/path", then try each address in turn (up to 16) with
- * sp_connect_timeout() until one connects.
+ * Resolve "host:port" or "unix:/path" and connect, all within one deadline: the timeout
+ * bounds the whole call, name resolution (on a worker thread: a slow DNS server cannot
+ * hold the caller) and every attempt, whatever the number of addresses. Addresses are
+ * raced with Happy Eyeballs (RFC 8305): families interleaved, the next attempt 250 ms
+ * after the previous one began, earlier ones kept running, the first to connect wins.
+ * Numeric addresses skip the resolver. sp_dial_ex() (sockport/dial.h) takes options.
  * @param out        receives a blocking stream socket; SP_INVALID_SOCKET on failure.
  * @param address    "host:port", "[v6]:port", "1.2.3.4:port" or "unix:/path".
- * @param timeout_ms bounds each attempt (negative: no limit).
- * @return 0, SP_EINVAL (NULL), an error of sp_addr_resolve() (SP_EAI_NONAME, ...), or the
- *   last attempt's error (SP_ECONNREFUSED, SP_ETIMEDOUT, an error of sp_socket_open()).
+ * @param timeout_ms the deadline of the whole dial, resolution included (negative: no
+ *                   limit).
+ * @return 0, SP_EINVAL (NULL, malformed address), SP_ENOMEM, SP_ETIMEDOUT (the deadline
+ *   passed, resolving or connecting), an error of the resolver (SP_EAI_NONAME,
+ *   SP_EAI_AGAIN, SP_EAI_FAIL, SP_EAI_NODATA), SP_ENOTINIT (Windows, before sp_init()),
+ *   SP_EAGAIN (no resolver thread), or the most useful attempt error: SP_ECONNREFUSED
+ *   before any other (SP_ENETUNREACH, SP_EHOSTUNREACH, SP_EMFILE, ...), before
+ *   SP_ETIMEDOUT; on a tie the error of the family tried first.
  */
 SP_API int sp_dial(sp_socket_t *out, const char *address, int timeout_ms);
 

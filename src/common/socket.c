@@ -210,12 +210,6 @@ int sp_listen(sp_socket_t s, const sp_addr *local, int backlog, unsigned flags)
 /* One way to use a fresh stream socket on an address: connect it, or listen on it. */
 typedef int (*sp__addr_step)(sp_socket_t s, const sp_addr *a, int arg, unsigned flags);
 
-static int step_connect(sp_socket_t s, const sp_addr *a, int timeout_ms, unsigned flags)
-{
-    (void)flags;
-    return sp_connect_timeout(s, a, timeout_ms);
-}
-
 static int step_listen(sp_socket_t s, const sp_addr *a, int backlog, unsigned flags)
 {
     return sp_listen(s, a, backlog, flags);
@@ -251,11 +245,6 @@ static int each_address(sp_socket_t *out, const char *address, sp__addr_step ste
         sp_close(s);
     }
     return rc;
-}
-
-int sp_dial(sp_socket_t *out, const char *address, int timeout_ms)
-{
-    return each_address(out, address, step_connect, timeout_ms, 0);
 }
 
 int sp_listen_on(sp_socket_t *out, const char *address, int backlog, unsigned flags)
