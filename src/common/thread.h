@@ -20,7 +20,7 @@ int sp__thread_start(sp__thread **out, void (*fn)(void *), void *arg);
 /* Wait for the thread to end and release it. */
 void sp__thread_join(sp__thread *t);
 
-/* A mutex and a condition variable in storage the caller owns (no allocation). */
+/* A mutex in storage the caller owns (no allocation). */
 typedef struct sp__mutex {
     union {
         void *align_;
@@ -28,25 +28,11 @@ typedef struct sp__mutex {
     } u;
 } sp__mutex;
 
-typedef struct sp__cond {
-    union {
-        void *align_;
-        unsigned char bytes[64];
-    } u;
-} sp__cond;
-
 int sp__mutex_init(sp__mutex *m);
 void sp__mutex_destroy(sp__mutex *m);
 void sp__mutex_lock(sp__mutex *m);
 void sp__mutex_unlock(sp__mutex *m);
 
-int sp__cond_init(sp__cond *c);
-void sp__cond_destroy(sp__cond *c);
-/* Wait at most timeout_ms (negative: no limit); 0 when signalled (or spuriously woken),
- * SP_ETIMEDOUT at the timeout. */
-int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms);
-void sp__cond_signal(sp__cond *c);
-void sp__cond_broadcast(sp__cond *c);
 
 /* An integer that threads (and signal handlers) read and write atomically. */
 typedef struct sp__atomic {

@@ -37,7 +37,7 @@ int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)
     memset(out, 0, sizeof *out);
     if (ip->family == SP_AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)(void *)out->u.bytes;
-#ifdef __APPLE__
+#ifdef SP_HAVE_SA_LEN
         sin->sin_len = sizeof *sin;
 #endif
         sin->sin_family = AF_INET;
@@ -48,7 +48,7 @@ int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)
     }
     if (ip->family == SP_AF_INET6) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)out->u.bytes;
-#ifdef __APPLE__
+#ifdef SP_HAVE_SA_LEN
         sin6->sin6_len = sizeof *sin6;
 #endif
         sin6->sin6_family = AF_INET6;
@@ -97,7 +97,7 @@ int sp_addr_unix(sp_addr *out, const char *path)
     sun->sun_family = AF_UNIX;
     memcpy(sun->sun_path, path, n + 1);
     out->len = (uint32_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-#ifdef __APPLE__
+#ifdef SP_HAVE_SA_LEN
     sun->sun_len = (unsigned char)out->len;
 #endif
     return 0;

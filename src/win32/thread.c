@@ -1,4 +1,4 @@
-/* thread.c (Windows) - threads, SRW locks, condition variables and Interlocked atomics. */
+/* thread.c (Windows) - threads, SRW locks and Interlocked atomics. */
 #include "thread.h"
 
 #include <windows.h>
@@ -6,11 +6,9 @@
 #include <stdlib.h>
 
 _Static_assert(sizeof(SRWLOCK) <= sizeof(((sp__mutex *)0)->u.bytes), "SRWLOCK fits");
-_Static_assert(sizeof(CONDITION_VARIABLE) <= sizeof(((sp__cond *)0)->u.bytes), "CV fits");
 _Static_assert(sizeof(LONG) == sizeof(long), "Interlocked works on long");
 
 #define LOCK(m) ((SRWLOCK *)(void *)(m)->u.bytes)
-#define CV(c)   ((CONDITION_VARIABLE *)(void *)(c)->u.bytes)
 
 struct sp__thread {
     HANDLE handle;
@@ -70,34 +68,6 @@ void sp__mutex_lock(sp__mutex *m)
 void sp__mutex_unlock(sp__mutex *m)
 {
     ReleaseSRWLockExclusive(LOCK(m));
-}
-
-int sp__cond_init(sp__cond *c)
-{
-    InitializeConditionVariable(CV(c));
-    return 0;
-}
-
-void sp__cond_destroy(sp__cond *c)
-{
-    (void)c;
-}
-
-int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms)
-{
-    if (SleepConditionVariableSRW(CV(c), LOCK(m), timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms, 0))
-        return 0;
-    return GetLastError() == ERROR_TIMEOUT ? SP_ETIMEDOUT : 0;
-}
-
-void sp__cond_signal(sp__cond *c)
-{
-    WakeConditionVariable(CV(c));
-}
-
-void sp__cond_broadcast(sp__cond *c)
-{
-    WakeAllConditionVariable(CV(c));
 }
 
 long sp__atomic_load(sp__atomic *a)
