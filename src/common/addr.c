@@ -360,6 +360,13 @@ int sp_addr_ip(sp_addr *out, int family, const void *ipbytes, int port)
     return sp__addr_from_ip(out, &ip);
 }
 
+int sp_addr_unix(sp_addr *out, const char *path)
+{
+    if (out == NULL || path == NULL || path[0] == '\0')
+        return SP_EINVAL;
+    return sp__addr_unix(out, path);
+}
+
 int sp_addr_loopback(sp_addr *out, int family, int port)
 {
     static const unsigned char v4[4] = {127, 0, 0, 1};

@@ -178,9 +178,9 @@ int sp__wait(sp_socket_t s, int events, int timeout_ms);
 
 /* The plain integer options the shared code sets and reads. */
 enum sp__opt {
-    SP__OPT_NODELAY, /* TCP_NODELAY, 0 or 1 */
-    SP__OPT_SNDBUF,  /* SO_SNDBUF, bytes */
-    SP__OPT_RCVBUF,  /* SO_RCVBUF, bytes */
+    SP__OPT_NODELAY,  /* TCP_NODELAY, 0 or 1 */
+    SP__OPT_SNDBUF,   /* SO_SNDBUF, bytes */
+    SP__OPT_RCVBUF,   /* SO_RCVBUF, bytes */
     SP__OPT_SNDTIMEO, /* SO_SNDTIMEO in ms (a timeval on POSIX, a DWORD on Windows) */
     SP__OPT_RCVTIMEO  /* SO_RCVTIMEO in ms */
 };

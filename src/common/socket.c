@@ -88,8 +88,7 @@ int sp_accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, unsigned fl
     SP__CHECK_SOCKET(listener);
     if ((flags & ~(unsigned)SP_ACCEPT_NONBLOCK) != 0)
         return SP_EINVAL;
-    return sp__accept(listener, out, peer != NULL ? peer : &tmp,
-                      (flags & SP_ACCEPT_NONBLOCK) != 0);
+    return sp__accept(listener, out, peer != NULL ? peer : &tmp, (flags & SP_ACCEPT_NONBLOCK) != 0);
 }
 
 int sp_socketpair(sp_socket_t pair[2])

@@ -33,7 +33,6 @@ void sp__mutex_destroy(sp__mutex *m);
 void sp__mutex_lock(sp__mutex *m);
 void sp__mutex_unlock(sp__mutex *m);
 
-
 /* An integer that threads (and signal handlers) read and write atomically. */
 typedef struct sp__atomic {
     volatile long v;

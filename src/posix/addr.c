@@ -83,12 +83,10 @@ int sp__addr_to_ip(const sp_addr *a, sp__ipaddr *out)
     return SP_EINVAL;
 }
 
-int sp_addr_unix(sp_addr *out, const char *path)
+int sp__addr_unix(sp_addr *out, const char *path)
 {
     struct sockaddr_un *sun;
     size_t n;
-    if (out == NULL || path == NULL)
-        return SP_EINVAL;
     sun = (struct sockaddr_un *)(void *)out->u.bytes;
     n = strlen(path);
     if (n >= sizeof sun->sun_path)
@@ -107,7 +105,7 @@ int sp__addr_unix_path(const sp_addr *a, char *buf, size_t size)
 {
     const struct sockaddr_un *sun = (const struct sockaddr_un *)(const void *)a->u.bytes;
     size_t off = offsetof(struct sockaddr_un, sun_path), n = 0;
-    if (sp_addr_family(a) != SP_AF_UNIX || size == 0)
+    if (sp_addr_family(a) != SP_AF_UNIX)
         return SP_EINVAL;
     if (a->len > off) { /* an unnamed socket has no path at all */
         size_t max = a->len - off;

@@ -45,8 +45,6 @@ int sp_addr_family(const sp_addr *a)
 
 int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)
 {
-    if (out == NULL || ip == NULL || ip->port < 0 || ip->port > 65535)
-        return SP_EINVAL;
     if (ip->family == SP_AF_INET) {
         struct sockaddr_in sin;
         memset(&sin, 0, sizeof sin);
@@ -76,8 +74,6 @@ int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)
 int sp__addr_to_ip(const sp_addr *a, sp__ipaddr *out)
 {
     int family = sp_addr_family(a);
-    if (out == NULL)
-        return SP_EINVAL;
     memset(out, 0, sizeof *out);
     if (family == SP_AF_INET) {
         struct sockaddr_in sin;
@@ -99,12 +95,10 @@ int sp__addr_to_ip(const sp_addr *a, sp__ipaddr *out)
     return SP_EINVAL;
 }
 
-int sp_addr_unix(sp_addr *out, const char *path)
+int sp__addr_unix(sp_addr *out, const char *path)
 {
     struct sockaddr_un sun;
     size_t n;
-    if (out == NULL || path == NULL || path[0] == '\0')
-        return SP_EINVAL;
     n = strlen(path);
     if (n + 1 > sizeof sun.sun_path) /* the terminator must fit too */
         return SP_ENAMETOOLONG;
@@ -121,7 +115,7 @@ int sp__addr_unix_path(const sp_addr *a, char *buf, size_t size)
 {
     const char *path;
     size_t max, n = 0;
-    if (sp_addr_family(a) != SP_AF_UNIX || buf == NULL)
+    if (sp_addr_family(a) != SP_AF_UNIX)
         return SP_EINVAL;
     /* The path runs to its terminator or to the end of the length the system gave. */
     path = (const char *)a->u.bytes + SP__UNIX_PATH_OFFSET;
@@ -169,8 +163,6 @@ int sp__resolve(const char *host, int port, int family, int type, sp_addr *out, 
     struct addrinfo hints, *res = NULL, *ai;
     char service[8];
     int rc, n = 0;
-    if (host == NULL || port < 0 || port > 65535 || (out == NULL && cap > 0))
-        return SP_EINVAL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = native_af(family);
     hints.ai_socktype = type == SP_SOCK_DGRAM ? SOCK_DGRAM : SOCK_STREAM;

@@ -43,8 +43,8 @@ _Static_assert(offsetof(sp_iovec, len) == offsetof(WSABUF, len), "sp_iovec.len")
 _Static_assert(offsetof(sp_iovec, base) == offsetof(WSABUF, buf), "sp_iovec.base");
 _Static_assert(sizeof(sp_socket_t) == sizeof(SOCKET), "sp_socket_t is not a SOCKET");
 
-#define SP__SA(a)        ((struct sockaddr *)(void *)(a)->u.bytes)
-#define SP__CSA(a)       ((const struct sockaddr *)(const void *)(a)->u.bytes)
+#define SP__SA(a)  ((struct sockaddr *)(void *)(a)->u.bytes)
+#define SP__CSA(a) ((const struct sockaddr *)(const void *)(a)->u.bytes)
 #define SP__IO_MAX ((size_t)INT_MAX) /* send/recv take an int length */
 
 /* ---- helpers --------------------------------------------------------------------------- */
