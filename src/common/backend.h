@@ -36,13 +36,22 @@ uint64_t sp__now_ms(void);
 
 /* ---- errors (src/<backend>/error.c) --------------------------------------------------- */
 
-/* sp_last_native_error(), sp_err_from_native(), sp_err_to_native() and sp_err_from_gai()
- * read the backend's own column of errmap.h and its thread-local storage. */
+/* sp_last_native_error() (thread-local storage) and sp_err_from_gai() (Windows also
+ * looks in the socket rows) are whole-body OS-specific and live there. */
+
+/* The backend's column of SP_NATIVE_ERRMAP (errmap.h), as sp__errrow rows; *n gets their
+ * count. sp_err_from_native() and sp_err_to_native() search it. */
+struct sp__errrow;
+const struct sp__errrow *sp__native_errmap(size_t *n);
+
+/* Store `native` as this thread's last native error (what sp_last_native_error() gives).
+ * Never fails; must not change errno / GetLastError(). */
+void sp__set_last_native(int native);
 
 /*
- * Record `native` as this thread's last native error and return its SP_E* code
- * (SP_EUNKNOWN for a code with no row, never SP_OK). Every failure path that comes from
- * the OS goes through it (or sp__fail_last).
+ * Shared (common/error.c): record `native` as this thread's last native error and return
+ * its SP_E* code (SP_EUNKNOWN for a code with no row, never SP_OK). Every failure path
+ * that comes from the OS goes through it (or sp__fail_last).
  */
 int sp__fail(int native);
 
