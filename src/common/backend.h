@@ -194,6 +194,18 @@ enum sp__opt {
     SP__OPT_RCVTIMEO  /* SO_RCVTIMEO in ms */
 };
 
+/* The level and name of each sp__opt, in its order, for a backend to expand after its
+ * socket headers: the Berkeley names are the same on POSIX and Winsock (what differs is
+ * how a timeout is passed, which each backend handles). */
+#define SP__OPT_LEVEL_NAME                                                                         \
+    {                                                                                              \
+        {IPPROTO_TCP, TCP_NODELAY}, {SOL_SOCKET, SO_SNDBUF}, {SOL_SOCKET, SO_RCVBUF},              \
+            {SOL_SOCKET, SO_SNDTIMEO},                                                             \
+        {                                                                                          \
+            SOL_SOCKET, SO_RCVTIMEO                                                                \
+        }                                                                                          \
+    }
+
 /* Set an option. Checked: NODELAY 0 or 1; buffers > 0; timeouts >= 0. 0 or the error. */
 int sp__setopt(sp_socket_t s, enum sp__opt opt, int value);
 

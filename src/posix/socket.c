@@ -428,11 +428,7 @@ static int get_timeout(sp_socket_t s, int name, int *ms)
 }
 
 /* Level and name of each sp__opt, in its order. */
-static const int opt_names[][2] = {{IPPROTO_TCP, TCP_NODELAY},
-                                   {SOL_SOCKET, SO_SNDBUF},
-                                   {SOL_SOCKET, SO_RCVBUF},
-                                   {SOL_SOCKET, SO_SNDTIMEO},
-                                   {SOL_SOCKET, SO_RCVTIMEO}};
+static const int opt_names[][2] = SP__OPT_LEVEL_NAME;
 
 int sp__setopt(sp_socket_t s, enum sp__opt opt, int value)
 {

@@ -4,48 +4,31 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <time.h>
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((sp__mutex *)0)->u.bytes), "mutex fits");
+_Static_assert(sizeof(pthread_t) <= sizeof(((sp__thread *)0)->native.bytes), "pthread_t fits");
 _Static_assert(sizeof(atomic_long) == sizeof(long), "atomic_long is a long");
 
 #define MTX(m) ((pthread_mutex_t *)(void *)(m)->u.bytes)
 
-struct sp__thread {
-    pthread_t id;
-    void (*fn)(void *);
-    void *arg;
-};
+#define TID(t) ((pthread_t *)(void *)(t)->native.bytes)
 
 static void *trampoline(void *p)
 {
-    sp__thread *t = (sp__thread *)p;
-    t->fn(t->arg);
+    sp__thread_run((sp__thread *)p);
     return NULL;
 }
 
-int sp__thread_start(sp__thread **out, void (*fn)(void *), void *arg)
+int sp__thread_spawn(sp__thread *t)
 {
-    sp__thread *t = (sp__thread *)malloc(sizeof *t);
-    int rc;
-    if (t == NULL)
-        return SP_ENOMEM;
-    t->fn = fn;
-    t->arg = arg;
-    rc = pthread_create(&t->id, NULL, trampoline, t);
-    if (rc != 0) {
-        free(t);
-        return sp__fail(rc);
-    }
-    *out = t;
-    return 0;
+    int rc = pthread_create(TID(t), NULL, trampoline, t);
+    return rc != 0 ? sp__fail(rc) : 0;
 }
 
-void sp__thread_join(sp__thread *t)
+void sp__thread_wait(sp__thread *t)
 {
-    pthread_join(t->id, NULL);
-    free(t);
+    pthread_join(*TID(t), NULL);
 }
 
 int sp__mutex_init(sp__mutex *m)

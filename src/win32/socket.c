@@ -535,11 +535,7 @@ int sp__get_keepalive(sp_socket_t s, int *on, int *idle_s, int *interval_s, int 
 /* Level and name of each sp__opt, in its order. SO_RCVTIMEO / SO_SNDTIMEO are a DWORD of
  * milliseconds on Windows (0: none), not the POSIX timeval: passing a timeval would read
  * its seconds as milliseconds. */
-static const int opt_names[][2] = {{IPPROTO_TCP, TCP_NODELAY},
-                                   {SOL_SOCKET, SO_SNDBUF},
-                                   {SOL_SOCKET, SO_RCVBUF},
-                                   {SOL_SOCKET, SO_SNDTIMEO},
-                                   {SOL_SOCKET, SO_RCVTIMEO}};
+static const int opt_names[][2] = SP__OPT_LEVEL_NAME;
 
 int sp__setopt(sp_socket_t s, enum sp__opt opt, int value)
 {
