@@ -252,4 +252,25 @@ TEST_F(Validate, EmptyUnixPathIsEinval)
     EXPECT_EQ(SP_AF_UNIX, sp_addr_family(&a));
 }
 
+/* An IP address shorter than its sockaddr, or one longer than sp_addr's storage, has no
+ * family on every OS (POSIX used to read the family field alone). */
+TEST_F(Validate, AddrFamilyNeedsAWholeSockaddr)
+{
+    sp_addr a;
+    ASSERT_OK(sp_addr_loopback(&a, SP_AF_INET, 80));
+    sp_addr shortv4 = a;
+    shortv4.len -= 1;
+    EXPECT_EQ(SP_AF_UNSPEC, sp_addr_family(&shortv4));
+    EXPECT_EQ(0, sp_addr_port(&shortv4));
+    sp_addr huge = a;
+    huge.len = (uint32_t)sizeof huge.u.bytes + 1;
+    EXPECT_EQ(SP_AF_UNSPEC, sp_addr_family(&huge));
+    ASSERT_OK(sp_addr_loopback(&a, SP_AF_INET6, 80));
+    sp_addr shortv6 = a;
+    shortv6.len -= 1;
+    EXPECT_EQ(SP_AF_UNSPEC, sp_addr_family(&shortv6));
+    EXPECT_EQ(SP_AF_INET6, sp_addr_family(&a));
+    EXPECT_EQ(SP_AF_UNSPEC, sp_addr_family(nullptr));
+}
+
 } // namespace

@@ -72,11 +72,29 @@ typedef struct sp__ipaddr {
     uint32_t scope;       /* IPv6 zone index */
 } sp__ipaddr;
 
-/*
- * sp_addr_family(): the SP_AF_* of the sockaddr in `a`; SP_AF_UNSPEC for an empty, short
- * or foreign one. Whole-body OS-specific (the AF_* values differ), so it is a public call
- * defined in the backend; it accepts NULL.
- */
+/* One address family: its native AF_* value, its SP_AF_*, and the least length a
+ * complete sockaddr of it has (an unnamed Unix socket's address is the family alone). */
+typedef struct sp__afrow {
+    int native;
+    int family;
+    uint32_t min_len;
+} sp__afrow;
+
+/* The rows for a backend to expand after its socket headers: the AF_* names are the same
+ * on POSIX and Winsock, their values and the sockaddr sizes are not. */
+#define SP__AF_ROWS                                                                                \
+    {                                                                                              \
+        {AF_INET, SP_AF_INET, (uint32_t)sizeof(struct sockaddr_in)},                               \
+            {AF_INET6, SP_AF_INET6, (uint32_t)sizeof(struct sockaddr_in6)},                        \
+            {AF_UNIX, SP_AF_UNIX, 2},                                                              \
+    }
+
+/* The backend's SP__AF_ROWS; *n gets their count. sp_addr_family() searches them. */
+const sp__afrow *sp__af_rows(size_t *n);
+
+/* The native family field of `a` (sa_family; after sa_len on BSD and macOS). Checked: a
+ * non-NULL, with a length between a family field (2 bytes) and its storage. */
+int sp__addr_native_af(const sp_addr *a);
 
 /* Build an sp_addr from fields. Checked: out and ip non-NULL, ip->port in 0..65535.
  * 0, or SP_EINVAL when ip->family is not SP_AF_INET / SP_AF_INET6. */

@@ -16,20 +16,17 @@ static const struct sockaddr *sa_of(const sp_addr *a)
     return (const struct sockaddr *)(const void *)a->u.bytes;
 }
 
-int sp_addr_family(const sp_addr *a)
+static const sp__afrow af_rows[] = SP__AF_ROWS;
+
+const sp__afrow *sp__af_rows(size_t *n)
 {
-    if (a == NULL || a->len < sizeof(sa_family_t))
-        return SP_AF_UNSPEC;
-    switch (sa_of(a)->sa_family) {
-    case AF_INET:
-        return SP_AF_INET;
-    case AF_INET6:
-        return SP_AF_INET6;
-    case AF_UNIX:
-        return SP_AF_UNIX;
-    default:
-        return SP_AF_UNSPEC;
-    }
+    *n = sizeof af_rows / sizeof af_rows[0];
+    return af_rows;
+}
+
+int sp__addr_native_af(const sp_addr *a)
+{
+    return sa_of(a)->sa_family;
 }
 
 int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)

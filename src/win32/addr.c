@@ -19,28 +19,19 @@ _Static_assert(sizeof(struct sockaddr_in6) <= sizeof(((sp_addr *)0)->u.bytes),
 
 #define SP__UNIX_PATH_OFFSET offsetof(struct sockaddr_un, sun_path)
 
-/* The address family stored in a (non-empty) sp_addr; AF_UNSPEC when empty. */
-static int native_family(const sp_addr *a)
+static const sp__afrow af_rows[] = SP__AF_ROWS;
+
+const sp__afrow *sp__af_rows(size_t *n)
 {
-    ADDRESS_FAMILY f;
-    if (a == NULL || a->len < sizeof f || a->len > sizeof a->u.bytes)
-        return AF_UNSPEC;
-    memcpy(&f, a->u.bytes, sizeof f);
-    return f;
+    *n = sizeof af_rows / sizeof af_rows[0];
+    return af_rows;
 }
 
-int sp_addr_family(const sp_addr *a)
+int sp__addr_native_af(const sp_addr *a)
 {
-    switch (native_family(a)) {
-    case AF_INET:
-        return a->len >= sizeof(struct sockaddr_in) ? SP_AF_INET : SP_AF_UNSPEC;
-    case AF_INET6:
-        return a->len >= sizeof(struct sockaddr_in6) ? SP_AF_INET6 : SP_AF_UNSPEC;
-    case AF_UNIX:
-        return SP_AF_UNIX; /* an unnamed socket's address is only the family */
-    default:
-        return SP_AF_UNSPEC;
-    }
+    ADDRESS_FAMILY f;
+    memcpy(&f, a->u.bytes, sizeof f);
+    return f;
 }
 
 int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)
