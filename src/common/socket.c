@@ -392,10 +392,10 @@ int sp_send_all(sp_socket_t s, const void *buf, size_t len, int timeout_ms, size
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     size_t total = 0;
     int rc = 0;
+    if (buf == NULL && len > 0)
+        rc = SP_EINVAL;
     if (s == SP_INVALID_SOCKET)
         rc = sp__fail_badf();
-    else if (buf == NULL && len > 0)
-        rc = SP_EINVAL;
     while (rc == 0 && total < len) {
         size_t chunk = len - total < SP__SEND_CHUNK ? len - total : SP__SEND_CHUNK, sent;
         sp_iovec one = sp_iovec_make((const char *)buf + total, chunk);

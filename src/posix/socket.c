@@ -141,8 +141,9 @@ int sp__listen(sp_socket_t s, int backlog)
     return 0;
 }
 
-int sp__accept(sp_socket_t listener, sp_socket_t *out, sp_addr *a, int nonblock)
+int sp__accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, int nonblock)
 {
+    sp_addr *a = peer;
     socklen_t len = ADDR_CAP;
     sp_socket_t s;
     int rc;
@@ -289,8 +290,9 @@ ptrdiff_t sp__sendto(sp_socket_t s, const void *buf, size_t len, const sp_addr *
     return r >= 0 ? r : transfer_error(s, 0);
 }
 
-ptrdiff_t sp__recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *a)
+ptrdiff_t sp__recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from)
 {
+    sp_addr *a = from;
     struct iovec v;
     struct msghdr msg;
     ssize_t r;

@@ -385,8 +385,9 @@ ptrdiff_t sp__sendto(sp_socket_t s, const void *buf, size_t len, const sp_addr *
  * with WSAEMSGSIZE, which is returned as SP_EMSGSIZE; POSIX returns the truncated length
  * without a word. The difference is left visible: the data is lost either way.
  */
-ptrdiff_t sp__recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *a)
+ptrdiff_t sp__recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from)
 {
+    sp_addr *a = from;
     if (len > SP__IO_MAX)
         len = SP__IO_MAX;
     for (;;) {
