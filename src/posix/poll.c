@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef __linux__
+#ifdef SP_HAVE_EVENTFD
 #    include <sys/eventfd.h>
 #endif
 
@@ -200,21 +200,11 @@ out:
 
 /* ---- poller backends ----------------------------------------------------------------- */
 
-#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) ||   \
-    defined(__DragonFly__)
-#    define SP__HAVE_KQUEUE 1
-#endif
-/* CMake compiles poll_epoll.c for CMAKE_SYSTEM_NAME Linux only; Android defines __linux__
- * as well, so it is left out until the build adds epoll there too. */
-#if defined(SP_HAVE_EPOLL) || (defined(__linux__) && !defined(__ANDROID__))
-#    define SP__HAVE_EPOLL 1
-#endif
-
 int sp__poller_default(void)
 {
-#if defined(SP__HAVE_EPOLL)
+#if defined(SP_HAVE_EPOLL)
     return SP_POLLER_EPOLL;
-#elif defined(SP__HAVE_KQUEUE)
+#elif defined(SP_HAVE_KQUEUE)
     return SP_POLLER_KQUEUE;
 #else
     return SP_POLLER_POLL;
@@ -224,11 +214,11 @@ int sp__poller_default(void)
 const sp__poller_ops *sp__poller_ops_for(int backend, int *err)
 {
     switch (backend) {
-#ifdef SP__HAVE_EPOLL
+#ifdef SP_HAVE_EPOLL
     case SP_POLLER_EPOLL:
         return &sp__poller_epoll_ops;
 #endif
-#ifdef SP__HAVE_KQUEUE
+#ifdef SP_HAVE_KQUEUE
     case SP_POLLER_KQUEUE:
         return &sp__poller_kqueue_ops;
 #endif
@@ -259,7 +249,7 @@ struct sp_waker {
     int rfd, wfd; /* the same descriptor for an eventfd */
 };
 
-#ifndef __linux__
+#ifndef SP_HAVE_EVENTFD
 static int set_flags(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -279,7 +269,7 @@ int sp_waker_create(sp_waker **out)
     w = (sp_waker *)malloc(sizeof *w);
     if (w == NULL)
         return SP_ENOMEM;
-#ifdef __linux__
+#ifdef SP_HAVE_EVENTFD
     w->rfd = w->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->rfd < 0)
         rc = sp__fail_last();
