@@ -52,6 +52,23 @@ void sp__mutex_destroy(sp__mutex *m);
 void sp__mutex_lock(sp__mutex *m);
 void sp__mutex_unlock(sp__mutex *m);
 
+/* A condition variable in storage the caller owns (no allocation): the resolver's worker
+ * and its caller meet on one (src/common/resolve.c). */
+typedef struct sp__cond {
+    union {
+        void *align_;
+        unsigned char bytes[64];
+    } u;
+} sp__cond;
+
+int sp__cond_init(sp__cond *c);
+void sp__cond_destroy(sp__cond *c);
+/* Wait at most timeout_ms (negative: no limit); 0 when signalled (or spuriously woken),
+ * SP_ETIMEDOUT at the timeout. */
+int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms);
+void sp__cond_signal(sp__cond *c);
+void sp__cond_broadcast(sp__cond *c);
+
 /* An integer that threads (and signal handlers) read and write atomically. */
 typedef struct sp__atomic {
     volatile long v;

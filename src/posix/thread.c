@@ -7,10 +7,12 @@
 #include <time.h>
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((sp__mutex *)0)->u.bytes), "mutex fits");
+_Static_assert(sizeof(pthread_cond_t) <= sizeof(((sp__cond *)0)->u.bytes), "cond fits");
 _Static_assert(sizeof(pthread_t) <= sizeof(((sp__thread *)0)->native.bytes), "pthread_t fits");
 _Static_assert(sizeof(atomic_long) == sizeof(long), "atomic_long is a long");
 
 #define MTX(m) ((pthread_mutex_t *)(void *)(m)->u.bytes)
+#define CND(c) ((pthread_cond_t *)(void *)(c)->u.bytes)
 
 #define TID(t) ((pthread_t *)(void *)(t)->native.bytes)
 
@@ -50,6 +52,64 @@ void sp__mutex_lock(sp__mutex *m)
 void sp__mutex_unlock(sp__mutex *m)
 {
     pthread_mutex_unlock(MTX(m));
+}
+
+int sp__cond_init(sp__cond *c)
+{
+    pthread_condattr_t attr;
+    int rc = pthread_condattr_init(&attr);
+#ifdef SP_HAVE_CONDATTR_SETCLOCK /* else (macOS) the timed wait below is relative */
+    if (rc == 0)
+        rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+#endif
+    if (rc == 0)
+        rc = pthread_cond_init(CND(c), &attr);
+    pthread_condattr_destroy(&attr);
+    return rc ? sp__fail(rc) : 0;
+}
+
+void sp__cond_destroy(sp__cond *c)
+{
+    pthread_cond_destroy(CND(c));
+}
+
+int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms)
+{
+    struct timespec ts;
+    int rc;
+    if (timeout_ms < 0) {
+        pthread_cond_wait(CND(c), MTX(m));
+        return 0;
+    }
+#if defined(SP_HAVE_COND_TIMEDWAIT_RELATIVE) && !defined(SP_HAVE_CONDATTR_SETCLOCK)
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+    rc = pthread_cond_timedwait_relative_np(CND(c), MTX(m), &ts);
+#else
+#    ifdef SP_HAVE_CONDATTR_SETCLOCK
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#    else
+    clock_gettime(CLOCK_REALTIME, &ts); /* the condition's default clock */
+#    endif
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    rc = pthread_cond_timedwait(CND(c), MTX(m), &ts);
+#endif
+    return rc == ETIMEDOUT ? SP_ETIMEDOUT : 0;
+}
+
+void sp__cond_signal(sp__cond *c)
+{
+    pthread_cond_signal(CND(c));
+}
+
+void sp__cond_broadcast(sp__cond *c)
+{
+    pthread_cond_broadcast(CND(c));
 }
 
 /* C11 atomics on the long inside sp__atomic (lock-free on every platform we build). */

@@ -5,10 +5,12 @@
 #include <process.h>
 
 _Static_assert(sizeof(SRWLOCK) <= sizeof(((sp__mutex *)0)->u.bytes), "SRWLOCK fits");
+_Static_assert(sizeof(CONDITION_VARIABLE) <= sizeof(((sp__cond *)0)->u.bytes), "CV fits");
 _Static_assert(sizeof(HANDLE) <= sizeof(((sp__thread *)0)->native.bytes), "HANDLE fits");
 _Static_assert(sizeof(LONG) == sizeof(long), "Interlocked works on long");
 
 #define LOCK(m) ((SRWLOCK *)(void *)(m)->u.bytes)
+#define CV(c)   ((CONDITION_VARIABLE *)(void *)(c)->u.bytes)
 
 #define HND(t) ((HANDLE *)(void *)(t)->native.bytes)
 
@@ -53,6 +55,34 @@ void sp__mutex_lock(sp__mutex *m)
 void sp__mutex_unlock(sp__mutex *m)
 {
     ReleaseSRWLockExclusive(LOCK(m));
+}
+
+int sp__cond_init(sp__cond *c)
+{
+    InitializeConditionVariable(CV(c));
+    return 0;
+}
+
+void sp__cond_destroy(sp__cond *c)
+{
+    (void)c;
+}
+
+int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms)
+{
+    if (SleepConditionVariableSRW(CV(c), LOCK(m), timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms, 0))
+        return 0;
+    return GetLastError() == ERROR_TIMEOUT ? SP_ETIMEDOUT : 0;
+}
+
+void sp__cond_signal(sp__cond *c)
+{
+    WakeConditionVariable(CV(c));
+}
+
+void sp__cond_broadcast(sp__cond *c)
+{
+    WakeAllConditionVariable(CV(c));
 }
 
 long sp__atomic_load(sp__atomic *a)
