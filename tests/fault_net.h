@@ -282,13 +282,6 @@ inline bool firewall_required()
         }                                                                                          \
     } while (0)
 
-/* The local port of a connected socket (-1 on failure). */
-inline int local_port(sp_socket_t s)
-{
-    sp_addr a;
-    return sp_local_addr(s, &a) == 0 ? sp_addr_port(&a) : -1;
-}
-
 /* Resident memory of this process in bytes (0 when unknown). */
 inline size_t resident_bytes()
 {

@@ -265,6 +265,13 @@ inline std::string addr_str(const sp_addr &a)
     return n < 0 ? "<" + code_str(n) + ">" : std::string(buf, (size_t)n);
 }
 
+/* The local port of a bound or connected socket (-1 on failure). */
+inline int local_port(sp_socket_t s)
+{
+    sp_addr a;
+    return sp_local_addr(s, &a) == 0 ? sp_addr_port(&a) : -1;
+}
+
 /* ---- connections --------------------------------------------------------------------- */
 
 inline ::testing::AssertionResult step_failed(const char *what, long long rc)

@@ -7,6 +7,7 @@
  * used while out of descriptors, descriptor and thread counts) are printed.
  */
 #include "fault_proc.h"
+#include "server_fixture.h"
 
 #include <sockport.h>
 
@@ -29,27 +30,6 @@ namespace
 
 /* The helper mode: a test re-runs this binary with this variable set. */
 const char *const kHelperEnv = "SOCKPORT_FAULT_HELPER";
-
-const char *model_name(int m)
-{
-    return m == SP_MODEL_THREADS ? "threads" : m == SP_MODEL_FORK ? "fork" : "events";
-}
-
-const char *reason_name(int r)
-{
-    static const char *const names[] = {"ORDERLY",   "ERROR",    "IDLE",
-                                        "TOO_LARGE", "STOPPING", "HANDLER"};
-    return r >= 0 && r < 6 ? names[r] : "?";
-}
-
-std::vector<int> os_models()
-{
-#ifdef _WIN32
-    return {SP_MODEL_THREADS, SP_MODEL_EVENTS};
-#else
-    return {SP_MODEL_THREADS, SP_MODEL_FORK, SP_MODEL_EVENTS};
-#endif
-}
 
 /* ---- a server whose handlers log to an EventLog ------------------------------------- */
 
@@ -101,92 +81,13 @@ void h_close(sp_conn *c, int reason, int error)
 
 const sp_server_handler kHandler = {h_open, h_message, nullptr, h_close};
 
-/* A server on 127.0.0.1 with a 4-byte prefix framer (max 64 KiB unless told). */
-class FpServer
+/* A server on 127.0.0.1 with the logging handlers and a 4-byte prefix framer (max 64 KiB
+ * unless told). */
+class FpServer : public TestServer
 {
   public:
-    FpServer()
-    {
-        sp_framer_prefix(&framer, 4, 0, 64 * 1024);
-        sp_server_config_init(&cfg);
-        cfg.handler = &kHandler;
-        cfg.framer = &framer;
-    }
-    ~FpServer()
-    {
-        stop();
-        sp_server_destroy(srv);
-    }
-    ::testing::AssertionResult start(int model, const char *where = "127.0.0.1:0")
-    {
-        cfg.model = model;
-        int rc = sp_server_create(&srv, &cfg);
-        if (rc != 0)
-            return step_failed("sp_server_create", rc);
-        if ((rc = sp_server_listen(srv, where)) != 0)
-            return step_failed("sp_server_listen", rc);
-        sp_addr a;
-        if ((rc = sp_server_local_addr(srv, 0, &a)) != 0)
-            return step_failed("sp_server_local_addr", rc);
-        addr = addr_str(a);
-        port = sp_addr_port(&a);
-        if ((rc = sp_server_start(srv)) != 0)
-            return step_failed("sp_server_start", rc);
-        running = true;
-        return ::testing::AssertionSuccess();
-    }
-    int stop()
-    {
-        if (!running)
-            return 0;
-        running = false;
-        sp_server_stop(srv);
-        return sp_server_wait(srv);
-    }
-    void destroy()
-    {
-        stop();
-        sp_server_destroy(srv);
-        srv = nullptr;
-    }
-    ::testing::AssertionResult dial(Sock &s, int timeout_ms = 5000)
-    {
-        int rc = sp_dial(s.out(), addr.c_str(), timeout_ms);
-        if (rc != 0)
-            return ::testing::AssertionFailure() << "dial " << addr << ": " << code_str(rc);
-        return ::testing::AssertionSuccess();
-    }
-    /* Send one framed message and check its echo. */
-    ::testing::AssertionResult echo(sp_socket_t s, const void *p, size_t n, int timeout_ms = 20000)
-    {
-        sp_frame_decoder d;
-        sp_frame_decoder_init(&d, &framer);
-        int rc = sp_frame_send(s, &framer, p, n, timeout_ms);
-        sp_frame_msg m = {nullptr, 0};
-        if (rc == 0)
-            rc = sp_frame_recv(s, &d, &m, timeout_ms);
-        ::testing::AssertionResult r = ::testing::AssertionSuccess();
-        if (rc != 1)
-            r = ::testing::AssertionFailure() << "echo of " << n << " bytes: " << code_str(rc);
-        else if (m.len != n || (n > 0 && std::memcmp(m.data, p, n) != 0))
-            r = ::testing::AssertionFailure() << "echo of " << n << " bytes differs";
-        sp_frame_decoder_free(&d);
-        return r;
-    }
-
-    sp_framer framer;
-    sp_server_config cfg;
-    sp_server *srv = nullptr;
-    std::string addr;
-    int port = 0;
-    bool running = false;
+    FpServer() : TestServer(&kHandler, 64 * 1024) {}
 };
-
-int local_port(sp_socket_t s)
-{
-    sp_addr a;
-    return sp_local_addr(s, &a) == 0 ? sp_addr_port(&a) : -1;
-}
 
 /* Test fixtures: the socket layer, plus an EventLog the handlers write to. */
 class FaultProc : public SpTest, public ::testing::WithParamInterface<int>
@@ -205,11 +106,6 @@ class FaultProc : public SpTest, public ::testing::WithParamInterface<int>
     /* GTEST_SKIP-style start: false (and the test fails) when it cannot start. */
     EventLog log_;
 };
-
-std::string model_param_name(const ::testing::TestParamInfo<int> &p)
-{
-    return model_name(p.param);
-}
 
 /* ==== helper mode: a second process ==================================================== */
 
