@@ -12,15 +12,18 @@
 #include <algorithm>
 #include <set>
 
-#ifdef _WIN32
-#    include <tlhelp32.h>
-#else
-#    include <dirent.h>
+#ifndef _WIN32
 #    include <fcntl.h>
 #    include <poll.h>
 #    include <sys/resource.h>
 #    include <time.h>
 #    include <unistd.h>
+#    if defined(__APPLE__)
+#        include <mach-o/dyld.h>
+#    elif defined(__FreeBSD__) || defined(__DragonFly__)
+#        include <sys/types.h>
+#        include <sys/sysctl.h>
+#    endif
 #endif
 
 namespace sptest
@@ -75,89 +78,30 @@ inline double cpu_seconds()
 #endif
 }
 
-#ifndef _WIN32
-/* The descriptors open in this process (Linux: /proc/self/fd, without the one reading it). */
-inline std::set<int> open_fds()
-{
-    std::set<int> out;
-    DIR *d = opendir("/proc/self/fd");
-    if (d == nullptr)
-        return out;
-    int self = dirfd(d);
-    while (struct dirent *e = readdir(d)) {
-        if (e->d_name[0] == '.')
-            continue;
-        int fd = std::atoi(e->d_name);
-        if (fd != self)
-            out.insert(fd);
-    }
-    closedir(d);
-    return out;
-}
-#endif
-
-/* Open descriptors (POSIX) or handles (Windows: GetProcessHandleCount); -1 if unknown. */
-inline int count_fds()
-{
-#ifdef _WIN32
-    DWORD n = 0;
-    if (!GetProcessHandleCount(GetCurrentProcess(), &n))
-        return -1;
-    if (n == 0 && is_wine()) {
-        /* Wine 8's GetProcessHandleCount reports 0: count the handle values that are open
-         * instead (handles are multiples of 4; a socket is a handle there too) */
-        DWORD flags;
-        for (uintptr_t v = 4; v < ((uintptr_t)1 << 14); v += 4)
-            if (GetHandleInformation((HANDLE)v, &flags))
-                n++;
-    }
-    return (int)n;
-#else
-    auto s = open_fds();
-    return s.empty() ? -1 : (int)s.size();
-#endif
-}
-
-/* This process's threads (/proc/self/task; Windows: a Toolhelp32 snapshot); -1 if unknown. */
-inline int count_threads()
-{
-#ifdef _WIN32
-    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
-    if (snap == INVALID_HANDLE_VALUE)
-        return -1;
-    THREADENTRY32 te;
-    te.dwSize = sizeof te;
-    int n = 0;
-    DWORD me = GetCurrentProcessId();
-    for (BOOL ok = Thread32First(snap, &te); ok; ok = Thread32Next(snap, &te))
-        if (te.th32OwnerProcessID == me)
-            n++;
-    CloseHandle(snap);
-    return n;
-#else
-    DIR *d = opendir("/proc/self/task");
-    if (d == nullptr)
-        return -1;
-    int n = 0;
-    while (struct dirent *e = readdir(d))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-#endif
-}
-
-/* The path of the running test binary, to re-run it in a helper mode. */
+/* The path of the running test binary, to re-run it in a helper mode ("" if unknown). */
 inline std::string self_exe()
 {
-#ifdef _WIN32
+#if defined(_WIN32)
     char buf[MAX_PATH];
     DWORD n = GetModuleFileNameA(nullptr, buf, sizeof buf);
     return std::string(buf, n);
-#else
+#elif defined(__APPLE__)
+    /* dyld(3): _NSGetExecutablePath; the path may hold symbolic links, exec takes them */
+    char buf[4096];
+    uint32_t size = sizeof buf;
+    return _NSGetExecutablePath(buf, &size) == 0 ? std::string(buf) : std::string();
+#elif defined(__FreeBSD__) || defined(__DragonFly__)
+    /* sysctl(3): kern.proc.pathname of pid -1, this process */
+    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
+    char buf[4096];
+    size_t size = sizeof buf;
+    return sysctl(mib, 4, buf, &size, nullptr, 0) == 0 ? std::string(buf) : std::string();
+#elif defined(__linux__)
     char buf[4096];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
     return n > 0 ? std::string(buf, (size_t)n) : std::string();
+#else
+    return std::string(); /* the tests that re-run this binary then fail, saying so */
 #endif
 }
 
