@@ -12,9 +12,14 @@
 #include <algorithm>
 #include <set>
 
-#ifndef _WIN32
+#ifdef _WIN32
+#    include <ws2tcpip.h>
+#else
+#    include <arpa/inet.h>
 #    include <fcntl.h>
+#    include <netinet/in.h>
 #    include <poll.h>
+#    include <sys/socket.h>
 #    include <sys/resource.h>
 #    include <time.h>
 #    include <unistd.h>
@@ -103,6 +108,86 @@ inline std::string self_exe()
 #else
     return std::string(); /* the tests that re-run this binary then fail, saying so */
 #endif
+}
+
+/*
+ * Run this binary again with one argument (a --gtest_filter) and wait at most 60 s; its
+ * exit code, or -1. Windows: CreateProcess, inheriting the handles marked inheritable
+ * when inherit_handles is true; POSIX: fork + exec (descriptors without FD_CLOEXEC are
+ * always inherited there).
+ */
+inline int run_self(const char *arg, bool inherit_handles)
+{
+    const std::string exe = self_exe();
+    if (exe.empty())
+        return -1;
+#ifdef _WIN32
+    std::string cmd = "\"" + exe + "\" " + arg;
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    std::memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    if (!CreateProcessA(exe.c_str(), &cmd[0], nullptr, nullptr, inherit_handles ? TRUE : FALSE, 0,
+                        nullptr, nullptr, &si, &pi))
+        return -1;
+    DWORD code = (DWORD)-1;
+    if (WaitForSingleObject(pi.hProcess, 60000) == WAIT_OBJECT_0)
+        GetExitCodeProcess(pi.hProcess, &code);
+    else
+        TerminateProcess(pi.hProcess, 99);
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    return (int)code;
+#else
+    (void)inherit_handles;
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(exe.c_str(), exe.c_str(), arg, (char *)nullptr);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+#endif
+}
+
+/*
+ * Bind a plain socket of the OS's own API (not sockport's: this is the other process that
+ * tries to take a port) to 127.0.0.1:port, or 0.0.0.0:port with any, with SO_REUSEADDR
+ * set. True when bound; *err is the native error otherwise (errno / WSAGetLastError).
+ */
+inline bool raw_bind_reuseaddr(int port, bool any, int *err)
+{
+#ifdef _WIN32
+    WSADATA wsa;
+    WSAStartup(MAKEWORD(2, 2), &wsa);
+    SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    BOOL on = TRUE;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, (const char *)&on, sizeof on);
+#else
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int on = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+#endif
+    struct sockaddr_in a;
+    std::memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
+    const int rc = bind(s, (struct sockaddr *)&a, sizeof a);
+#ifdef _WIN32
+    *err = rc == 0 ? 0 : WSAGetLastError();
+    closesocket(s);
+    WSACleanup();
+#else
+    *err = rc == 0 ? 0 : errno;
+    close(s);
+#endif
+    return rc == 0;
 }
 
 /*

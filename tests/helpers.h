@@ -688,8 +688,7 @@ inline ::testing::AssertionResult no_child_left()
     if (pid == -1 && e == ECHILD)
         return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure()
-           << "a child is left to reap (zombie): waitpid(-1, WNOHANG) = " << pid
-           << ", errno " << e;
+           << "a child is left to reap (zombie): waitpid(-1, WNOHANG) = " << pid << ", errno " << e;
 #endif
 }
 

@@ -128,13 +128,13 @@ class TestServer
     {
         int rc = sp_frame_send(s, &framer, p, n, timeout_ms);
         if (rc != 0)
-            return ::testing::AssertionFailure() << "echo of " << n << " bytes: send "
-                                                 << code_str(rc);
+            return ::testing::AssertionFailure()
+                   << "echo of " << n << " bytes: send " << code_str(rc);
         sp_frame_msg m = {nullptr, 0};
         rc = sp_frame_recv(s, d, &m, timeout_ms);
         if (rc != 1)
-            return ::testing::AssertionFailure() << "echo of " << n << " bytes: recv "
-                                                 << code_str(rc);
+            return ::testing::AssertionFailure()
+                   << "echo of " << n << " bytes: recv " << code_str(rc);
         if (m.len != n)
             return ::testing::AssertionFailure()
                    << "echo of " << n << " bytes came back with " << m.len;
@@ -170,7 +170,7 @@ class TestServer
     std::string addr; /* "127.0.0.1:port" once started */
     int port = 0;
     bool running = false;
-    bool unsupported = false;   /* start() met SP_ENOTSUP: the OS lacks the model */
+    bool unsupported = false;    /* start() met SP_ENOTSUP: the OS lacks the model */
     int echo_timeout_ms = 20000; /* echo()'s bound on each of send and receive */
 };
 

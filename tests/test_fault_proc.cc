@@ -16,10 +16,7 @@
 #include <sstream>
 
 #ifndef _WIN32
-#    include <sys/socket.h>
 #    include <sys/wait.h>
-#    include <netinet/in.h>
-#    include <arpa/inet.h>
 #endif
 
 using namespace sptest;
@@ -120,37 +117,13 @@ class FaultProc : public SpTest, public ::testing::WithParamInterface<int>
 int helper_bind(std::istringstream &in)
 {
     int port, bound = 0;
-#ifdef _WIN32
-    WSADATA wsa;
-    WSAStartup(MAKEWORD(2, 2), &wsa);
-#endif
     while (in >> port) {
         for (int any = 0; any < 2; any++) {
-#ifdef _WIN32
-            SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-            BOOL on = TRUE;
-            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, (const char *)&on, sizeof on);
-#else
-            int s = socket(AF_INET, SOCK_STREAM, 0);
-            int on = 1;
-            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-#endif
-            struct sockaddr_in a;
-            std::memset(&a, 0, sizeof a);
-            a.sin_family = AF_INET;
-            a.sin_port = htons((unsigned short)port);
-            a.sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
-            int rc = bind(s, (struct sockaddr *)&a, sizeof a);
-#ifdef _WIN32
-            int err = rc == 0 ? 0 : WSAGetLastError();
-            closesocket(s);
-#else
-            int err = rc == 0 ? 0 : errno;
-            close(s);
-#endif
+            int err = 0;
+            const bool ok = raw_bind_reuseaddr(port, any != 0, &err);
             std::printf("[  HELPER  ] bind %s:%d with SO_REUSEADDR: %s (native %d)\n",
-                        any ? "0.0.0.0" : "127.0.0.1", port, rc == 0 ? "BOUND" : "refused", err);
-            if (rc == 0)
+                        any ? "0.0.0.0" : "127.0.0.1", port, ok ? "BOUND" : "refused", err);
+            if (ok)
                 bound++;
         }
     }
@@ -237,40 +210,7 @@ TEST(FaultProcHelper, SecondProcess)
 int run_helper(const std::string &mode, bool inherit_handles = false)
 {
     EnvVar env(kHelperEnv, mode.c_str());
-    const std::string exe = self_exe();
-    const char *filter = "--gtest_filter=FaultProcHelper.SecondProcess";
-#ifdef _WIN32
-    std::string cmd = "\"" + exe + "\" " + filter;
-    STARTUPINFOA si;
-    PROCESS_INFORMATION pi;
-    std::memset(&si, 0, sizeof si);
-    si.cb = sizeof si;
-    if (!CreateProcessA(exe.c_str(), &cmd[0], nullptr, nullptr, inherit_handles ? TRUE : FALSE, 0,
-                        nullptr, nullptr, &si, &pi))
-        return -1;
-    DWORD code = (DWORD)-1;
-    if (WaitForSingleObject(pi.hProcess, 60000) == WAIT_OBJECT_0)
-        GetExitCodeProcess(pi.hProcess, &code);
-    else
-        TerminateProcess(pi.hProcess, 99);
-    CloseHandle(pi.hThread);
-    CloseHandle(pi.hProcess);
-    return (int)code;
-#else
-    (void)inherit_handles;
-    std::fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl(exe.c_str(), exe.c_str(), filter, (char *)nullptr);
-        _exit(127);
-    }
-    if (pid < 0)
-        return -1;
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-#endif
+    return run_self("--gtest_filter=FaultProcHelper.SecondProcess", inherit_handles);
 }
 
 /* The fork model forks from the server's thread of this multi-threaded test process:
