@@ -70,12 +70,12 @@ namespace sptest
  * The value of the environment variable `name` into *value (when not null); false when it
  * is not set. MSVC's UCRT deprecates getenv (warning C4996; the tests build with /W4 /WX):
  * Microsoft's getenv page ("getenv, _wgetenv", learn.microsoft.com) names _dupenv_s as the
- * secure version, which copies the value into a buffer the caller frees. Every Windows
- * build takes that path (mingw-w64 declares _dupenv_s too), so Wine runs what MSVC builds.
+ * secure version, which copies the value into a buffer the caller frees. (mingw-w64
+ * declares _dupenv_s but the msvcrt.dll it links lacks it: getenv there.)
  */
 inline bool env_get(const char *name, std::string *value = nullptr)
 {
-#ifdef _WIN32
+#ifdef _MSC_VER
     char *buf = nullptr;
     size_t len = 0;
     if (_dupenv_s(&buf, &len, name) != 0 || buf == nullptr)

@@ -7,8 +7,9 @@
  *   TestServer     an object a test makes (several per test, or none): start(model),
  *                  dial(), echo(), stop(), destroy(); the destructor stops and destroys.
  *   ServerFixture  a GoogleTest fixture that is a TestServer between sp_init() and
- *                  sp_cleanup(): setup_server() in SetUp, start() skips a model the OS
- *                  lacks, and TearDown stops, waits (the wait must succeed) and destroys.
+ *                  sp_cleanup(): start() skips a model the OS lacks, and TearDown stops,
+ *                  waits (the wait must succeed) and destroys.
+ *   GlobalBinding  points a handler's global at the fixture's records while it lives.
  */
 #ifndef SOCKPORT_TESTS_SERVER_FIXTURE_H
 #define SOCKPORT_TESTS_SERVER_FIXTURE_H
@@ -58,7 +59,10 @@ class TestServer
      * max_message bytes; change cfg before start(). */
     explicit TestServer(const sp_server_handler *handler = nullptr, size_t max_message = 1 << 20)
     {
-        setup_server(handler, max_message);
+        sp_server_config_init(&cfg);
+        cfg.handler = handler;
+        cfg.framer = &framer;
+        framer_rc = sp_framer_prefix(&framer, 4, 0, max_message);
     }
     ~TestServer()
     {
@@ -67,21 +71,14 @@ class TestServer
     TestServer(const TestServer &) = delete;
     TestServer &operator=(const TestServer &) = delete;
 
-    /* (Re)make the config: what the constructor does. */
-    ::testing::AssertionResult setup_server(const sp_server_handler *handler, size_t max_message)
-    {
-        sp_server_config_init(&cfg);
-        cfg.handler = handler;
-        cfg.framer = &framer;
-        const int rc = sp_framer_prefix(&framer, 4, 0, max_message);
-        return rc == 0 ? ::testing::AssertionSuccess() : step_failed("sp_framer_prefix", rc);
-    }
     /* Create in `model`, listen on `where`, start. A model the OS lacks fails with
      * unsupported set (the fixture's start() skips then). */
     ::testing::AssertionResult start(int model, const char *where = "127.0.0.1:0")
     {
         cfg.model = model;
         unsupported = false;
+        if (framer_rc != 0)
+            return step_failed("sp_framer_prefix", framer_rc);
         int rc = sp_server_create(&srv, &cfg);
         if (rc == SP_ENOTSUP)
             unsupported = true;
@@ -170,17 +167,29 @@ class TestServer
     std::string addr; /* "127.0.0.1:port" once started */
     int port = 0;
     bool running = false;
+    int framer_rc = 0;           /* what sp_framer_prefix said (0) */
     bool unsupported = false;    /* start() met SP_ENOTSUP: the OS lacks the model */
     int echo_timeout_ms = 20000; /* echo()'s bound on each of send and receive */
 };
 
 /*
- * A fixture that is a TestServer: the derived fixture's SetUp calls SetUp() here, then
- * setup_server(handler, max) and sets cfg.model; the test changes cfg and calls start().
+ * A fixture that is a TestServer: the derived fixture's constructor gives the handler, the
+ * model and echo()'s bound; the test changes cfg and calls start().
  */
 class ServerFixture : public SpTest, public TestServer
 {
   protected:
+    ServerFixture(const sp_server_handler *handler, int model, int echo_timeout)
+        : TestServer(handler, 1 << 20)
+    {
+        cfg.model = model;
+        echo_timeout_ms = echo_timeout;
+    }
+    void SetUp() override
+    {
+        SpTest::SetUp();
+        ASSERT_OK(framer_rc) << "sp_framer_prefix";
+    }
     void TearDown() override
     {
         if (srv != nullptr) {
@@ -209,6 +218,29 @@ class ServerFixture : public SpTest, public TestServer
         sp_server_stop(srv);
         return sp_server_wait(srv);
     }
+};
+
+/*
+ * Points a file's global at a fixture's member while the fixture lives (the server's
+ * handlers reach the test's records through it) and back at nullptr afterwards: after
+ * TearDown, which has stopped the server.
+ */
+template <class T> class GlobalBinding
+{
+  public:
+    GlobalBinding(T *&global, T *value) : global_(global)
+    {
+        global_ = value;
+    }
+    ~GlobalBinding()
+    {
+        global_ = nullptr;
+    }
+    GlobalBinding(const GlobalBinding &) = delete;
+    GlobalBinding &operator=(const GlobalBinding &) = delete;
+
+  private:
+    T *&global_;
 };
 
 } // namespace sptest

@@ -252,19 +252,7 @@ class Chatter
 class FaultServer : public ServerFixture, public ::testing::WithParamInterface<int>
 {
   protected:
-    void SetUp() override
-    {
-        ServerFixture::SetUp();
-        g_seen = &seen_;
-        ASSERT_TRUE(setup_server(&handler, 1 << 20));
-        cfg.model = GetParam();
-        echo_timeout_ms = 30000;
-    }
-    void TearDown() override
-    {
-        ServerFixture::TearDown();
-        g_seen = nullptr;
-    }
+    FaultServer() : ServerFixture(&handler, GetParam(), 30000) {}
     bool fork_model() const
     {
         return GetParam() == SP_MODEL_FORK;
@@ -278,6 +266,7 @@ class FaultServer : public ServerFixture, public ::testing::WithParamInterface<i
     }
 
     Seen seen_;
+    GlobalBinding<Seen> seen_binding_{g_seen, &seen_};
 };
 
 /* The keepalive that the faults below use: idle 1 s, probes every 1 s, 3 of them. The

@@ -109,15 +109,12 @@ std::string param_name(const ModelParam &p)
 class Server : public ServerFixture, public ::testing::WithParamInterface<ModelParam>
 {
   protected:
+    /* echo()'s bound is generous: under ASan a fork of this 100-thread process takes a
+     * long while, and the fork model accepts one connection per fork */
+    Server() : ServerFixture(&handler, GetParam(), 60000) {}
     void SetUp() override
     {
         ServerFixture::SetUp();
-        g_seen = &seen_;
-        ASSERT_TRUE(setup_server(&handler, 1 << 20));
-        cfg.model = GetParam();
-        /* generous: under ASan a fork of this 100-thread process takes a long while, and
-         * the fork model accepts one connection per fork */
-        echo_timeout_ms = 60000;
         if (GetParam().poller != SP_POLLER_AUTO) {
             sp_poller *p = nullptr;
             int rc = sp_poller_create(&p, GetParam().poller);
@@ -134,14 +131,9 @@ class Server : public ServerFixture, public ::testing::WithParamInterface<ModelP
             poller_env_.set(sp_poller_backend_name(GetParam().poller));
         }
     }
-    void TearDown() override
-    {
-        ServerFixture::TearDown();
-        g_seen = nullptr;
-    }
-
     EnvVar poller_env_{"SOCKPORT_POLLER"};
     Seen seen_;
+    GlobalBinding<Seen> seen_binding_{g_seen, &seen_};
 };
 
 /* Wine's sockets are slower than a kernel's and sanitizers and valgrind slow everything:
