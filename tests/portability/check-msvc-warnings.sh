@@ -26,7 +26,7 @@ done
 if grep 'deprecated: MSVC C4996' "$log" | grep -v 'helpers.h:[0-9]*:[0-9]*: .*getenv' | sort -u | grep .; then
     status=1
 fi
-grep -E 'error|warning: [^‘]' "$log" | grep -v 'MSVC C4996' | sort -u
+grep -E ': (error|warning): ' "$log" | grep -v 'MSVC C4996' | sort -u
 rm -f "$log"
 # the printf / scanf family cannot be redeclared under mingw-w64: C4996 by name
 if grep -nE '(^|[^_a-z])(v?sprintf|sscanf|fscanf|scanf)[ ]*\(' "$root"/tests/*.cc "$root"/tests/*.h; then
