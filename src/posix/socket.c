@@ -1,6 +1,7 @@
 /* socket.c (POSIX) - the socket verbs of backend.h over Berkeley sockets (Linux, macOS,
  * BSD). The public calls and their checks are in src/common/socket.c. */
 #include "internal.h"
+#include "poller.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -321,7 +322,7 @@ int sp__wait(sp_socket_t s, int events, int timeout_ms)
 {
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     struct pollfd p;
-    int r, ready = 0;
+    int r;
     if (s < 0) /* poll() would skip a negative descriptor and sleep the whole timeout */
         return sp__fail(EBADF);
     p.fd = s;
@@ -339,15 +340,9 @@ int sp__wait(sp_socket_t s, int events, int timeout_ms)
         return 0;
     if (p.revents & POLLNVAL)
         return sp__fail(EBADF);
-    if (p.revents & POLLIN)
-        ready |= SP_EV_READ;
-    if (p.revents & POLLOUT)
-        ready |= SP_EV_WRITE;
-    if (p.revents & POLLERR)
-        ready |= SP_EV_ERROR;
-    if (p.revents & POLLHUP)
-        ready |= SP_EV_HUP;
-    return ready;
+    /* what revents means differs by OS (XNU: a refused connect is POLLHUP alone): the
+     * poll backend's decision, replay-tested per OS */
+    return sp__poll_events_native(s, p.revents, events);
 }
 
 /* ---- options ------------------------------------------------------------------------- */
