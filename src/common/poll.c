@@ -423,6 +423,12 @@ void sp__polltab_free(sp__polltab *t)
     t->count = t->cap = 0;
 }
 
+void sp__polltab_fini(sp_poller *p)
+{
+    sp__polltab_free((sp__polltab *)p->impl);
+    free(p->impl);
+}
+
 /* ---- the select backend -------------------------------------------------------------- */
 
 /*

@@ -138,6 +138,9 @@ void sp__polltab_swap(sp__polltab *t, size_t elem, size_t i, size_t j);
 /* Release the table's arrays. */
 void sp__polltab_free(sp__polltab *t);
 
+/* A fini for a backend whose state (p->impl) starts with its sp__polltab. */
+void sp__polltab_fini(sp_poller *p);
+
 /* Registry helpers (src/common/poll.c), for backends that must find a socket's reg. */
 sp__reg *sp__regmap_find(const sp__regmap *m, sp_socket_t s);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 typedef struct pl_state {
-    sp__polltab t; /* entries: struct pollfd */
+    sp__polltab t; /* first (sp__polltab_fini); entries: struct pollfd */
     size_t next;   /* where the next wait starts reporting: every ready socket gets a turn */
 } pl_state;
 
@@ -15,12 +15,6 @@ typedef struct pl_state {
 static int pl_init(sp_poller *p)
 {
     return sp__poller_state_new(p, sizeof(pl_state));
-}
-
-static void pl_fini(sp_poller *p)
-{
-    sp__polltab_free(&((pl_state *)p->impl)->t);
-    free(p->impl);
 }
 
 static short pl_interest(const sp__reg *r)
@@ -90,5 +84,5 @@ static int pl_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     return n;
 }
 
-const sp__poller_ops sp__poller_poll_ops = {SP_POLLER_POLL, pl_init,   pl_fini, pl_add,
+const sp__poller_ops sp__poller_poll_ops = {SP_POLLER_POLL, pl_init,   sp__polltab_fini, pl_add,
                                             pl_modify,      pl_remove, pl_wait};

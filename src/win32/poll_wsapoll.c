@@ -23,7 +23,7 @@
  * socket with no interest reports no error or hang-up until it asks for a direction.
  */
 typedef struct wp_state {
-    sp__polltab t; /* entries: WSAPOLLFD */
+    sp__polltab t; /* first (sp__polltab_fini); entries: WSAPOLLFD */
     size_t active; /* entries [0, active) have interest */
     size_t next;   /* where the next scan starts: with more ready than fit, all get a turn */
 } wp_state;
@@ -33,12 +33,6 @@ typedef struct wp_state {
 static int wp_init(sp_poller *p)
 {
     return sp__poller_state_new(p, sizeof(wp_state));
-}
-
-static void wp_fini(sp_poller *p)
-{
-    sp__polltab_free(&((wp_state *)p->impl)->t);
-    free(p->impl);
 }
 
 static SHORT wp_interest(const sp__reg *r)
@@ -215,5 +209,5 @@ static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     return n;
 }
 
-const sp__poller_ops sp__poller_wsapoll_ops = {SP_POLLER_WSAPOLL, wp_init,   wp_fini, wp_add,
-                                               wp_modify,         wp_remove, wp_wait};
+const sp__poller_ops sp__poller_wsapoll_ops = {
+    SP_POLLER_WSAPOLL, wp_init, sp__polltab_fini, wp_add, wp_modify, wp_remove, wp_wait};
