@@ -362,6 +362,50 @@ int sp_poller_wait(sp_poller *p, sp_event *events, int max, int timeout_ms)
     return p->ops->wait(p, events, max, timeout_ms);
 }
 
+/* ---- sp_waker -------------------------------------------------------------------------- */
+
+int sp_waker_create(sp_waker **out)
+{
+    sp_waker *w;
+    int rc;
+    if (out == NULL)
+        return SP_EINVAL;
+    *out = NULL;
+    w = (sp_waker *)malloc(sizeof *w);
+    if (w == NULL)
+        return SP_ENOMEM;
+    rc = sp__waker_open(w);
+    if (rc != 0) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void sp_waker_destroy(sp_waker *w)
+{
+    if (w == NULL)
+        return;
+    sp__waker_close(w);
+    free(w);
+}
+
+sp_socket_t sp_waker_socket(const sp_waker *w)
+{
+    return w != NULL ? w->watch : SP_INVALID_SOCKET;
+}
+
+int sp_waker_wake(sp_waker *w)
+{
+    return w != NULL ? sp__waker_wake(w) : SP_EINVAL; /* async-signal-safe */
+}
+
+int sp_waker_drain(sp_waker *w)
+{
+    return w != NULL ? sp__waker_drain(w) : SP_EINVAL;
+}
+
 /* ---- what the backends share ---------------------------------------------------------- */
 
 int sp__poller_state_new(sp_poller *p, size_t size)

@@ -141,6 +141,25 @@ void sp__polltab_free(sp__polltab *t);
 /* A fini for a backend whose state (p->impl) starts with its sp__polltab. */
 void sp__polltab_fini(sp_poller *p);
 
+/*
+ * The waker (public calls and their checks in src/common/poll.c; the OS work in the
+ * backends' poll.c). `watch` is what a wait watches for reading; `poke` the end a wake
+ * writes to (POSIX: the same eventfd, or a pipe's two ends; Windows: a socket pair).
+ */
+struct sp_waker {
+    sp_socket_t watch, poke;
+};
+
+/* Backend: make the two ends, non-blocking and not inherited. 0 or the OS's error. */
+int sp__waker_open(sp_waker *w);
+/* Backend: close them. */
+void sp__waker_close(sp_waker *w);
+/* Backend: make watch readable (coalescing: a pending wake is enough). Async-signal-safe
+ * on POSIX: one write, errno preserved, no thread-local error recorded. 0 or an error. */
+int sp__waker_wake(sp_waker *w);
+/* Backend: read every pending wake. 0 or the OS's error. */
+int sp__waker_drain(sp_waker *w);
+
 /* Registry helpers (src/common/poll.c), for backends that must find a socket's reg. */
 sp__reg *sp__regmap_find(const sp__regmap *m, sp_socket_t s);
 

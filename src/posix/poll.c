@@ -245,9 +245,7 @@ int sp__poller_env(char *buf, size_t size)
 
 /* ---- the waker ----------------------------------------------------------------------- */
 
-struct sp_waker {
-    int rfd, wfd; /* the same descriptor for an eventfd */
-};
+/* The two ends of a waker: one eventfd (watch == poke), or a pipe. */
 
 #ifndef SP_HAVE_EVENTFD
 static int set_flags(int fd)
@@ -259,72 +257,44 @@ static int set_flags(int fd)
 }
 #endif
 
-int sp_waker_create(sp_waker **out)
+int sp__waker_open(sp_waker *w)
 {
-    sp_waker *w;
-    int rc = 0;
-    if (out == NULL)
-        return SP_EINVAL;
-    *out = NULL;
-    w = (sp_waker *)malloc(sizeof *w);
-    if (w == NULL)
-        return SP_ENOMEM;
 #ifdef SP_HAVE_EVENTFD
-    w->rfd = w->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (w->rfd < 0)
-        rc = sp__fail_last();
+    w->watch = w->poke = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return w->watch < 0 ? sp__fail_last() : 0;
 #else
-    {
-        int fds[2];
-        if (pipe(fds) != 0) {
-            rc = sp__fail_last();
-        } else {
-            w->rfd = fds[0];
-            w->wfd = fds[1];
-            rc = set_flags(fds[0]);
-            if (rc == 0)
-                rc = set_flags(fds[1]);
-            if (rc != 0) {
-                close(fds[0]);
-                close(fds[1]);
-            }
-        }
-    }
-#endif
+    int fds[2], rc;
+    if (pipe(fds) != 0)
+        return sp__fail_last();
+    w->watch = fds[0];
+    w->poke = fds[1];
+    rc = set_flags(fds[0]);
+    if (rc == 0)
+        rc = set_flags(fds[1]);
     if (rc != 0) {
-        free(w);
-        return rc;
+        close(fds[0]);
+        close(fds[1]);
     }
-    *out = w;
-    return 0;
+    return rc;
+#endif
 }
 
-void sp_waker_destroy(sp_waker *w)
+void sp__waker_close(sp_waker *w)
 {
-    if (w == NULL)
-        return;
-    close(w->rfd);
-    if (w->wfd != w->rfd)
-        close(w->wfd);
-    free(w);
+    close(w->watch);
+    if (w->poke != w->watch)
+        close(w->poke);
 }
 
-sp_socket_t sp_waker_socket(const sp_waker *w)
-{
-    return w ? w->rfd : SP_INVALID_SOCKET;
-}
-
-int sp_waker_wake(sp_waker *w)
+int sp__waker_wake(sp_waker *w)
 {
     /* Async-signal-safe: one write(), errno preserved; a full pipe or counter means a
      * wake is already pending, which is what coalescing asks for. */
     uint64_t one = 1;
     int saved = errno, rc = 0;
     ssize_t n;
-    if (w == NULL)
-        return SP_EINVAL;
     do
-        n = write(w->wfd, &one, w->wfd == w->rfd ? sizeof one : 1);
+        n = write(w->poke, &one, w->poke == w->watch ? sizeof one : 1);
     while (n < 0 && errno == EINTR);
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
         rc = sp_err_from_native(errno); /* no sp__fail: it is not async-signal-safe TLS */
@@ -332,15 +302,13 @@ int sp_waker_wake(sp_waker *w)
     return rc;
 }
 
-int sp_waker_drain(sp_waker *w)
+int sp__waker_drain(sp_waker *w)
 {
     char buf[64];
     ssize_t n;
-    if (w == NULL)
-        return SP_EINVAL;
     for (;;) {
-        n = read(w->rfd, buf, w->wfd == w->rfd ? 8 : sizeof buf);
-        if (n > 0 && w->wfd != w->rfd)
+        n = read(w->watch, buf, w->poke == w->watch ? 8 : sizeof buf);
+        if (n > 0 && w->poke != w->watch)
             continue; /* a pipe: read until empty */
         if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK)
             return 0;

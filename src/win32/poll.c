@@ -377,61 +377,34 @@ int sp__poller_env(char *buf, size_t size)
  * watched. A full send buffer (WSAEWOULDBLOCK) means wakes are pending already, which is
  * what coalescing asks for. Winsock send and recv are safe from several threads.
  */
-struct sp_waker {
-    sp_socket_t watch; /* readable while a wake is pending */
-    sp_socket_t poke;  /* the wake end */
-};
-
-int sp_waker_create(sp_waker **out)
+int sp__waker_open(sp_waker *w)
 {
     sp_socket_t pair[2];
-    sp_waker *w;
-    int rc;
-    if (out == NULL)
-        return SP_EINVAL;
-    *out = NULL;
-    w = (sp_waker *)malloc(sizeof *w);
-    if (w == NULL)
-        return SP_ENOMEM;
-    rc = sp_socketpair(pair);
-    if (rc == 0) {
-        rc = sp_set_nonblocking(pair[0], 1);
-        if (rc == 0)
-            rc = sp_set_nonblocking(pair[1], 1);
-        if (rc != 0) {
-            closesocket((SOCKET)pair[0]);
-            closesocket((SOCKET)pair[1]);
-        }
-    }
+    int rc = sp_socketpair(pair);
+    if (rc != 0)
+        return rc;
+    rc = sp_set_nonblocking(pair[0], 1);
+    if (rc == 0)
+        rc = sp_set_nonblocking(pair[1], 1);
     if (rc != 0) {
-        free(w);
+        closesocket((SOCKET)pair[0]);
+        closesocket((SOCKET)pair[1]);
         return rc;
     }
-    w->watch = pair[0];
-    w->poke = pair[1];
-    *out = w;
+    w->watch = pair[0]; /* readable while a wake is pending */
+    w->poke = pair[1];  /* the wake end */
     return 0;
 }
 
-void sp_waker_destroy(sp_waker *w)
+void sp__waker_close(sp_waker *w)
 {
-    if (w == NULL)
-        return;
     closesocket((SOCKET)w->watch);
     closesocket((SOCKET)w->poke);
-    free(w);
 }
 
-sp_socket_t sp_waker_socket(const sp_waker *w)
-{
-    return w != NULL ? w->watch : SP_INVALID_SOCKET;
-}
-
-int sp_waker_wake(sp_waker *w)
+int sp__waker_wake(sp_waker *w)
 {
     char one = 1;
-    if (w == NULL)
-        return SP_EINVAL;
     for (;;) {
         int err;
         if (send((SOCKET)w->poke, &one, 1, 0) != SOCKET_ERROR)
@@ -444,11 +417,9 @@ int sp_waker_wake(sp_waker *w)
     }
 }
 
-int sp_waker_drain(sp_waker *w)
+int sp__waker_drain(sp_waker *w)
 {
     char buf[256];
-    if (w == NULL)
-        return SP_EINVAL;
     for (;;) {
         int n = recv((SOCKET)w->watch, buf, (int)sizeof buf, 0), err;
         if (n > 0)
