@@ -834,14 +834,10 @@ int sp_frame_recv(sp_socket_t s, sp_frame_decoder *d, sp_frame_msg *out, int tim
     if (d == NULL || out == NULL)
         return SP_EINVAL;
     for (;;) {
-        void *room;
-        ptrdiff_t cap, got;
+        ptrdiff_t got;
         int rc = sp_frame_decoder_next(d, out);
         if (rc != 0)
             return rc;
-        cap = sp_frame_decoder_space(d, &room);
-        if (cap < 0)
-            return (int)cap;
         if (deadline != 0) {
             /* wait first, so that a blocking socket never blocks past the deadline; a
              * deadline already passed still takes what has arrived, once */
@@ -855,7 +851,7 @@ int sp_frame_recv(sp_socket_t s, sp_frame_decoder *d, sp_frame_msg *out, int tim
                 return SP_ETIMEDOUT;
         }
         tried = 1;
-        got = sp__recv_dontwait(s, room, (size_t)cap, deadline != 0);
+        got = sp__frame_read(d, s, SP_FRAME_RECV_SIZE, deadline != 0, NULL);
         if (got == SP_EAGAIN) {
             if (deadline == 0) { /* a non-blocking socket without a deadline */
                 rc = sp_wait(s, SP_EV_READ, -1);
@@ -868,8 +864,5 @@ int sp_frame_recv(sp_socket_t s, sp_frame_decoder *d, sp_frame_msg *out, int tim
             return (int)got;
         if (got == 0)
             return sp_frame_decoder_pending(d) > 0 ? SP_EEOF : 0;
-        rc = sp_frame_decoder_commit(d, (size_t)got);
-        if (rc != 0)
-            return rc;
     }
 }
