@@ -16,6 +16,7 @@
 #include "sockport/error.h"
 #include "sockport/addr.h"
 #include "sockport/socket.h"
+#include "sockport/dial.h"
 #include "sockport/poll.h"
 #include "sockport/byteorder.h"
 #include "sockport/frame.h"

@@ -10,8 +10,8 @@
  * and every rule from this thread or from threads it starts afterwards.
  *
  * The test is skipped, saying why, when no namespace can be made (no CAP_NET_ADMIN and no
- * user namespaces), when iptables is missing or refuses, and on Windows (see
- * firewall_unavailable_on_windows).
+ * user namespaces), when iptables is missing or refuses, and off Linux: on Windows, macOS
+ * and the BSDs (see firewall_unavailable).
  */
 #ifndef SOCKPORT_TESTS_FAULT_NET_H
 #define SOCKPORT_TESTS_FAULT_NET_H
@@ -27,7 +27,7 @@
 #        define PSAPI_VERSION 2 /* GetProcessMemoryInfo is kernel32's K32GetProcessMemoryInfo */
 #    endif
 #    include <psapi.h>
-#else
+#elif defined(__linux__)
 #    include <cerrno>
 #    include <fcntl.h>
 #    include <net/if.h>
@@ -36,25 +36,39 @@
 #    include <sys/socket.h>
 #    include <sys/wait.h>
 #    include <unistd.h>
+#    define SP_TEST_HAVE_NETNS 1 /* unshare(CLONE_NEWNET) and iptables: Linux only */
+#else
+#    include <sys/resource.h>
 #endif
 
 namespace sptest
 {
 
-#ifdef _WIN32
+#ifndef SP_TEST_HAVE_NETNS
 /*
- * Why the Windows build (under Wine) cannot make firewall faults: Wine's sockets are made
- * by wineserver (server/sock.c calls socket()), a Unix process that lives in the network
- * namespace of whichever program started it first and is shared by every test using the
- * prefix; a Windows program can neither enter a namespace of its own nor tell which one
- * that is. A rule made from here would land in a namespace the test does not own (perhaps
- * the host's): the native build runs these tests.
+ * Why this build cannot make firewall faults.
+ *
+ * Windows (under Wine): Wine's sockets are made by wineserver (server/sock.c calls
+ * socket()), a Unix process that lives in the network namespace of whichever program
+ * started it first and is shared by every test using the prefix; a Windows program can
+ * neither enter a namespace of its own nor tell which one that is. A rule made from here
+ * would land in a namespace the test does not own (perhaps the host's).
+ *
+ * macOS and the BSDs: network namespaces (unshare(CLONE_NEWNET)) and iptables are Linux's.
+ * pf or ipfw rules would apply to the whole host's loopback, not to the test's own: the
+ * tests do not touch the host's firewall.
  */
-inline const char *firewall_unavailable_on_windows()
+inline const char *firewall_unavailable()
 {
+#    ifdef _WIN32
     return "firewall faults need a network namespace of the test's own: under Wine the "
            "sockets belong to wineserver (a shared Unix process in someone else's namespace) "
            "and a Windows program cannot make or enter one; the native build runs this test";
+#    else
+    return "firewall faults need a network namespace of the test's own (Linux's "
+           "unshare(CLONE_NEWNET) and iptables); on this system a rule would reach the "
+           "host's loopback, so the Linux build runs this test";
+#    endif
 }
 #else
 
@@ -173,8 +187,8 @@ class Firewall
     /* Append a rule, e.g. "INPUT -p tcp --dport 4000 -j DROP". */
     ::testing::AssertionResult add(const std::string &rule)
     {
-#ifdef _WIN32
-        return ::testing::AssertionFailure() << firewall_unavailable_on_windows() << ": " << rule;
+#ifndef SP_TEST_HAVE_NETNS
+        return ::testing::AssertionFailure() << firewall_unavailable() << ": " << rule;
 #else
         std::string err = iptables("-A " + rule);
         if (!err.empty())
@@ -189,7 +203,7 @@ class Firewall
      */
     long long packets()
     {
-#ifdef _WIN32
+#ifndef SP_TEST_HAVE_NETNS
         return -1;
 #else
         std::string out;
@@ -217,7 +231,7 @@ class Firewall
     ::testing::AssertionResult remove_all()
     {
         std::string errs;
-#ifndef _WIN32
+#ifdef SP_TEST_HAVE_NETNS
         while (!rules_.empty()) {
             std::string err = iptables("-D " + rules_.back());
             if (!err.empty())
@@ -240,8 +254,8 @@ class Firewall
  */
 inline std::string firewall_ready()
 {
-#ifdef _WIN32
-    return firewall_unavailable_on_windows();
+#ifndef SP_TEST_HAVE_NETNS
+    return firewall_unavailable();
 #else
     std::string err = enter_private_netns();
     if (!err.empty())
@@ -260,11 +274,10 @@ inline std::string firewall_ready()
  */
 inline bool firewall_required()
 {
-#ifdef _WIN32
+#ifndef SP_TEST_HAVE_NETNS
     return false;
 #else
-    const char *v = std::getenv("SOCKPORT_NETNS");
-    return v != nullptr && std::strcmp(v, "1") == 0 && geteuid() == 0;
+    return env_is("SOCKPORT_NETNS", "1") && geteuid() == 0;
 #endif
 }
 
@@ -282,23 +295,16 @@ inline bool firewall_required()
         }                                                                                          \
     } while (0)
 
-/* The local port of a connected socket (-1 on failure). */
-inline int local_port(sp_socket_t s)
-{
-    sp_addr a;
-    return sp_local_addr(s, &a) == 0 ? sp_addr_port(&a) : -1;
-}
-
 /* Resident memory of this process in bytes (0 when unknown). */
 inline size_t resident_bytes()
 {
-#ifdef _WIN32
+#if defined(_WIN32)
     /* PSAPI_VERSION 2: kernel32's K32GetProcessMemoryInfo (Windows 7+), no psapi.lib */
     PROCESS_MEMORY_COUNTERS pmc;
     std::memset(&pmc, 0, sizeof pmc);
     pmc.cb = sizeof pmc;
     return GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc) ? pmc.WorkingSetSize : 0;
-#else
+#elif defined(__linux__)
     FILE *f = std::fopen("/proc/self/status", "r");
     if (f == nullptr)
         return 0;
@@ -309,6 +315,18 @@ inline size_t resident_bytes()
             kib = (size_t)std::strtoull(line + 6, nullptr, 10);
     std::fclose(f);
     return kib * 1024;
+#else
+    /* POSIX has no current resident size: getrusage's ru_maxrss is the peak (bytes on
+     * macOS, KiB on the BSDs: getrusage(2) of each), which only grows - a growth bound on
+     * it is still a bound on the current size's growth past the old peak */
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+#    ifdef __APPLE__
+    return (size_t)ru.ru_maxrss;
+#    else
+    return (size_t)ru.ru_maxrss * 1024;
+#    endif
 #endif
 }
 

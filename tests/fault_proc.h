@@ -13,14 +13,22 @@
 #include <set>
 
 #ifdef _WIN32
-#    include <tlhelp32.h>
+#    include <ws2tcpip.h>
 #else
-#    include <dirent.h>
+#    include <arpa/inet.h>
 #    include <fcntl.h>
+#    include <netinet/in.h>
 #    include <poll.h>
+#    include <sys/socket.h>
 #    include <sys/resource.h>
 #    include <time.h>
 #    include <unistd.h>
+#    if defined(__APPLE__)
+#        include <mach-o/dyld.h>
+#    elif defined(__FreeBSD__) || defined(__DragonFly__)
+#        include <sys/types.h>
+#        include <sys/sysctl.h>
+#    endif
 #endif
 
 namespace sptest
@@ -75,90 +83,111 @@ inline double cpu_seconds()
 #endif
 }
 
-#ifndef _WIN32
-/* The descriptors open in this process (Linux: /proc/self/fd, without the one reading it). */
-inline std::set<int> open_fds()
-{
-    std::set<int> out;
-    DIR *d = opendir("/proc/self/fd");
-    if (d == nullptr)
-        return out;
-    int self = dirfd(d);
-    while (struct dirent *e = readdir(d)) {
-        if (e->d_name[0] == '.')
-            continue;
-        int fd = std::atoi(e->d_name);
-        if (fd != self)
-            out.insert(fd);
-    }
-    closedir(d);
-    return out;
-}
-#endif
-
-/* Open descriptors (POSIX) or handles (Windows: GetProcessHandleCount); -1 if unknown. */
-inline int count_fds()
-{
-#ifdef _WIN32
-    DWORD n = 0;
-    if (!GetProcessHandleCount(GetCurrentProcess(), &n))
-        return -1;
-    if (n == 0 && is_wine()) {
-        /* Wine 8's GetProcessHandleCount reports 0: count the handle values that are open
-         * instead (handles are multiples of 4; a socket is a handle there too) */
-        DWORD flags;
-        for (uintptr_t v = 4; v < ((uintptr_t)1 << 14); v += 4)
-            if (GetHandleInformation((HANDLE)v, &flags))
-                n++;
-    }
-    return (int)n;
-#else
-    auto s = open_fds();
-    return s.empty() ? -1 : (int)s.size();
-#endif
-}
-
-/* This process's threads (/proc/self/task; Windows: a Toolhelp32 snapshot); -1 if unknown. */
-inline int count_threads()
-{
-#ifdef _WIN32
-    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
-    if (snap == INVALID_HANDLE_VALUE)
-        return -1;
-    THREADENTRY32 te;
-    te.dwSize = sizeof te;
-    int n = 0;
-    DWORD me = GetCurrentProcessId();
-    for (BOOL ok = Thread32First(snap, &te); ok; ok = Thread32Next(snap, &te))
-        if (te.th32OwnerProcessID == me)
-            n++;
-    CloseHandle(snap);
-    return n;
-#else
-    DIR *d = opendir("/proc/self/task");
-    if (d == nullptr)
-        return -1;
-    int n = 0;
-    while (struct dirent *e = readdir(d))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-#endif
-}
-
-/* The path of the running test binary, to re-run it in a helper mode. */
+/* The path of the running test binary, to re-run it in a helper mode ("" if unknown). */
 inline std::string self_exe()
 {
-#ifdef _WIN32
+#if defined(_WIN32)
     char buf[MAX_PATH];
     DWORD n = GetModuleFileNameA(nullptr, buf, sizeof buf);
     return std::string(buf, n);
-#else
+#elif defined(__APPLE__)
+    /* dyld(3): _NSGetExecutablePath; the path may hold symbolic links, exec takes them */
+    char buf[4096];
+    uint32_t size = sizeof buf;
+    return _NSGetExecutablePath(buf, &size) == 0 ? std::string(buf) : std::string();
+#elif defined(__FreeBSD__) || defined(__DragonFly__)
+    /* sysctl(3): kern.proc.pathname of pid -1, this process */
+    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
+    char buf[4096];
+    size_t size = sizeof buf;
+    return sysctl(mib, 4, buf, &size, nullptr, 0) == 0 ? std::string(buf) : std::string();
+#elif defined(__linux__)
     char buf[4096];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
     return n > 0 ? std::string(buf, (size_t)n) : std::string();
+#else
+    return std::string(); /* the tests that re-run this binary then fail, saying so */
 #endif
+}
+
+/*
+ * Run this binary again with one argument (a --gtest_filter) and wait at most 60 s; its
+ * exit code, or -1. Windows: CreateProcess, inheriting the handles marked inheritable
+ * when inherit_handles is true; POSIX: fork + exec (descriptors without FD_CLOEXEC are
+ * always inherited there).
+ */
+inline int run_self(const char *arg, bool inherit_handles)
+{
+    const std::string exe = self_exe();
+    if (exe.empty())
+        return -1;
+#ifdef _WIN32
+    std::string cmd = "\"" + exe + "\" " + arg;
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    std::memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    if (!CreateProcessA(exe.c_str(), &cmd[0], nullptr, nullptr, inherit_handles ? TRUE : FALSE, 0,
+                        nullptr, nullptr, &si, &pi))
+        return -1;
+    DWORD code = (DWORD)-1;
+    if (WaitForSingleObject(pi.hProcess, 60000) == WAIT_OBJECT_0)
+        GetExitCodeProcess(pi.hProcess, &code);
+    else
+        TerminateProcess(pi.hProcess, 99);
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    return (int)code;
+#else
+    (void)inherit_handles;
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(exe.c_str(), exe.c_str(), arg, (char *)nullptr);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+#endif
+}
+
+/*
+ * Bind a plain socket of the OS's own API (not sockport's: this is the other process that
+ * tries to take a port) to 127.0.0.1:port, or 0.0.0.0:port with any, with SO_REUSEADDR
+ * set. True when bound; *err is the native error otherwise (errno / WSAGetLastError).
+ */
+inline bool raw_bind_reuseaddr(int port, bool any, int *err)
+{
+#ifdef _WIN32
+    WSADATA wsa;
+    WSAStartup(MAKEWORD(2, 2), &wsa);
+    SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    BOOL on = TRUE;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, (const char *)&on, sizeof on);
+#else
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int on = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+#endif
+    struct sockaddr_in a;
+    std::memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
+    const int rc = bind(s, (struct sockaddr *)&a, sizeof a);
+#ifdef _WIN32
+    *err = rc == 0 ? 0 : WSAGetLastError();
+    closesocket(s);
+    WSACleanup();
+#else
+    *err = rc == 0 ? 0 : errno;
+    close(s);
+#endif
+    return rc == 0;
 }
 
 /*

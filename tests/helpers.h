@@ -33,10 +33,25 @@
 #    endif
 #    include <winsock2.h>
 #    include <windows.h>
+#    include <tlhelp32.h>
 #    include <cstdlib>
 #else
+#    include <cerrno>
 #    include <csignal>
 #    include <cstdlib>
+#    include <set>
+#    include <dirent.h>
+#    include <fcntl.h>
+#    include <sys/resource.h>
+#    include <sys/types.h>
+#    include <sys/wait.h>
+#    include <unistd.h>
+#    if defined(__APPLE__)
+#        include <mach/mach.h>
+#    elif defined(__FreeBSD__) || defined(__DragonFly__)
+#        include <sys/sysctl.h>
+#        include <sys/user.h>
+#    endif
 #    if defined(__has_include)
 #        if __has_include(<valgrind/valgrind.h>)
 #            include <valgrind/valgrind.h>
@@ -48,6 +63,43 @@
 
 namespace sptest
 {
+
+/* ---- environment (read) ---------------------------------------------------------------- */
+
+/*
+ * The value of the environment variable `name` into *value (when not null); false when it
+ * is not set. MSVC's UCRT deprecates getenv (warning C4996; the tests build with /W4 /WX):
+ * Microsoft's getenv page ("getenv, _wgetenv", learn.microsoft.com) names _dupenv_s as the
+ * secure version, which copies the value into a buffer the caller frees. (mingw-w64
+ * declares _dupenv_s but the msvcrt.dll it links lacks it: getenv there.)
+ */
+inline bool env_get(const char *name, std::string *value = nullptr)
+{
+#ifdef _MSC_VER
+    char *buf = nullptr;
+    size_t len = 0;
+    if (_dupenv_s(&buf, &len, name) != 0 || buf == nullptr)
+        return false;
+    if (value != nullptr)
+        value->assign(buf);
+    std::free(buf);
+    return true;
+#else
+    const char *v = std::getenv(name);
+    if (v == nullptr)
+        return false;
+    if (value != nullptr)
+        value->assign(v);
+    return true;
+#endif
+}
+
+/* Whether the environment variable `name` is set to exactly `want`. */
+inline bool env_is(const char *name, const char *want)
+{
+    std::string v;
+    return env_get(name, &v) && v == want;
+}
 
 /* ---- platform ------------------------------------------------------------------------ */
 
@@ -78,8 +130,8 @@ inline bool is_valgrind()
     if (RUNNING_ON_VALGRIND)
         return true;
 #endif
-    const char *v = std::getenv("SOCKPORT_TEST_VALGRIND");
-    return v != nullptr && v[0] == '1';
+    std::string v;
+    return env_get("SOCKPORT_TEST_VALGRIND", &v) && !v.empty() && v[0] == '1';
 }
 
 /*
@@ -265,6 +317,13 @@ inline std::string addr_str(const sp_addr &a)
     return n < 0 ? "<" + code_str(n) + ">" : std::string(buf, (size_t)n);
 }
 
+/* The local port of a bound or connected socket (-1 on failure). */
+inline int local_port(sp_socket_t s)
+{
+    sp_addr a;
+    return sp_local_addr(s, &a) == 0 ? sp_addr_port(&a) : -1;
+}
+
 /* ---- connections --------------------------------------------------------------------- */
 
 inline ::testing::AssertionResult step_failed(const char *what, long long rc)
@@ -392,10 +451,7 @@ class EnvVar
   public:
     explicit EnvVar(const char *name) : name_(name)
     {
-        const char *old = std::getenv(name);
-        had_ = old != nullptr;
-        if (had_)
-            old_ = old;
+        had_ = env_get(name, &old_);
     }
     EnvVar(const char *name, const char *value) : EnvVar(name)
     {
@@ -498,6 +554,143 @@ class DelayedSignal
     std::thread thread_; /* last: starts after the members it uses */
 };
 #endif
+
+/* ---- what the process holds (leak checks) --------------------------------------------- */
+
+#ifndef _WIN32
+/*
+ * The descriptors open in this process. Linux: /proc/self/fd (without the one reading it).
+ * Elsewhere (macOS, the BSDs: no /proc) POSIX's fcntl(fd, F_GETFD) on every number below
+ * the descriptor limit (at most 65,536).
+ */
+inline std::set<int> open_fds()
+{
+    std::set<int> out;
+#    if defined(__linux__)
+    DIR *d = opendir("/proc/self/fd");
+    if (d == nullptr)
+        return out;
+    int self = dirfd(d);
+    while (struct dirent *e = readdir(d)) {
+        if (e->d_name[0] == '.')
+            continue;
+        int fd = std::atoi(e->d_name);
+        if (fd != self)
+            out.insert(fd);
+    }
+    closedir(d);
+#    else
+    struct rlimit rl;
+    int limit = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)limit)
+        limit = (int)rl.rlim_cur;
+    for (int fd = 0; fd < limit; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            out.insert(fd);
+#    endif
+    return out;
+}
+#endif
+
+/* Open descriptors (POSIX) or handles (Windows: GetProcessHandleCount); -1 if unknown. */
+inline int count_fds()
+{
+#ifdef _WIN32
+    DWORD n = 0;
+    if (!GetProcessHandleCount(GetCurrentProcess(), &n))
+        return -1;
+    if (n == 0 && is_wine()) {
+        /* Wine 8's GetProcessHandleCount reports 0: count the handle values that are open
+         * instead (handles are multiples of 4; a socket is a handle there too) */
+        DWORD flags;
+        for (uintptr_t v = 4; v < ((uintptr_t)1 << 14); v += 4)
+            if (GetHandleInformation((HANDLE)v, &flags))
+                n++;
+    }
+    return (int)n;
+#else
+    auto s = open_fds();
+    return s.empty() ? -1 : (int)s.size();
+#endif
+}
+
+/* What count_fds() counts, for messages: "handles" or "descriptors". */
+inline const char *fd_kind()
+{
+#ifdef _WIN32
+    return "handles";
+#else
+    return "descriptors";
+#endif
+}
+
+/*
+ * This process's threads; -1 if unknown. Windows: a Toolhelp32 snapshot; Linux:
+ * /proc/self/task; macOS: task_threads() (Mach); FreeBSD: sysctl kern.proc.pid with
+ * KERN_PROC_INC_THREAD (one kinfo_proc per thread).
+ */
+inline int count_threads()
+{
+#if defined(_WIN32)
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+    if (snap == INVALID_HANDLE_VALUE)
+        return -1;
+    THREADENTRY32 te;
+    te.dwSize = sizeof te;
+    int n = 0;
+    DWORD me = GetCurrentProcessId();
+    for (BOOL ok = Thread32First(snap, &te); ok; ok = Thread32Next(snap, &te))
+        if (te.th32OwnerProcessID == me)
+            n++;
+    CloseHandle(snap);
+    return n;
+#elif defined(__linux__)
+    DIR *d = opendir("/proc/self/task");
+    if (d == nullptr)
+        return -1;
+    int n = 0;
+    while (struct dirent *e = readdir(d))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+#elif defined(__APPLE__)
+    thread_act_array_t list;
+    mach_msg_type_number_t n = 0;
+    if (task_threads(mach_task_self(), &list, &n) != KERN_SUCCESS)
+        return -1;
+    for (mach_msg_type_number_t i = 0; i < n; i++)
+        mach_port_deallocate(mach_task_self(), list[i]);
+    vm_deallocate(mach_task_self(), (vm_address_t)list, n * sizeof list[0]);
+    return (int)n;
+#elif defined(__FreeBSD__) || defined(__DragonFly__)
+    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID | KERN_PROC_INC_THREAD, (int)getpid()};
+    size_t len = 0;
+    if (sysctl(mib, 4, nullptr, &len, nullptr, 0) != 0)
+        return -1;
+    return (int)(len / sizeof(struct kinfo_proc));
+#else
+    return -1;
+#endif
+}
+
+/* No child process is left to reap (a zombie): waitpid fails with ECHILD. Windows has no
+ * fork model and no children of the tests' own to leave. */
+inline ::testing::AssertionResult no_child_left()
+{
+#ifdef _WIN32
+    return ::testing::AssertionSuccess();
+#else
+    errno = 0;
+    const pid_t pid = waitpid(-1, nullptr, WNOHANG);
+    const int e = errno;
+    if (pid == -1 && e == ECHILD)
+        return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "a child is left to reap (zombie): waitpid(-1, WNOHANG) = " << pid << ", errno " << e;
+#endif
+}
 
 /* ---- byte patterns ------------------------------------------------------------------- */
 

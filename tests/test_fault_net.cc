@@ -11,6 +11,7 @@
  */
 #include "fault_net.h"
 #include "helpers.h"
+#include "server_fixture.h"
 
 #include <sockport.h>
 
@@ -136,18 +137,6 @@ void on_close(sp_conn *c, int reason, int error)
 
 const sp_server_handler handler = {nullptr, on_message, nullptr, on_close};
 
-const char *model_name(int m)
-{
-    return m == SP_MODEL_THREADS ? "threads" : m == SP_MODEL_FORK ? "fork" : "events";
-}
-
-const char *reason_name(int r)
-{
-    static const char *const names[] = {"ORDERLY",   "ERROR",    "IDLE",
-                                        "TOO_LARGE", "STOPPING", "HANDLER"};
-    return r >= 0 && r < 6 ? names[r] : "?";
-}
-
 std::string close_str(const Closed &c)
 {
     return std::string("SP_CLOSE_") + reason_name(c.reason) + " error " + code_str(c.error);
@@ -260,69 +249,10 @@ class Chatter
 
 /* ---- the server fixture -------------------------------------------------------------- */
 
-class FaultServer : public SpTest, public ::testing::WithParamInterface<int>
+class FaultServer : public ServerFixture, public ::testing::WithParamInterface<int>
 {
   protected:
-    void SetUp() override
-    {
-        SpTest::SetUp();
-        g_seen = &seen_;
-        ASSERT_OK(sp_framer_prefix(&framer_, 4, 0, 1 << 20));
-        sp_server_config_init(&cfg_);
-        cfg_.model = GetParam();
-        cfg_.handler = &handler;
-        cfg_.framer = &framer_;
-    }
-    void TearDown() override
-    {
-        if (srv_ != nullptr) {
-            sp_server_stop(srv_);
-            if (started_) {
-                EXPECT_OK(sp_server_wait(srv_));
-            }
-            sp_server_destroy(srv_);
-        }
-        g_seen = nullptr;
-        SpTest::TearDown();
-    }
-    /* Create, listen on 127.0.0.1, start; skip a model this OS lacks. */
-    void start()
-    {
-        int rc = sp_server_create(&srv_, &cfg_);
-        if (rc == SP_ENOTSUP)
-            GTEST_SKIP() << model_name(GetParam()) << " model: SP_ENOTSUP on this OS";
-        ASSERT_OK(rc);
-        ASSERT_OK(sp_server_listen(srv_, "127.0.0.1:0"));
-        sp_addr a;
-        ASSERT_OK(sp_server_local_addr(srv_, 0, &a));
-        addr_ = addr_str(a);
-        port_ = sp_addr_port(&a);
-        ASSERT_OK(sp_server_start(srv_));
-        started_ = true;
-    }
-    ::testing::AssertionResult dial(Sock &s)
-    {
-        int rc = sp_dial(s.out(), addr_.c_str(), 5000);
-        if (rc != 0)
-            return ::testing::AssertionFailure() << "dial " << addr_ << ": " << code_str(rc);
-        return ::testing::AssertionSuccess();
-    }
-    ::testing::AssertionResult echo(sp_socket_t s, const unsigned char *p, size_t n)
-    {
-        sp_frame_decoder d;
-        sp_frame_decoder_init(&d, &framer_);
-        int rc = sp_frame_send(s, &framer_, p, n, 30000);
-        sp_frame_msg m;
-        if (rc == 0)
-            rc = sp_frame_recv(s, &d, &m, 30000);
-        ::testing::AssertionResult r = ::testing::AssertionSuccess();
-        if (rc != 1)
-            r = ::testing::AssertionFailure() << "echo: " << code_str(rc);
-        else if (m.len != n || !same_bytes(p, (const unsigned char *)m.data, n))
-            r = ::testing::AssertionFailure() << "echo of " << n << " bytes differs";
-        sp_frame_decoder_free(&d);
-        return r;
-    }
+    FaultServer() : ServerFixture(&handler, GetParam(), 30000) {}
     bool fork_model() const
     {
         return GetParam() == SP_MODEL_FORK;
@@ -336,12 +266,7 @@ class FaultServer : public SpTest, public ::testing::WithParamInterface<int>
     }
 
     Seen seen_;
-    sp_framer framer_;
-    sp_server_config cfg_;
-    sp_server *srv_ = nullptr;
-    bool started_ = false;
-    std::string addr_;
-    int port_ = 0;
+    GlobalBinding<Seen> seen_binding_{g_seen, &seen_};
 };
 
 /* The keepalive that the faults below use: idle 1 s, probes every 1 s, 3 of them. The
@@ -393,13 +318,13 @@ TEST_P(FaultServer, PeerVanishesKeepaliveClosesOnlyThatConnection)
         GTEST_SKIP() << "fork: the close happens in a child process, where this test cannot see "
                         "its reason or time, and the vanished client sees nothing";
     FAULT_NET_NAMESPACE();
-    cfg_.keepalive_idle_s = k_keep_idle;
-    cfg_.keepalive_interval_s = k_keep_intvl;
-    cfg_.keepalive_count = k_keep_cnt;
+    cfg.keepalive_idle_s = k_keep_idle;
+    cfg.keepalive_interval_s = k_keep_intvl;
+    cfg.keepalive_count = k_keep_cnt;
     start();
     if (IsSkipped())
         return;
-    Chatter good(addr_, &framer_);
+    Chatter good(addr, &framer);
     ASSERT_TRUE(good.start());
     Sock victim;
     ASSERT_TRUE(dial(victim));
@@ -495,7 +420,7 @@ TEST_P(FaultServer, ResetFromPathClosesOnlyThatConnection)
     start();
     if (IsSkipped())
         return;
-    Chatter good(addr_, &framer_);
+    Chatter good(addr, &framer);
     ASSERT_TRUE(good.start());
     ASSERT_TRUE(good.wait_more(3, 5000));
     Sock victim;
@@ -506,15 +431,15 @@ TEST_P(FaultServer, ResetFromPathClosesOnlyThatConnection)
     Firewall fw;
     /* what the server sends to the victim is answered by a reset: the server's side of
      * that connection is reset (the victim's own socket sees nothing) */
-    ASSERT_TRUE(fw.add("INPUT -p tcp --sport " + std::to_string(port_) + " --dport " +
+    ASSERT_TRUE(fw.add("INPUT -p tcp --sport " + std::to_string(port) + " --dport " +
                        std::to_string(vport) + " -j REJECT --reject-with tcp-reset"));
     const double t0 = now_ms();
-    ASSERT_OK(sp_frame_send(victim, &framer_, msg.data(), msg.size(), 2000));
+    ASSERT_OK(sp_frame_send(victim, &framer, msg.data(), msg.size(), 2000));
     if (fork_model()) {
         /* the child's close is not visible here: the connection must be gone, and the
          * victim's next message is not answered */
         sp_frame_decoder d;
-        sp_frame_decoder_init(&d, &framer_);
+        sp_frame_decoder_init(&d, &framer);
         sp_frame_msg m;
         EXPECT_SP(SP_ETIMEDOUT, sp_frame_recv(victim, &d, &m, 500));
         sp_frame_decoder_free(&d);
@@ -675,9 +600,9 @@ TEST_P(FaultServer, AbortiveCloseMidMessageDropsOnlyThatConnection)
     ASSERT_OK(sp_send_all(victim, half.data(), half.size(), 5000, nullptr));
     /* the server must have taken the connection (one reset in the backlog would never
      * reach it), and had time to read the half */
-    for (int w = 0; w < 500 && sp_server_connections(srv_) < clients + 1; w++)
+    for (int w = 0; w < 500 && sp_server_connections(srv) < clients + 1; w++)
         sleep_ms(10);
-    ASSERT_EQ(clients + 1, sp_server_connections(srv_)) << "the victim was never accepted";
+    ASSERT_EQ(clients + 1, sp_server_connections(srv)) << "the victim was never accepted";
     sleep_ms(100);
     ASSERT_OK(sp_close_abortive(victim.release()));
     aborted = true;
@@ -689,7 +614,7 @@ TEST_P(FaultServer, AbortiveCloseMidMessageDropsOnlyThatConnection)
         Closed cl;
         ASSERT_TRUE(seen_.wait_closed(vport, 5000, &cl))
             << "the aborted connection never closed; " << seen_.count() << " others closed, "
-            << sp_server_connections(srv_) << " open";
+            << sp_server_connections(srv) << " open";
         EXPECT_EQ(0, seen_.odd_messages.load()) << "half a message was delivered as a whole one";
         EXPECT_EQ(clients * per, seen_.messages.load());
         if (is_wine() && cl.reason == SP_CLOSE_ERROR && cl.error == SP_EEOF) {
@@ -724,11 +649,11 @@ TEST_P(FaultServer, SlowlorisIsClosedByIdleTimeout)
                         "its allocator is not fork-safe there (server.h); the plain build runs it";
     /* with a framer only whole messages count as activity (server.h): a client that
      * trickles one message a byte at a time is closed like a silent one */
-    cfg_.idle_timeout_ms = 1000;
+    cfg.idle_timeout_ms = 1000;
     start();
     if (IsSkipped())
         return;
-    Chatter good(addr_, &framer_, 100); /* a whole message every 100 ms: never idle */
+    Chatter good(addr, &framer, 100); /* a whole message every 100 ms: never idle */
     ASSERT_TRUE(good.start());
     Sock victim;
     ASSERT_TRUE(dial(victim));
@@ -774,12 +699,12 @@ TEST_P(FaultServer, NonReadingClientIsHeldByBackPressure)
     if (fork_model())
         GTEST_SKIP() << "fork: the replies queue up in a child process, whose memory and "
                         "handler calls this test cannot see";
-    cfg_.output_limit = 1 << 20;
+    cfg.output_limit = 1 << 20;
     seen_.reply_bytes = 1 << 20; /* every request is answered with 1 MiB */
     start();
     if (IsSkipped())
         return;
-    Chatter good(addr_, &framer_);
+    Chatter good(addr, &framer);
     ASSERT_TRUE(good.start());
     ASSERT_TRUE(good.wait_more(3, 5000));
     Sock hog;
@@ -788,7 +713,7 @@ TEST_P(FaultServer, NonReadingClientIsHeldByBackPressure)
     const int requests = 300; /* 300 MiB of replies if the server kept reading */
     const unsigned char q = 'q';
     for (int i = 0; i < requests; i++)
-        ASSERT_OK(sp_frame_send(hog, &framer_, &q, 1, 5000));
+        ASSERT_OK(sp_frame_send(hog, &framer, &q, 1, 5000));
     const int echoes0 = good.echoes();
     sleep_ms(1500);
     const size_t rss1 = resident_bytes();
@@ -818,8 +743,6 @@ TEST_P(FaultServer, NonReadingClientIsHeldByBackPressure)
 INSTANTIATE_TEST_SUITE_P(Models, FaultServer,
                          ::testing::Values((int)SP_MODEL_THREADS, (int)SP_MODEL_FORK,
                                            (int)SP_MODEL_EVENTS),
-                         [](const ::testing::TestParamInfo<int> &p) {
-                             return std::string(model_name(p.param));
-                         });
+                         model_param_name);
 
 } // namespace

@@ -304,8 +304,14 @@ TEST_P(Poller, RefusedConnectReportedAsWriteAndError)
 {
     const int interests[] = {SP_EV_WRITE, SP_EV_READ | SP_EV_WRITE, 0};
     for (int interest : interests) {
-        if (interest == 0 && backend() == SP_POLLER_KQUEUE)
-            continue; /* poll.h: kqueue reports nothing for interest 0 */
+        /* poll.h: kqueue, WSAPoll (the entry is parked) and XNU's poll() (no knote for
+         * events 0) report nothing for interest 0 */
+        if (interest == 0 && (backend() == SP_POLLER_KQUEUE || backend() == SP_POLLER_WSAPOLL))
+            continue;
+#ifdef __APPLE__
+        if (interest == 0 && backend() == SP_POLLER_POLL)
+            continue;
+#endif
         SCOPED_TRACE("interest " + events_str(interest));
         Sock c;
         int rc = 0;

@@ -38,7 +38,8 @@
  *   -k            with -l: after a connection ends, accept the next one (until killed)
  *   -u            UDP instead of TCP (not with unix: addresses)
  *   -4, -6        IPv4 only, IPv6 only (for names and for a bare listening PORT)
- *   -w SECONDS    time limit (decimals allowed): for connecting, for waiting for a
+ *   -w SECONDS    time limit (decimals allowed): for connecting (the whole connect:
+ *                 resolution and every address, raced by Happy Eyeballs), for waiting for a
  *                 connection or the first datagram (with -k the wait for a connection has
  *                 no limit), and for silence (no byte moved either way) during the session
  *   -q            end when the peer closes its side, even if standard input has not ended
@@ -765,16 +766,51 @@ static int resolve(int type, sp_addr *addrs)
     return n > MAX_ADDRS ? MAX_ADDRS : n;
 }
 
+/* TCP and Unix: sp_dial_ex, so -w bounds the whole connect (resolution and every address,
+ * raced by Happy Eyeballs). */
+static sp_socket_t dial_stream(char *text, size_t size, int *status)
+{
+    sp_dial_options o;
+    sp_addr peer;
+    sp_socket_t s;
+    int rc;
+    sp_dial_options_init(&o);
+    o.family = opt.family;
+    rc = sp_dial_ex(&s, opt.address, opt.timeout_ms, &o);
+    if (rc != 0) {
+        int resolving = rc <= SP_EAI_NONAME && rc >= SP_EAI_NODATA;
+        sp_fail(rc == SP_EINVAL ? "bad address"
+                : resolving     ? "resolve"
+                                : "connect",
+                opt.address, rc);
+        *status = rc == SP_EINVAL ? EXIT_USAGE : rc == SP_ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SETUP;
+        return SP_INVALID_SOCKET;
+    }
+    if (sp_peer_addr(s, &peer) == 0)
+        format_addr(&peer, text, size);
+    else
+        snprintf(text, size, "%.*s", (int)(size - 1), opt.address); /* may cut it: a label */
+    return s;
+}
+
 static int run_connect(void)
 {
     sp_addr addrs[MAX_ADDRS], local;
     char text[ADDR_TEXT], ltext[ADDR_TEXT];
     sp_socket_t s = SP_INVALID_SOCKET;
     int type = opt.udp ? SP_SOCK_DGRAM : SP_SOCK_STREAM;
-    int n = resolve(type, addrs), i, rc = SP_EUNKNOWN, status;
+    int n, i, rc = SP_EUNKNOWN, status = EXIT_SETUP;
     const char *step = "connect";
-    if (n < 0)
-        return -n;
+    if (!opt.udp) {
+        s = dial_stream(text, sizeof text, &status);
+        if (s == SP_INVALID_SOCKET)
+            return status;
+        n = 0;
+    } else {
+        n = resolve(type, addrs);
+        if (n < 0)
+            return -n;
+    }
     for (i = 0; i < n; i++) {
         format_addr(&addrs[i], text, sizeof text);
         if ((rc = sp_socket_open(&s, sp_addr_family(&addrs[i]), type)) < 0) {
@@ -783,7 +819,7 @@ static int run_connect(void)
             continue;
         }
         step = "connect";
-        rc = opt.udp ? sp_connect(s, &addrs[i]) : sp_connect_timeout(s, &addrs[i], opt.timeout_ms);
+        rc = sp_connect(s, &addrs[i]);
         if (rc == 0)
             break;
         say("connect %s: %s", text, sp_strerror(rc));

@@ -130,8 +130,8 @@ SP_API int sp_addr_any(sp_addr *out, int family, int port);
  * @param out  the address to fill.
  * @param path the path (shorter than sockaddr_un's sun_path: 108 bytes on Linux and
  *   Windows, 104 on macOS).
- * @return 0, SP_ENAMETOOLONG when the path does not fit, SP_EINVAL for NULL pointers (on
- *   Windows also for an empty path).
+ * @return 0, SP_ENAMETOOLONG when the path does not fit, SP_EINVAL for NULL pointers or
+ *   an empty path (on every OS: an empty path names no socket file).
  */
 SP_API int sp_addr_unix(sp_addr *out, const char *path);
 

@@ -20,14 +20,23 @@
  * More generally a socket with an error or a hang-up is reported ready for every interest
  * it has, with SP_EV_ERROR / SP_EV_HUP: the next call will not block.
  *
- * Platform differences that remain, and how to write code that does not care:
- *  - SP_EV_HUP is advisory: epoll, poll and kqueue report it, select cannot (Windows has
- *    no way to say it without a read). The portable end-of-stream signal is a read of 0.
+ * Platform differences that remain, and how to write code that does not care
+ * (docs/platforms.md has the whole table, with the OS sources):
+ *  - SP_EV_HUP is advisory and means both directions are over: epoll, poll on Linux and
+ *    FreeBSD, and kqueue (when both filters say EOF) report it; select cannot (Windows
+ *    has no way to say it without a read); XNU's poll() and Windows' WSAPoll say POLLHUP
+ *    for the end of one direction (the peer's FIN, our own shutdown), which sockport
+ *    reports as readiness of the asked directions only. The portable end-of-stream signal
+ *    is a read of 0.
  *  - A socket closed while still registered: epoll and Windows' WSAPoll forget it
  *    silently (Wine's WSAPoll reports it); poll and select report it once per wait as
  *    SP_EV_ERROR until it is removed. Remove a socket before closing it; removing it
  *    after still works.
- *  - kqueue: a socket registered with no interest at all (events 0) reports nothing.
+ *  - No interest (events 0): epoll, Linux's and FreeBSD's poll and select still report
+ *    errors and hang-ups; kqueue, WSAPoll (whose `events` must hold a flag: the entry is
+ *    set aside) and macOS' poll() (no knote is made) report nothing until a direction
+ *    is asked again. Treat 0 as "paused".
+ *  - Out-of-band data is reported by no backend.
  */
 #ifndef SOCKPORT_POLL_H
 #define SOCKPORT_POLL_H
@@ -202,7 +211,9 @@ SP_API const char *sp_poller_backend_name(int backend);
  * Watch a socket, level-triggered.
  * @param p      the poller.
  * @param s      the socket.
- * @param events SP_EV_READ | SP_EV_WRITE; 0 watches only for errors and hang-ups.
+ * @param events SP_EV_READ | SP_EV_WRITE; 0 pauses the socket (errors and hang-ups are
+ *   still reported by epoll, select and poll on Linux / FreeBSD, not by kqueue, WSAPoll
+ *   or macOS' poll).
  * @param data   a user pointer reported with its events.
  * @return 0, or SP_EINVAL (NULL p, SP_INVALID_SOCKET, another flag), SP_EEXIST when s is
  *   already in the poller, SP_ENOMEM, or the backend's error (epoll_ctl / kevent:

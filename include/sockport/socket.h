@@ -28,6 +28,11 @@
  * A call that returns a new socket through `out` stores SP_INVALID_SOCKET there when it
  * fails. A NULL pointer or an out-of-range flag, direction or size is SP_EINVAL.
  *
+ * The arguments are checked the same way on every OS before the system is asked, and a
+ * call refused for its arguments changes nothing. SP_INVALID_SOCKET is SP_EBADF at once
+ * in every call (sp_last_native_error() then gives the OS's own code for a handle that is
+ * not a socket: EBADF, WSAENOTSOCK).
+ *
  * Errors every call on a socket may return besides those listed with it: SP_EBADF for a
  * handle that is not an open socket; on Windows SP_ENOTINIT before sp_init(). The lists
  * name the errors a caller can act on; the system may report others (SP_ENOBUFS,
@@ -137,7 +142,7 @@ SP_API int sp_close_abortive(sp_socket_t s);
  * connect interrupted by a signal is waited for, not restarted.
  * @param s  the socket.
  * @param to the address to connect to.
- * @return 0, or SP_EINVAL (NULL or empty address), SP_ECONNREFUSED, SP_ETIMEDOUT,
+ * @return 0, or SP_EINVAL (NULL, empty or over-long address), SP_ECONNREFUSED, SP_ETIMEDOUT,
  *   SP_ENETUNREACH, SP_EHOSTUNREACH, SP_EADDRNOTAVAIL, SP_EAFNOSUPPORT (the address does
  *   not match the socket's family), SP_EACCES, SP_EISCONN (already connected),
  *   SP_EALREADY; SP_EINPROGRESS if the socket is non-blocking (then see
@@ -187,7 +192,7 @@ SP_API int sp_connect_finish(sp_socket_t s, int timeout_ms);
  * @param s     the socket.
  * @param local the local address (port 0: any free port).
  * @param flags 0 or SP_BIND_DUALSTACK | SP_BIND_NOREUSE.
- * @return 0, or SP_EINVAL (NULL or empty address, an unknown flag, a socket already
+ * @return 0, or SP_EINVAL (NULL, empty or over-long address, an unknown flag, a socket already
  *   bound), SP_EADDRINUSE (the port is held), SP_EADDRNOTAVAIL (not a local address),
  *   SP_EACCES (a privileged port, or a Unix path that cannot be created),
  *   SP_EAFNOSUPPORT (the address does not match the socket), or the error of setting
@@ -224,13 +229,22 @@ SP_API int sp_listen(sp_socket_t s, const sp_addr *local, int backlog, unsigned 
 SP_API int sp_accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, unsigned flags);
 
 /**
- * Resolve "host:port" or "unix:/path", then try each address in turn (up to 16) with
- * sp_connect_timeout() until one connects.
+ * Resolve "host:port" or "unix:/path" and connect, all within one deadline: the timeout
+ * bounds the whole call, name resolution (on a worker thread: a slow DNS server cannot
+ * hold the caller) and every attempt, whatever the number of addresses. Addresses are
+ * raced with Happy Eyeballs (RFC 8305): families interleaved, the next attempt 250 ms
+ * after the previous one began, earlier ones kept running, the first to connect wins.
+ * Numeric addresses skip the resolver. sp_dial_ex() (sockport/dial.h) takes options.
  * @param out        receives a blocking stream socket; SP_INVALID_SOCKET on failure.
  * @param address    "host:port", "[v6]:port", "1.2.3.4:port" or "unix:/path".
- * @param timeout_ms bounds each attempt (negative: no limit).
- * @return 0, SP_EINVAL (NULL), an error of sp_addr_resolve() (SP_EAI_NONAME, ...), or the
- *   last attempt's error (SP_ECONNREFUSED, SP_ETIMEDOUT, an error of sp_socket_open()).
+ * @param timeout_ms the deadline of the whole dial, resolution included (negative: no
+ *                   limit).
+ * @return 0, SP_EINVAL (NULL, malformed address), SP_ENOMEM, SP_ETIMEDOUT (the deadline
+ *   passed, resolving or connecting), an error of the resolver (SP_EAI_NONAME,
+ *   SP_EAI_AGAIN, SP_EAI_FAIL, SP_EAI_NODATA), SP_ENOTINIT (Windows, before sp_init()),
+ *   SP_EAGAIN (no resolver thread), or the most useful attempt error: SP_ECONNREFUSED
+ *   before any other (SP_ENETUNREACH, SP_EHOSTUNREACH, SP_EMFILE, ...), before
+ *   SP_ETIMEDOUT; on a tie the error of the family tried first.
  */
 SP_API int sp_dial(sp_socket_t *out, const char *address, int timeout_ms);
 
@@ -303,8 +317,9 @@ SP_API ptrdiff_t sp_recv(sp_socket_t s, void *buf, size_t len);
  * @param s   the socket.
  * @param iov the buffers (not modified).
  * @param n   how many.
- * @return the number of bytes taken, or SP_EINVAL (n < 0 or a NULL iov; Windows accepts
- *   NULL when n is 0), or an error as for sp_send().
+ * @return the number of bytes taken, or SP_EINVAL (n < 0 or a NULL iov, even with n 0:
+ *   an empty array that is there sends nothing and returns 0), or an error as for
+ *   sp_send().
  */
 SP_API ptrdiff_t sp_sendv(sp_socket_t s, const sp_iovec *iov, int n);
 /**
@@ -431,9 +446,12 @@ SP_API int sp_set_nodelay(sp_socket_t s, int on);
  * @param interval_s seconds between probes; 0: leave as it is.
  * @param count      probes without an answer before the connection fails with
  *   SP_ETIMEDOUT; 0: leave as it is.
- * @return 0, or SP_EINVAL (a negative value), SP_ENOPROTOOPT on older Windows when a
- *   count was asked (after idle and interval have been applied), or the error of an
- *   option call (SP_EBADF, SP_EINVAL for a value out of the system's range).
+ * @return 0, or SP_EINVAL (a negative value, idle_s or interval_s over 2147483 (INT_MAX
+ *   milliseconds), count over 255: checked on every OS before anything is set, whether
+ *   on is 1 or 0), SP_ENOPROTOOPT on older Windows when a count was asked (after idle and
+ *   interval have been applied), or the error of an option call (SP_EBADF, SP_EINVAL for
+ *   a value within those bounds but out of the system's range, e.g. Linux takes at most
+ *   32767 s and 127 probes).
  */
 SP_API int sp_set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int count);
 
@@ -527,7 +545,7 @@ SP_API int sp_get_recv_buffer(sp_socket_t s, int *bytes);
  *   background (the default); 1: see seconds.
  * @param seconds with on = 1: > 0, close blocks up to that long for unsent data; 0, close
  *   resets the connection (see sp_close_abortive()).
- * @return 0, or SP_EINVAL (seconds < 0; on Windows also over 65535), SP_EBADF.
+ * @return 0, or SP_EINVAL (seconds < 0 or over 65535, the most every OS can hold), SP_EBADF.
  */
 SP_API int sp_set_linger(sp_socket_t s, int on, int seconds);
 

@@ -360,6 +360,27 @@ int sp_addr_ip(sp_addr *out, int family, const void *ipbytes, int port)
     return sp__addr_from_ip(out, &ip);
 }
 
+int sp_addr_family(const sp_addr *a)
+{
+    size_t n, i;
+    const sp__afrow *rows = sp__af_rows(&n);
+    int af;
+    if (a == NULL || a->len < 2 || a->len > sizeof a->u.bytes) /* no room for a family */
+        return SP_AF_UNSPEC;
+    af = sp__addr_native_af(a);
+    for (i = 0; i < n; i++)
+        if (rows[i].native == af)
+            return a->len >= rows[i].min_len ? rows[i].family : SP_AF_UNSPEC;
+    return SP_AF_UNSPEC;
+}
+
+int sp_addr_unix(sp_addr *out, const char *path)
+{
+    if (out == NULL || path == NULL || path[0] == '\0')
+        return SP_EINVAL;
+    return sp__addr_unix(out, path);
+}
+
 int sp_addr_loopback(sp_addr *out, int family, int port)
 {
     static const unsigned char v4[4] = {127, 0, 0, 1};

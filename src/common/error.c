@@ -1,4 +1,5 @@
-/* error.c - the names and messages of sockport's error codes, and the map search. */
+/* error.c - the names and messages of sockport's error codes, the map search, and the
+ * native-code calls over the backend's column of the map (sp__native_errmap). */
 #include "internal.h"
 #include "errmap.h"
 
@@ -48,4 +49,25 @@ int sp__errmap_to(const sp__errrow *rows, size_t n, int code)
         if (rows[i].code == code && rows[i].native != 0)
             return rows[i].native;
     return 0;
+}
+
+int sp_err_from_native(int native)
+{
+    size_t n;
+    const sp__errrow *rows = sp__native_errmap(&n);
+    return sp__errmap_from(rows, n, native);
+}
+
+int sp_err_to_native(int code)
+{
+    size_t n;
+    const sp__errrow *rows = sp__native_errmap(&n);
+    return sp__errmap_to(rows, n, code);
+}
+
+int sp__fail(int native)
+{
+    int code = sp_err_from_native(native);
+    sp__set_last_native(native);
+    return code == SP_OK ? SP_EUNKNOWN : code;
 }

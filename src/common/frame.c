@@ -9,7 +9,7 @@
  * found in a view is returned where it lies; the last, cut message of a fed buffer is
  * copied into buf_ when the buffer is used up.
  */
-#include "internal.h"
+#include "frame_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -674,6 +674,26 @@ int sp_frame_decoder_commit(sp_frame_decoder *d, size_t n)
     d->wr_ += n;
     d->state_ &= ~ST_DRAINED;
     return 0;
+}
+
+ptrdiff_t sp__frame_read(sp_frame_decoder *d, sp_socket_t s, size_t want, int dontwait, int *filled)
+{
+    void *room;
+    ptrdiff_t cap = sp__frame_decoder_space(d, &room, want), got;
+    int rc;
+    if (filled != NULL)
+        *filled = 0;
+    if (cap < 0)
+        return cap;
+    got = sp__recv_dontwait(s, room, (size_t)cap, dontwait);
+    if (got <= 0) {
+        (void)sp_frame_decoder_commit(d, 0); /* ends the space() */
+        return got;
+    }
+    if (filled != NULL)
+        *filled = got == cap;
+    rc = sp_frame_decoder_commit(d, (size_t)got);
+    return rc != 0 ? rc : got;
 }
 
 int sp_frame_decoder_skip(sp_frame_decoder *d)

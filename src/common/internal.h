@@ -1,11 +1,13 @@
 /*
- * internal.h - what the shared code and the backends share. No platform header here:
- * the backends (src/posix, src/win32) include theirs after this one.
+ * internal.h - helpers the shared code uses in more than one layer (deadlines, address
+ * text, frame internals). What a backend must provide is in backend.h, included here.
+ * No platform header here: the backends include theirs after this one.
  */
 #ifndef SOCKPORT_INTERNAL_H
 #define SOCKPORT_INTERNAL_H
 
 #include "sockport.h"
+#include "backend.h"
 
 #include <limits.h>
 
@@ -13,29 +15,9 @@
 extern "C" {
 #endif
 
-/* ---- provided by each backend -------------------------------------------------------- */
+/* The backend verbs (sp__now_ms, sp__fail, sp__recv_dontwait, ...) are in backend.h. */
 
-/* Monotonic clock in milliseconds (clock_gettime(CLOCK_MONOTONIC) / GetTickCount64). */
-uint64_t sp__now_ms(void);
-
-/*
- * Record `native` as this thread's last native error and return its SP_E* code. Every
- * failure path that comes from the OS goes through it (or sp__fail_last).
- */
-int sp__fail(int native);
-
-/* sp__fail with the error the OS just reported (errno / WSAGetLastError()). */
-int sp__fail_last(void);
-
-/* Record a getaddrinfo() failure and return its SP_EAI_* code. */
-int sp__fail_gai(int gai_code);
-
-/*
- * One send / recv as sp_sendv / sp_recv, with a per-call "don't block" when dontwait is
- * set and the OS has one (MSG_DONTWAIT on POSIX); Winsock has none and ignores it.
- */
-ptrdiff_t sp__sendv_dontwait(sp_socket_t s, const sp_iovec *iov, int n, int dontwait);
-ptrdiff_t sp__recv_dontwait(sp_socket_t s, void *buf, size_t len, int dontwait);
+/* ---- shared by the frame and server layers ------------------------------------------ */
 
 /*
  * Move what decoder src holds (bytes, search and skip state, error) into dst, which is
@@ -55,12 +37,6 @@ ptrdiff_t sp__frame_decoder_space(sp_frame_decoder *d, void **room, size_t want)
  * a length prefix is written without the checks; anything else goes the long way. */
 int sp__frame_encode_fast(const sp_framer *f, const void *payload, size_t len,
                           unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec iov[2]);
-
-/* listen(2) alone; backlog <= 0 means SOMAXCONN. */
-int sp__listen(sp_socket_t s, int backlog);
-
-/* getaddrinfo for a host name (not numeric); same contract as sp_addr_resolve. */
-int sp__resolve(const char *host, int port, int family, int type, sp_addr *out, size_t cap);
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
@@ -90,26 +66,18 @@ int sp__parse_port(const char *s);
 /* Split "host:port" / "[v6]:port" into host (unbracketed) and port. 0 or SP_EINVAL. */
 int sp__split_hostport(const char *text, char *host, size_t hostcap, int *port);
 
-/* The fields of an IP sp_addr, in a form the shared code can handle. */
-typedef struct sp__ipaddr {
-    int family;           /* SP_AF_INET or SP_AF_INET6 */
-    unsigned char ip[16]; /* network order; 4 bytes used for IPv4 */
-    int port;             /* host order */
-    uint32_t scope;       /* IPv6 zone index */
-} sp__ipaddr;
-
-/* Backend: build an sp_addr from fields / read them back (0, or SP_EINVAL if not IP). */
-int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip);
-int sp__addr_to_ip(const sp_addr *a, sp__ipaddr *out);
-
 /*
  * Append `a` to the list out[0..cap) holding n addresses unless it is already there;
  * returns the new count (which goes on growing past cap, like snprintf).
  */
 int sp__addr_list_add(sp_addr *out, size_t cap, int n, const sp_addr *a);
 
-/* Backend: Unix path of an address into buf (terminated). Length, or SP_EINVAL. */
-int sp__addr_unix_path(const sp_addr *a, char *buf, size_t size);
+/* SP_EBADF for SP_INVALID_SOCKET, recorded as the OS records a call on a handle that is
+ * not a socket (EBADF / WSAENOTSOCK): the same code and native error on every OS. */
+static inline int sp__fail_badf(void)
+{
+    return sp__fail(sp_err_to_native(SP_EBADF));
+}
 
 #ifdef __cplusplus
 }

@@ -191,13 +191,14 @@ const char *sp_poller_backend_name(int backend)
 }
 
 /* SOCKPORT_POLLER=name forces a backend for SP_POLLER_AUTO (so that every backend can
- * run the same tests); an unknown name is SP_EINVAL rather than a silent default. */
+ * run the same tests); an unknown name is SP_EINVAL rather than a silent default. The
+ * backend reads the variable (sp__poller_env): no getenv here, which MSVC deprecates. */
 static int backend_from_env(int *backend)
 {
-    const char *env = getenv("SOCKPORT_POLLER");
-    int i;
-    if (env == NULL || *env == '\0')
-        return 0;
+    char env[16];
+    int i, rc = sp__poller_env(env, sizeof env);
+    if (rc <= 0)
+        return rc;
     for (i = SP_POLLER_EPOLL; i <= SP_POLLER_WSAPOLL; i++) {
         if (strcmp(env, backend_names[i]) == 0) {
             *backend = i;
@@ -422,15 +423,21 @@ static int sel_rebuild(sp_poller *p, sel_state *st)
     return 0;
 }
 
-/* OR `ev` into the accumulator of every ready slot of set. */
-static void sel_collect(const sp_sockset *set, int ev)
+/* What sel_wait accumulates in a registration's `index` from its slots. */
+#define SEL_RD  1u
+#define SEL_WR  2u
+#define SEL_EX  4u
+#define SEL_ERR 8u
+
+/* OR `bit` (and SEL_ERR for an error) into the accumulator of every ready slot of set. */
+static void sel_collect(const sp_sockset *set, size_t bit)
 {
     size_t i;
     for (i = 0; i < set->count; i++) {
         const struct sp__sockslot *slot = &set->slots[i];
         sp__reg *r = (sp__reg *)slot->reg;
         if (slot->ready)
-            r->index |= (size_t)(slot->error ? SP_EV_ERROR : ev);
+            r->index |= bit | (slot->error != 0 ? SEL_ERR : 0u);
     }
 }
 
@@ -449,17 +456,18 @@ static int sel_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
         return rc;
     for (i = 0; i < st->ex.count; i++)
         ((sp__reg *)st->ex.slots[i].reg)->index = 0;
-    sel_collect(&st->rd, SP_EV_READ);
-    sel_collect(&st->wr, SP_EV_WRITE);
-    sel_collect(&st->ex, SP_EV_ERROR);
+    sel_collect(&st->rd, SEL_RD);
+    sel_collect(&st->wr, SEL_WR);
+    sel_collect(&st->ex, SEL_EX);
     for (k = 0; k < st->ex.count && n < max; k++) {
         sp__reg *r;
+        size_t a;
         int e;
         i = (start + k) % st->ex.count;
         r = (sp__reg *)st->ex.slots[i].reg;
-        e = (int)r->index;
-        if (e & SP_EV_ERROR)
-            e |= sp__error_events(r->events, 1, 0);
+        a = r->index;
+        e = sp__select_to_events((a & SEL_RD) != 0, (a & SEL_WR) != 0, (a & SEL_EX) != 0,
+                                 (a & SEL_ERR) != 0, r->events);
         if (e != 0) {
             ev[n].sock = r->sock;
             ev[n].events = e;

@@ -10,6 +10,7 @@
 #define SOCKPORT_POLLER_H
 
 #include "internal.h"
+#include "readiness.h"
 
 #include "sockport/poll.h"
 
@@ -95,6 +96,22 @@ const sp__poller_ops *sp__poller_ops_for(int backend, int *err);
 
 /* Backend: the best backend for this system (what SP_POLLER_AUTO means here). */
 int sp__poller_default(void);
+
+/*
+ * Backend: the value of the environment variable SOCKPORT_POLLER into buf (NUL-ended).
+ * Returns 1 when it is set and fits, 0 when it is unset or empty, SP_EINVAL when it is
+ * longer than size - 1. (The backends read the environment: getenv is deprecated by the
+ * MSVC runtime, C4996; Windows reads it with GetEnvironmentVariableA.)
+ */
+int sp__poller_env(char *buf, size_t size);
+
+/*
+ * POSIX backend (src/posix/poll.c): poll()'s native revents for socket s asked for
+ * `asked` (SP_EV_READ | SP_EV_WRITE), as SP_EV_* with this system's meaning of POLLHUP,
+ * peeking at s when a hang-up needs it (sp__poll_revents_to_events). sp_wait and the poll
+ * poller share it.
+ */
+int sp__poll_events_native(sp_socket_t s, int revents, int asked);
 
 /* Registry helpers (src/common/poll.c), for backends that must find a socket's reg. */
 sp__reg *sp__regmap_find(const sp__regmap *m, sp_socket_t s);

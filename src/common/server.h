@@ -1,6 +1,17 @@
 /*
- * server.h - what the server's shared code (src/common/server*.c) and its backend parts
- * (the fork model in src/posix/server.c, its absence in src/win32/server.c) share.
+ * server.h - the server engine's internal contract.
+ *
+ *   server.c           lifecycle (create, listen, run, stop) and dispatch through the model
+ *   server_conn.c      the connection rules every model follows (close reasons, stop, idle,
+ *                      handler results) and accepting (overflow, back-off)
+ *   server_blocking.c  the blocking models: one connection loop and one accept loop, which
+ *                      hands each connection to a spawn hook; the thread model's hooks
+ *   server_events.c    the event model: reading, closing, the loop
+ *   server_events_out.c  its output: queue, stage of replies, flush, back-pressure
+ *   posix/server.c     the fork model's hooks (fork, reaping); win32/server.c: none
+ *
+ * A model is a table (sp__model) chosen once at create; nothing else asks which model
+ * runs.
  */
 #ifndef SOCKPORT_SERVER_INTERNAL_H
 #define SOCKPORT_SERVER_INTERNAL_H
@@ -15,9 +26,11 @@ extern "C" {
 #endif
 
 #define SP__MAX_LISTENERS 8
-#define SP__READ_CHUNK    65536
+#define SP__READ_CHUNK    65536 /* raw reads and the event model's shared decoder */
 #define SP__STAGE_CAP     65536 /* event model: the replies one read's messages gather */
 #define SP__STAGE_SMALL   4096  /* event model: larger replies are never copied */
+#define SP__ACCEPT_BURST  64    /* accepts per listener readiness */
+#define SP__BACKOFF_MS    100   /* after EMFILE/ENFILE, accept again this much later */
 
 /*
  * A connection. The event model allocates just this struct, with the peer's sockaddr
@@ -67,9 +80,42 @@ typedef struct sp__conn_blocking {
 
 #define SP__BLOCKING(c) ((sp__conn_blocking *)(c))
 
+/*
+ * How a blocking model serves an accepted connection (the accept loop of
+ * server_blocking.c calls these): a thread, or a process.
+ */
+typedef struct sp__spawner {
+    /* Serve s (owned from here, closed on failure) from now on. 0, or an error (the
+     * connection is dropped, the server goes on). */
+    int (*spawn)(sp_server *srv, sp_socket_t s, const sp_addr *peer);
+    /* A readiness of a registration spawn made (its data is not a listener nor the
+     * waker), or NULL with ev NULL: a wakeup. Frees what ended, updates nconns. */
+    void (*reap)(sp_server *srv, const sp_event *ev);
+    /* Stopping (the stop waker is readable): end every connection, within the grace
+     * period where they cooperate. */
+    void (*finish)(sp_server *srv);
+    /* Milliseconds until reap wants a wakeup without an event (-1: never). */
+    int (*timeout)(sp_server *srv);
+} sp__spawner;
+
+/* A concurrency model: what differs between threads, fork and events. */
+typedef struct sp__model {
+    int id;           /* SP_MODEL_* */
+    size_t conn_size; /* a connection's struct (the peer's sockaddr follows it) */
+    int blocking;     /* connections served by the blocking loop (decoder, send lock) */
+    int (*run)(sp_server *srv);
+    int (*send)(sp_conn *c, const void *buf, size_t len);
+    void (*close)(sp_conn *c); /* sp_conn_close */
+    int (*broadcast)(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
+    const sp__spawner *spawner; /* blocking models */
+} sp__model;
+
+extern const sp__model sp__model_threads;
+extern const sp__model sp__model_events;
+
 struct sp_server {
     sp_server_config cfg;
-    int model;
+    const sp__model *model;
     sp_socket_t listeners[SP__MAX_LISTENERS];
     int nlisteners;
     sp_waker *waker;      /* wakes the accepting thread / the loop (drained by it) */
@@ -81,55 +127,125 @@ struct sp_server {
     sp__conn_blocking *conns; /* thread model: the connections */
     int running;
     sp__thread *runner; /* sp_server_start's thread */
-    int in_child;       /* fork model: this process is a connection's child */
     int run_result;
-    /* event model (its connections are the poller's owned registrations) */
-    char *rbuf;               /* the read buffer for raw connections */
-    sp_frame_decoder scratch; /* framed: the decoder every read goes through first */
+    void *spawn_state; /* the spawner's (fork model: its children) */
+    /* accepting (every model): the listeners and the waker are registered with poller */
     sp_poller *poller;
-    sp_conn *closing;       /* connections to look at for closing (next_closing) */
     int accepting;          /* listeners watched for reading */
     uint64_t backoff_until; /* accept paused after EMFILE until then */
     uint64_t now;           /* sp__now_ms() when the loop last woke up */
-    char *stage;            /* small replies to the messages being delivered */
+    /* event model (its connections are the poller's owned registrations) */
+    char *rbuf;               /* the read buffer for raw connections */
+    sp_frame_decoder scratch; /* framed: the decoder every read goes through first */
+    sp_conn *closing;         /* connections to look at for closing (next_closing) */
+    char *stage;              /* small replies to the messages being delivered */
     size_t stage_len;
     sp_conn *batching; /* the connection whose messages are being delivered */
 };
 
-/* ---- shared by the models (src/common/server.c) -------------------------------------- */
+/* ---- the connection rules (server_conn.c) --------------------------------------------- */
 
-/* A new connection for an accepted socket (keepalive applied, decoder made). */
+/* A new connection for an accepted socket (keepalive, no-delay; a blocking model's decoder
+ * and send lock), counted in nconns; NULL on failure (s left open). */
 sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer);
 void sp__conn_free(sp_conn *c);
 
-/* Thread model: link / unlink c in the server's list (under srv->lock). */
-void sp__conn_link(sp_server *srv, sp_conn *c);
-void sp__conn_unlink(sp_server *srv, sp_conn *c);
+/* Give c its close reason: the first one given wins. */
+void sp__conn_end(sp_conn *c, int reason, int error);
+
+/* The result of one read of c (through sp__frame_read when framed): bytes (nothing to
+ * do), SP_EAGAIN (nothing), 0 (the peer's end: orderly, or SP_EEOF in the middle of a
+ * message), an oversize or bad message (SP_CLOSE_TOO_LARGE) or an error. */
+void sp__conn_read_result(sp_conn *c, ptrdiff_t got);
+
+/* sp_frame_decoder_next's result: 1 / 0 nothing to do, else the close reason. */
+void sp__conn_decode_result(sp_conn *c, int rc);
+
+/* The handler returned rc for c; a negative value closes (SP_CLOSE_HANDLER), or
+ * SP_CLOSE_ERROR with send_error when a reply of its failed in transfer (not 0). */
+void sp__conn_handler_result(sp_conn *c, int rc, int send_error);
+
+/* A reply to c failed in transfer: SP_CLOSE_ERROR, even after the peer's orderly end. */
+void sp__conn_reply_failed(sp_conn *c, int error);
+
+/* Whether c is between messages: a stopping server closes it now; otherwise it gets
+ * the grace period to finish the message it is in. */
+int sp__conn_between_messages(const sp_conn *c);
+
+/* Whether a read of raw bytes restarts c's idle clock: without a framer any byte does;
+ * with one only whole messages do, so that a trickled message cannot hold it off
+ * (slowloris). */
+int sp__conn_bytes_restart_idle(const sp_conn *c);
+
+/* Whether c (last active at `last`) has been idle too long at now. */
+int sp__conn_idle_expired(const sp_conn *c, uint64_t last, uint64_t now);
+
+/* ---- accepting (server_conn.c) -------------------------------------------------------- */
+
+/* Register the listeners (data: &srv->listeners[i]) and the waker (data: srv->waker)
+ * with a new srv->poller, accepting. */
+int sp__accept_setup(sp_server *srv);
+void sp__accept_teardown(sp_server *srv);
+
+/* Watch the listeners or not. */
+void sp__accept_watch(sp_server *srv, int on);
+
+/* Accept what listener l has (a burst), handing each socket to add (which owns it). Stops
+ * watching when at max_connections with SP_OVERFLOW_WAIT, closes new sockets with
+ * SP_OVERFLOW_REFUSE, backs off after an out-of-resources error. */
+void sp__accept_burst(sp_server *srv, sp_socket_t l,
+                      void (*add)(sp_server *srv, sp_socket_t s, const sp_addr *peer));
+
+/* Once per wakeup (srv->now set): end a back-off that is over, resume a paused
+ * accept when there is room (not stopping). */
+void sp__accept_resume(sp_server *srv, int stopping);
+
+/* The listener whose registration data e is, or NULL. */
+sp_socket_t *sp__accept_listener(sp_server *srv, const sp_event *e);
+
+/* Milliseconds until the back-off ends (-1: none); t combined (the smaller). */
+int sp__accept_timeout(const sp_server *srv, int t);
+
+/* ---- the blocking models (server_blocking.c) ------------------------------------------ */
 
 /* Serve one connection with blocking calls until it ends: the thread and fork models.
  * Calls on_open, on_message / on_data, on_close; closes the socket; frees nothing. */
 void sp__conn_serve_blocking(sp_conn *c);
 
-/* Wait until a listener can accept or the server is told to stop; accept one. Returns 0
- * with *out set, 1 when stopping, or an error. Backs off on EMFILE/ENFILE. */
-int sp__server_accept(sp_server *srv, int timeout_ms, sp_socket_t *out, sp_addr *peer);
+/* The blocking models' send and close. */
+int sp__blocking_send(sp_conn *c, const void *buf, size_t len);
+void sp__blocking_close(sp_conn *c);
 
-/* The event model (src/common/server_events.c). */
-int sp__server_run_events(sp_server *srv);
-int sp__events_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
-int sp__events_send(sp_conn *c, const void *buf, size_t len);
-void sp__events_close(sp_conn *c); /* sp_conn_close: after the queued output */
+/* Their accept loop: accept, hand to srv->model->spawner, reap; until stopped. */
+int sp__blocking_run(sp_server *srv);
+
+/* ---- the event model (server_events.c: input, closing, the loop; server_events_out.c:
+ * output) ----------------------------------------------------------------------------- */
+
+/* Put c on the closing list when it has a close reason; give it one first (mark). */
+void sp__ev_enlist(sp_conn *c);
+void sp__ev_mark_closing(sp_conn *c, int reason, int error);
+/* Hand the complete messages in d to the handler (until back-pressure pauses it). */
+void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d);
+/* After a read or a resume: c keeps a decoder of its own only while it holds bytes. */
+int sp__ev_settle(sp_conn *c, sp_frame_decoder *d, int shared);
+/* Output: bytes queued; the poller interest c needs now; flush on writability (and
+ * resume reading below half the limit); the stage of one read's replies. */
+size_t sp__ev_queued(const sp_conn *c);
+void sp__ev_update_interest(sp_conn *c);
+void sp__ev_flush(sp_conn *c);
+void sp__ev_begin_batch(sp_conn *c);
+void sp__ev_end_batch(sp_conn *c);
+int sp__ev_send(sp_conn *c, const void *buf, size_t len);
+int sp__ev_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
 
 /* ---- backend (src/posix/server.c, src/win32/server.c) -------------------------------- */
 
 /* The model SP_MODEL_AUTO means here. */
 int sp__server_default_model(void);
 
-/* Whether this system has the fork model. */
-int sp__server_has_fork(void);
-
-/* The fork model (only called where sp__server_has_fork). */
-int sp__server_run_fork(sp_server *srv);
+/* The fork model, or NULL where there is none. */
+const sp__model *sp__server_fork_model(void);
 
 #ifdef __cplusplus
 }

@@ -4,198 +4,43 @@
  * Reads go into one shared frame decoder (or one shared buffer for raw connections); a
  * connection gets a decoder of its own only while it holds the start of a message, and an
  * output queue only while the socket does not take a reply at once (flushed on
- * writability). So an idle connection is one small struct, its poller registration
- * embedded.  A connection whose queue passes output_limit stops
- * being read until the queue falls below half of it (back-pressure), so memory stays
- * bounded by the limit plus one reply. The loop never blocks on one client.
+ * writability: server_events_out.c). So an idle connection is one small struct, its
+ * poller registration embedded. The loop never blocks on one client.
  */
+#include "frame_internal.h"
 #include "server.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #define EV_BATCH     256
-#define READS_PER_EV 4  /* reads per readiness: fairness between busy connections */
-#define ACCEPT_BURST 64 /* accepts per listener readiness */
-#define BACKOFF_MS   100
+#define READS_PER_EV 4 /* reads per readiness: fairness between busy connections */
 
-static void deliver_messages(sp_conn *c, sp_frame_decoder *d);
-
-static size_t queued(const sp_conn *c)
-{
-    return c->out != NULL ? c->out->len - c->out->off : 0;
-}
-
-static char *out_data(const sp_conn *c)
-{
-    return (char *)(c->out + 1);
-}
-
-/* Mark c for closing (the first reason wins) and put it on the closing list. */
-static void mark_closing(sp_conn *c, int reason, int error)
+/* Put c on the closing list when it has a close reason (server_conn.c's rules). */
+void sp__ev_enlist(sp_conn *c)
 {
     sp_server *srv = c->srv;
-    if (c->close_reason < 0) {
-        c->close_reason = (signed char)reason;
-        c->close_error = SP__SMALL_ERROR(error);
-    }
-    if (!(c->flags & SP__CONN_CLOSING)) {
+    if (c->close_reason >= 0 && !(c->flags & SP__CONN_CLOSING)) {
         c->flags |= SP__CONN_CLOSING;
         c->next_closing = srv->closing;
         srv->closing = c;
     }
 }
 
-void sp__events_close(sp_conn *c)
+/* Mark c for closing (the first reason wins) and put it on the closing list. */
+void sp__ev_mark_closing(sp_conn *c, int reason, int error)
 {
-    mark_closing(c, SP_CLOSE_HANDLER, 0);
+    sp__conn_end(c, reason, error);
+    sp__ev_enlist(c);
 }
 
-/* Register the interest c needs now: reading unless paused or closing, writing while
- * output is queued. */
-static void update_interest(sp_conn *c)
+static void events_close(sp_conn *c)
 {
-    int want = ((c->flags & SP__CONN_PAUSED) || c->close_reason >= 0 ? 0 : SP_EV_READ) |
-               (queued(c) > 0 ? SP_EV_WRITE : 0);
-    if (want != (c->reg.events & (SP_EV_READ | SP_EV_WRITE)))
-        (void)sp__poller_modify_reg(c->srv->poller, &c->reg, want);
-}
-
-/* Append bytes to the output queue (making it, compacting or growing it). */
-static int enqueue(sp_conn *c, const char *p, size_t n)
-{
-    struct sp__outq *q = c->out;
-    if (q != NULL && q->off > 0 && q->len + n > q->cap) {
-        memmove(out_data(c), out_data(c) + q->off, q->len - q->off);
-        q->len -= q->off;
-        q->off = 0;
-    }
-    if (q == NULL || q->len + n > q->cap) {
-        size_t cap = q != NULL ? q->cap : 4096, len = q != NULL ? q->len : 0;
-        while (cap < len + n)
-            cap *= 2;
-        q = (struct sp__outq *)realloc(c->out, sizeof *q + cap);
-        if (q == NULL)
-            return SP_ENOMEM;
-        if (c->out == NULL)
-            q->off = q->len = 0;
-        q->cap = cap;
-        c->out = q;
-    }
-    memcpy(out_data(c) + q->len, p, n);
-    q->len += n;
-    return 0;
-}
-
-/* Send iov[0..n), after the stage when c is the connection whose messages are being
- * delivered; queue what the socket does not take. 0, or an error (c is then closing). */
-static int push_out(sp_conn *c, const sp_iovec *iov, int n)
-{
-    sp_server *srv = c->srv;
-    sp_iovec all[3];
-    size_t sent = 0;
-    int m = 0, i, rc;
-    if (srv->batching == c && srv->stage_len > 0)
-        all[m++] = sp_iovec_make(srv->stage, srv->stage_len);
-    for (i = 0; i < n; i++)
-        all[m++] = iov[i];
-    if (srv->batching == c)
-        srv->stage_len = 0;
-    if (m == 0)
-        return 0;
-    if (queued(c) == 0) { /* nothing ahead of it: try the socket first */
-        ptrdiff_t r = sp_sendv(c->reg.sock, all, m);
-        if (r < 0 && r != SP_EAGAIN) {
-            if (c->close_reason == SP_CLOSE_ORDERLY)
-                c->close_reason = -1; /* a reply was lost: not an orderly end any more */
-            mark_closing(c, SP_CLOSE_ERROR, (int)r);
-            return (int)r;
-        }
-        sent = r > 0 ? (size_t)r : 0;
-    }
-    for (i = 0; i < m; i++) { /* queue what the socket did not take */
-        size_t l = (size_t)all[i].len, skip = sent < l ? sent : l;
-        sent -= skip;
-        if (l > skip && (rc = enqueue(c, (const char *)all[i].base + skip, l - skip)) != 0) {
-            mark_closing(c, SP_CLOSE_ERROR, rc);
-            return rc;
-        }
-    }
-    if (queued(c) > srv->cfg.output_limit)
-        c->flags |= SP__CONN_PAUSED;
-    update_interest(c);
-    return 0;
-}
-
-int sp__events_send(sp_conn *c, const void *buf, size_t len)
-{
-    sp_server *srv = c->srv;
-    unsigned char hdr[SP_FRAME_HEADER_MAX];
-    sp_iovec iov[2];
-    size_t total = 0;
-    int n = 1, i;
-    if (c->reg.sock == SP_INVALID_SOCKET)
-        return SP_EPIPE;
-    if (srv->cfg.framer) {
-        n = sp__frame_encode_fast(srv->cfg.framer, buf, len, hdr, iov);
-        if (n < 0)
-            return n;
-    } else {
-        iov[0] = sp_iovec_make(buf, len);
-    }
-    for (i = 0; i < n; i++)
-        total += (size_t)iov[i].len;
-    /* A small reply to the messages being delivered waits in the stage, so that the
-     * replies to one read leave in one send (pipelined requests); bigger ones go at once
-     * with the stage in front of them, never copied. */
-    if (srv->batching == c && queued(c) == 0 && total <= SP__STAGE_SMALL &&
-        srv->stage_len + total <= SP__STAGE_CAP) {
-        for (i = 0; i < n; i++) {
-            memcpy(srv->stage + srv->stage_len, iov[i].base, (size_t)iov[i].len);
-            srv->stage_len += (size_t)iov[i].len;
-        }
-        return 0;
-    }
-    return push_out(c, iov, n);
-}
-
-/* Delivery to c starts / ends: replies wait in the stage meanwhile (sp__events_send). */
-static void begin_batch(sp_conn *c)
-{
-    c->srv->batching = c;
-    c->srv->stage_len = 0;
-}
-
-static void end_batch(sp_conn *c)
-{
-    sp_server *srv = c->srv;
-    srv->batching = c; /* push_out sends the stage of the batching connection */
-    if (srv->stage_len > 0 && c->close_reason != SP_CLOSE_ERROR)
-        (void)push_out(c, NULL, 0);
-    srv->stage_len = 0;
-    srv->batching = NULL;
-}
-
-int sp__events_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len)
-{
-    size_t pos = 0;
-    sp__reg *r;
-    int n = 0;
-    if (srv->poller == NULL)
-        return 0; /* not running: no connections */
-    /* sending never adds or removes a registration (closing waits for the loop) */
-    while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
-        sp_conn *c = (sp_conn *)r->data;
-        if ((r->events & SP__REG_OWNED) && c != except && c->close_reason < 0 &&
-            sp__events_send(c, msg, len) == 0)
-            n++;
-    }
-    return n;
+    sp__ev_mark_closing(c, SP_CLOSE_HANDLER, 0);
 }
 
 /* After a read or a resume: a connection keeps a decoder only while it holds bytes (the
  * start of a message, or messages waiting out back-pressure). 0 or SP_ENOMEM. */
-static int settle_decoder(sp_conn *c, sp_frame_decoder *d, int shared)
+int sp__ev_settle(sp_conn *c, sp_frame_decoder *d, int shared)
 {
     if (c->close_reason >= 0 || sp_frame_decoder_pending(d) == 0) {
         if (shared) {
@@ -223,56 +68,17 @@ static int settle_decoder(sp_conn *c, sp_frame_decoder *d, int shared)
     return 0;
 }
 
-static void flush(sp_conn *c)
-{
-    while (queued(c) > 0) {
-        ptrdiff_t r = sp_send(c->reg.sock, out_data(c) + c->out->off, queued(c));
-        if (r == SP_EAGAIN)
-            break;
-        if (r < 0) {
-            /* what is queued can never be sent: drop it, so that a connection already
-             * closing for another reason (the peer's orderly close) is finalized too
-             * instead of being polled for writability again and again */
-            free(c->out);
-            c->out = NULL;
-            if (c->close_reason == SP_CLOSE_ORDERLY)
-                c->close_reason = -1; /* replies were lost: not an orderly end any more */
-            mark_closing(c, SP_CLOSE_ERROR, (int)r);
-            update_interest(c);
-            return;
-        }
-        c->out->off += (size_t)r;
-    }
-    if (queued(c) == 0) {
-        free(c->out); /* an idle connection keeps no buffer */
-        c->out = NULL;
-        if (c->close_reason >= 0)
-            mark_closing(c, c->close_reason, c->close_error); /* flushed: may close now */
-    }
-    if ((c->flags & SP__CONN_PAUSED) && queued(c) < c->srv->cfg.output_limit / 2) {
-        c->flags &= (unsigned char)~SP__CONN_PAUSED;
-        if ((c->flags & SP__CONN_UNDRAINED) && c->dec != NULL) {
-            sp_frame_decoder *d = c->dec;
-            int rc;
-            deliver_messages(c, d); /* the requests that waited; may pause again */
-            if ((rc = settle_decoder(c, d, 0)) != 0)
-                mark_closing(c, SP_CLOSE_ERROR, rc);
-        }
-    }
-    update_interest(c);
-}
-
 /* Hand the complete messages in d to the handler, until its replies fill the output
  * queue past the limit: the rest wait in the connection's decoder (undrained) until the
  * queue has drained below half the limit, so memory stays bounded by the limit plus one
  * reply however many requests one read brought. */
-static void deliver_messages(sp_conn *c, sp_frame_decoder *d)
+void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d)
 {
     const sp_server_handler *h = c->srv->cfg.handler;
     sp_frame_msg msg;
     int r = 0;
     c->flags &= (unsigned char)~SP__CONN_UNDRAINED;
-    begin_batch(c);
+    sp__ev_begin_batch(c);
     while (!(c->flags & SP__CONN_PAUSED) && (r = sp_frame_decoder_next(d, &msg)) > 0) {
         if (c->close_reason >= 0)
             continue; /* closing: drain without delivering */
@@ -280,46 +86,32 @@ static void deliver_messages(sp_conn *c, sp_frame_decoder *d)
         c->srv->batching = c->srv->stage_len > 0 || sp_frame_decoder_pending(d) > 0 ? c : NULL;
         /* a whole message: the idle clock restarts */
         c->last_active = (uint32_t)c->srv->now;
-        if (h->on_message(c, msg.data, msg.len) < 0)
-            mark_closing(c, SP_CLOSE_HANDLER, 0);
+        sp__conn_handler_result(c, h->on_message(c, msg.data, msg.len), 0);
+        sp__ev_enlist(c);
     }
-    end_batch(c);
+    sp__ev_end_batch(c);
     if ((c->flags & SP__CONN_PAUSED) && r > 0)
-        c->flags |= SP__CONN_UNDRAINED; /* resumed by flush() */
-    else if (r == SP_EMSGSIZE)
-        mark_closing(c, SP_CLOSE_TOO_LARGE, 0); /* error: 0 but for SP_CLOSE_ERROR */
-    else if (r < 0)
-        mark_closing(c, SP_CLOSE_ERROR, r);
+        c->flags |= SP__CONN_UNDRAINED; /* resumed by sp__ev_flush() */
+    sp__conn_decode_result(c, r);
+    sp__ev_enlist(c);
 }
 
 /* One read of a framed connection into its decoder (the shared one unless it holds the
  * start of a message), then its messages delivered. */
 static ptrdiff_t read_framed(sp_conn *c, int *filled)
 {
-    int shared = c->dec == NULL;
+    int shared = c->dec == NULL, rc;
     sp_frame_decoder *d = shared ? &c->srv->scratch : c->dec;
-    void *room;
     /* the shared decoder reads as much as the raw path; a connection's own, the rest of
      * its message (at least SP_FRAME_RECV_SIZE) */
-    ptrdiff_t got,
-        cap = sp__frame_decoder_space(d, &room, shared ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE);
-    int rc;
-    if (cap < 0) {
-        if (cap == SP_EMSGSIZE)
-            mark_closing(c, SP_CLOSE_TOO_LARGE, 0);
-        else
-            mark_closing(c, SP_CLOSE_ERROR, (int)cap);
-        (void)settle_decoder(c, d, shared);
-        return cap;
-    }
-    got = sp_recv(c->reg.sock, room, (size_t)cap);
-    *filled = got == cap;
-    if (got > 0) {
-        sp_frame_decoder_commit(d, (size_t)got);
-        deliver_messages(c, d);
-    }
-    if ((rc = settle_decoder(c, d, shared)) != 0)
-        mark_closing(c, SP_CLOSE_ERROR, rc);
+    ptrdiff_t got =
+        sp__frame_read(d, c->reg.sock, shared ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE, 0, filled);
+    if (got > 0)
+        sp__ev_deliver(c, d);
+    if (got < 0 && got != SP_EAGAIN)
+        sp__conn_read_result(c, got); /* before settling: an error drops what is held */
+    if ((rc = sp__ev_settle(c, d, shared)) != 0)
+        sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
     return got;
 }
 
@@ -339,30 +131,20 @@ static void read_some(sp_conn *c)
             got = sp_recv(c->reg.sock, srv->rbuf, SP__READ_CHUNK);
             filled = got == SP__READ_CHUNK;
             if (got > 0) {
-                begin_batch(c);
-                if (srv->cfg.handler->on_data(c, srv->rbuf, (size_t)got) < 0)
-                    mark_closing(c, SP_CLOSE_HANDLER, 0);
-                end_batch(c);
+                sp__ev_begin_batch(c);
+                sp__conn_handler_result(c, srv->cfg.handler->on_data(c, srv->rbuf, (size_t)got), 0);
+                sp__ev_end_batch(c);
             }
         }
         if (got == SP_EAGAIN)
             break;
-        if (got == 0) {
-            /* the peer is done sending: replies already queued still go out; a message
-             * it left unfinished is not delivered (SP_EEOF, as in the blocking models) */
-            if (c->dec != NULL && sp_frame_decoder_pending(c->dec) > 0)
-                mark_closing(c, SP_CLOSE_ERROR, SP_EEOF);
-            else
-                mark_closing(c, SP_CLOSE_ORDERLY, 0);
-        } else if (got < 0) {
-            mark_closing(c, SP_CLOSE_ERROR, (int)got);
-        } else if (srv->cfg.framer == NULL) {
-            /* raw bytes restart the idle clock; with a framer only whole messages do
-             * (deliver_messages), so that a trickled message cannot hold it off */
+        /* the peer's end: replies already queued still go out */
+        sp__conn_read_result(c, got);
+        sp__ev_enlist(c);
+        if (got > 0 && sp__conn_bytes_restart_idle(c))
             c->last_active = (uint32_t)srv->now;
-        }
     }
-    update_interest(c);
+    sp__ev_update_interest(c);
 }
 
 static void finalize(sp_conn *c)
@@ -385,28 +167,17 @@ static void process_closing(sp_server *srv, int force)
     while (list != NULL) {
         sp_conn *c = list;
         list = c->next_closing;
-        if (force || queued(c) == 0 ||
+        if (force || sp__ev_queued(c) == 0 ||
             (c->close_reason == SP_CLOSE_ERROR && c->close_error != SP_EEOF) ||
             c->close_reason == SP_CLOSE_TOO_LARGE)
             finalize(c);
-        else /* flush() puts it back on the list once the queue is empty */
+        else /* sp__ev_flush() puts it back on the list once the queue is empty */
             c->flags &= (unsigned char)~SP__CONN_CLOSING;
     }
 }
 
-static void set_accepting(sp_server *srv, int on)
-{
-    int i;
-    if (srv->accepting == on)
-        return;
-    for (i = 0; i < srv->nlisteners; i++)
-        (void)sp_poller_modify(srv->poller, srv->listeners[i], on ? SP_EV_READ : 0,
-                               &srv->listeners[i]);
-    srv->accepting = on;
-}
-
 /* A connection for an accepted socket, registered; NULL (socket closed) when it cannot. */
-static sp_conn *add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
+static void add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
 {
     sp_conn *c = sp__conn_new(srv, s, peer);
     if (c != NULL) {
@@ -418,61 +189,25 @@ static sp_conn *add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
             c = NULL;
         }
     }
-    if (c == NULL)
+    if (c == NULL) {
         sp_close(s);
-    else
-        c->last_active = (uint32_t)srv->now;
-    return c;
-}
-
-static void accept_burst(sp_server *srv, sp_socket_t l)
-{
-    int k;
-    for (k = 0; k < ACCEPT_BURST; k++) {
-        sp_socket_t s;
-        sp_addr peer = {{{0}}, 0}; /* filled by accept; zero for the analyzers */
-        sp_conn *c;
-        int rc;
-        if (sp_server_connections(srv) >= srv->cfg.max_connections &&
-            srv->cfg.overflow == SP_OVERFLOW_WAIT) {
-            set_accepting(srv, 0); /* resumed when a connection closes */
-            return;
-        }
-        rc = sp_accept(l, &s, &peer, SP_ACCEPT_NONBLOCK);
-        if (rc == SP_EAGAIN)
-            return;
-        if (rc == SP_EMFILE || rc == SP_ENFILE || rc == SP_ENOBUFS || rc == SP_ENOMEM) {
-            /* Out of descriptors: leave the connection in the backlog, stop watching the
-             * listeners for a while instead of spinning on a readiness we cannot take. */
-            set_accepting(srv, 0);
-            srv->backoff_until = srv->now + BACKOFF_MS;
-            return;
-        }
-        if (rc < 0)
-            continue; /* SP_ECONNABORTED and friends: that connection died, go on */
-        if (sp_server_connections(srv) >= srv->cfg.max_connections) {
-            sp_close(s); /* SP_OVERFLOW_REFUSE */
-            continue;
-        }
-        c = add_conn(srv, s, &peer);
-        if (c != NULL && srv->cfg.handler->on_open)
-            srv->cfg.handler->on_open(c);
+        return;
     }
+    c->last_active = (uint32_t)srv->now;
+    if (srv->cfg.handler->on_open)
+        srv->cfg.handler->on_open(c);
 }
 
 static void on_event(sp_server *srv, const sp_event *e)
 {
-    int i;
+    sp_socket_t *l;
     if (e->data == (void *)srv->waker) {
         (void)sp_waker_drain(srv->waker);
         return;
     }
-    for (i = 0; i < srv->nlisteners; i++) {
-        if (e->data == (void *)&srv->listeners[i]) {
-            if (srv->accepting)
-                accept_burst(srv, srv->listeners[i]);
-            return;
-        }
+    if ((l = sp__accept_listener(srv, e)) != NULL) {
+        sp__accept_burst(srv, *l, add_conn);
+        return;
     }
     {
         sp_conn *c = (sp_conn *)e->data;
@@ -480,9 +215,9 @@ static void on_event(sp_server *srv, const sp_event *e)
             !(c->flags & SP__CONN_PAUSED))
             read_some(c);
         if ((e->events & SP_EV_WRITE) && c->reg.sock != SP_INVALID_SOCKET)
-            flush(c);
+            sp__ev_flush(c);
         if ((e->events & SP_EV_ERROR) && !(e->events & (SP_EV_READ | SP_EV_WRITE)))
-            mark_closing(c, SP_CLOSE_ERROR, sp_socket_error(c->reg.sock));
+            sp__ev_mark_closing(c, SP_CLOSE_ERROR, sp_socket_error(c->reg.sock));
     }
 }
 
@@ -490,31 +225,30 @@ static void on_event(sp_server *srv, const sp_event *e)
  * of them when `all`. */
 static void sweep(sp_server *srv, uint64_t now, int stopping, int all)
 {
-    uint32_t idle = (uint32_t)srv->cfg.idle_timeout_ms;
     size_t pos = 0;
     sp__reg *r;
     while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
         sp_conn *c = (sp_conn *)r->data;
+        uint64_t last;
         if (!(r->events & SP__REG_OWNED) || c->close_reason >= 0)
             continue;
-        if (!all && idle > 0 && (uint32_t)now - c->last_active >= idle)
-            mark_closing(c, SP_CLOSE_IDLE, 0);
-        else if (all || (stopping && (c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0)))
-            mark_closing(c, SP_CLOSE_STOPPING, 0);
+        /* last_active holds the low 32 bits: the age is taken modulo 2^32 */
+        last = now - (uint32_t)((uint32_t)now - c->last_active);
+        if (!all && sp__conn_idle_expired(c, last, now))
+            sp__ev_mark_closing(c, SP_CLOSE_IDLE, 0);
+        else if (all || (stopping && sp__conn_between_messages(c)))
+            sp__ev_mark_closing(c, SP_CLOSE_STOPPING, 0);
     }
 }
 
-static int loop_timeout(const sp_server *srv, uint64_t now, uint64_t stop_at)
+static int loop_timeout(const sp_server *srv, uint64_t stop_at)
 {
     int t = -1;
     if (srv->cfg.idle_timeout_ms > 0) {
         t = srv->cfg.idle_timeout_ms / 4;
         t = t < 10 ? 10 : t > 1000 ? 1000 : t;
     }
-    if (srv->backoff_until != 0) {
-        int b = srv->backoff_until > now ? (int)(srv->backoff_until - now) : 0;
-        t = t < 0 || b < t ? b : t;
-    }
+    t = sp__accept_timeout(srv, t);
     if (stop_at != 0)
         t = t < 0 || t > 50 ? 50 : t;
     return t;
@@ -522,7 +256,7 @@ static int loop_timeout(const sp_server *srv, uint64_t now, uint64_t stop_at)
 
 static int events_setup(sp_server *srv)
 {
-    int i, rc = 0;
+    int rc = 0;
     if (srv->cfg.framer == NULL && (srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
     if ((srv->stage = (char *)malloc(SP__STAGE_CAP)) == NULL)
@@ -531,29 +265,22 @@ static int events_setup(sp_server *srv)
     srv->batching = NULL;
     if (srv->cfg.framer != NULL)
         rc = sp_frame_decoder_init(&srv->scratch, srv->cfg.framer);
-    if (rc == 0)
-        rc = sp_poller_create(&srv->poller, SP_POLLER_AUTO);
-    for (i = 0; rc == 0 && i < srv->nlisteners; i++)
-        rc = sp_poller_add(srv->poller, srv->listeners[i], SP_EV_READ, &srv->listeners[i]);
-    if (rc == 0)
-        rc = sp_poller_add(srv->poller, sp_waker_socket(srv->waker), SP_EV_READ, srv->waker);
-    srv->accepting = 1;
-    srv->backoff_until = 0;
     srv->closing = NULL;
+    if (rc == 0)
+        rc = sp__accept_setup(srv);
     return rc;
 }
 
-int sp__server_run_events(sp_server *srv)
+static int run_events(sp_server *srv)
 {
     sp_event evs[EV_BATCH];
     uint64_t stop_at = 0, next_sweep = 0;
     int rc = events_setup(srv);
-    srv->now = sp__now_ms();
     while (rc == 0) {
         uint64_t now;
         int n, i;
         /* timeouts from the last reading: late by this pass's work at most, and coarse */
-        n = sp_poller_wait(srv->poller, evs, EV_BATCH, loop_timeout(srv, srv->now, stop_at));
+        n = sp_poller_wait(srv->poller, evs, EV_BATCH, loop_timeout(srv, stop_at));
         if (n < 0) {
             rc = n;
             break;
@@ -563,18 +290,9 @@ int sp__server_run_events(sp_server *srv)
         for (i = 0; i < n; i++)
             on_event(srv, &evs[i]);
         process_closing(srv, 0); /* first: closing frees room for new connections */
-        if (srv->backoff_until != 0 && now >= srv->backoff_until) {
-            srv->backoff_until = 0;
-            set_accepting(srv, 1);
-        }
-        if (!srv->accepting && srv->backoff_until == 0 && stop_at == 0 &&
-            sp_server_connections(srv) < srv->cfg.max_connections)
-            set_accepting(srv, 1);
-        if (stop_at == 0 && sp__atomic_load(&srv->stopping)) {
+        if (stop_at == 0 && sp__atomic_load(&srv->stopping))
             stop_at = now + (uint64_t)srv->cfg.grace_ms;
-            set_accepting(srv, 0);
-            srv->backoff_until = 0;
-        }
+        sp__accept_resume(srv, stop_at != 0);
         if (stop_at != 0 || (srv->cfg.idle_timeout_ms > 0 && now >= next_sweep)) {
             sweep(srv, now, stop_at != 0, 0);
             next_sweep = now + (uint64_t)(srv->cfg.idle_timeout_ms / 4 + 1);
@@ -590,8 +308,7 @@ int sp__server_run_events(sp_server *srv)
             break; /* nothing registered is left (cannot happen: every connection is) */
         process_closing(srv, 1);
     }
-    sp_poller_destroy(srv->poller);
-    srv->poller = NULL;
+    sp__accept_teardown(srv);
     if (srv->cfg.framer != NULL)
         sp_frame_decoder_free(&srv->scratch);
     free(srv->rbuf);
@@ -600,3 +317,8 @@ int sp__server_run_events(sp_server *srv)
     srv->stage = NULL;
     return rc;
 }
+
+const sp__model sp__model_events = {
+    SP_MODEL_EVENTS, sizeof(sp_conn),  0,    run_events, sp__ev_send,
+    events_close,    sp__ev_broadcast, NULL,
+};

@@ -1,10 +1,293 @@
 /*
- * socket.c - the socket verbs that are the same on every OS, built on the backend's
- * single calls: the loops (send_all, recv_all), connect with a timeout, dial, listen_on.
+ * socket.c - the public socket verbs. Every one checks its arguments here, once, the same
+ * way on every OS (a NULL pointer, an unknown flag, a value out of range, and
+ * SP_INVALID_SOCKET), then calls one backend verb of backend.h for the OS work. The loops
+ * (send_all, recv_all), connect with a timeout, dial and listen_on are built on those.
  */
 #include "internal.h"
 
 #include <string.h>
+
+/* An sp_addr that can be handed to the system: at least a family field, at most its
+ * storage. */
+static int bad_addr(const sp_addr *a)
+{
+    return a == NULL || a->len < 2 || a->len > sizeof a->u.bytes;
+}
+
+#define SP__CHECK_SOCKET(s)                                                                        \
+    do {                                                                                           \
+        if ((s) == SP_INVALID_SOCKET)                                                              \
+            return sp__fail_badf();                                                                \
+    } while (0)
+
+/* ---- open, connect, bind, accept, close ---------------------------------------------- */
+
+int sp_socket_open(sp_socket_t *out, int family, int type)
+{
+    if (out == NULL)
+        return SP_EINVAL;
+    *out = SP_INVALID_SOCKET;
+    if ((family != SP_AF_INET && family != SP_AF_INET6 && family != SP_AF_UNIX) ||
+        (type != SP_SOCK_STREAM && type != SP_SOCK_DGRAM))
+        return SP_EINVAL;
+    return sp__socket_open(out, family, type);
+}
+
+int sp_close(sp_socket_t s)
+{
+    SP__CHECK_SOCKET(s);
+    return sp__close(s);
+}
+
+int sp_set_nonblocking(sp_socket_t s, int on)
+{
+    SP__CHECK_SOCKET(s);
+    return sp__set_nonblocking(s, on != 0);
+}
+
+int sp_connect(sp_socket_t s, const sp_addr *to)
+{
+    int rc;
+    SP__CHECK_SOCKET(s);
+    if (bad_addr(to))
+        return SP_EINVAL;
+    rc = sp__connect(s, to);
+    if (rc == SP_EINTR) /* the connect goes on in the background: wait for its result */
+        rc = sp_connect_finish(s, -1);
+    return rc;
+}
+
+int sp_connect_start(sp_socket_t s, const sp_addr *to)
+{
+    int rc;
+    SP__CHECK_SOCKET(s);
+    if (bad_addr(to))
+        return SP_EINVAL;
+    rc = sp__set_nonblocking(s, 1);
+    if (rc != 0)
+        return rc;
+    rc = sp__connect(s, to);
+    return rc == SP_EINTR ? SP_EINPROGRESS : rc;
+}
+
+int sp_bind(sp_socket_t s, const sp_addr *local, unsigned flags)
+{
+    SP__CHECK_SOCKET(s);
+    if (bad_addr(local) || (flags & ~(unsigned)(SP_BIND_DUALSTACK | SP_BIND_NOREUSE)) != 0)
+        return SP_EINVAL;
+    return sp__bind(s, local, flags);
+}
+
+int sp_accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, unsigned flags)
+{
+    sp_addr tmp;
+    if (out == NULL)
+        return SP_EINVAL;
+    *out = SP_INVALID_SOCKET;
+    SP__CHECK_SOCKET(listener);
+    if ((flags & ~(unsigned)SP_ACCEPT_NONBLOCK) != 0)
+        return SP_EINVAL;
+    return sp__accept(listener, out, peer != NULL ? peer : &tmp, (flags & SP_ACCEPT_NONBLOCK) != 0);
+}
+
+int sp_socketpair(sp_socket_t pair[2])
+{
+    if (pair == NULL)
+        return SP_EINVAL;
+    pair[0] = pair[1] = SP_INVALID_SOCKET;
+    return sp__socketpair(pair);
+}
+
+int sp_shutdown(sp_socket_t s, int how)
+{
+    SP__CHECK_SOCKET(s);
+    if (how != SP_SHUT_RD && how != SP_SHUT_WR && how != SP_SHUT_RDWR)
+        return SP_EINVAL;
+    return sp__shutdown(s, how);
+}
+
+/* ---- data ---------------------------------------------------------------------------- */
+
+ptrdiff_t sp_send(sp_socket_t s, const void *buf, size_t len)
+{
+    SP__CHECK_SOCKET(s);
+    if (buf == NULL && len > 0)
+        return SP_EINVAL;
+    return sp__send(s, buf, len);
+}
+
+ptrdiff_t sp_recv(sp_socket_t s, void *buf, size_t len)
+{
+    SP__CHECK_SOCKET(s);
+    if (buf == NULL && len > 0)
+        return SP_EINVAL;
+    return sp__recv_dontwait(s, buf, len, 0);
+}
+
+ptrdiff_t sp_sendv(sp_socket_t s, const sp_iovec *iov, int n)
+{
+    SP__CHECK_SOCKET(s);
+    if (iov == NULL || n < 0)
+        return SP_EINVAL;
+    return sp__sendv_dontwait(s, iov, n, 0);
+}
+
+ptrdiff_t sp_recvv(sp_socket_t s, sp_iovec *iov, int n)
+{
+    SP__CHECK_SOCKET(s);
+    if (iov == NULL || n < 0)
+        return SP_EINVAL;
+    return sp__recvv(s, iov, n);
+}
+
+ptrdiff_t sp_sendto(sp_socket_t s, const void *buf, size_t len, const sp_addr *to)
+{
+    SP__CHECK_SOCKET(s);
+    if ((buf == NULL && len > 0) || bad_addr(to))
+        return SP_EINVAL;
+    return sp__sendto(s, buf, len, to);
+}
+
+ptrdiff_t sp_recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from)
+{
+    sp_addr tmp;
+    SP__CHECK_SOCKET(s);
+    if (buf == NULL && len > 0)
+        return SP_EINVAL;
+    return sp__recvfrom(s, buf, len, from != NULL ? from : &tmp);
+}
+
+int sp_wait(sp_socket_t s, int events, int timeout_ms)
+{
+    SP__CHECK_SOCKET(s);
+    return sp__wait(s, events, timeout_ms);
+}
+
+/* ---- options ------------------------------------------------------------------------- */
+
+int sp_set_nodelay(sp_socket_t s, int on)
+{
+    SP__CHECK_SOCKET(s);
+    return sp__setopt(s, SP__OPT_NODELAY, on != 0);
+}
+
+int sp_set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int count)
+{
+    SP__CHECK_SOCKET(s);
+    /* Checked before anything is set, whether on or not: a rejected call changes nothing. */
+    if (idle_s < 0 || interval_s < 0 || count < 0 || idle_s > SP__KEEPALIVE_SECONDS_MAX ||
+        interval_s > SP__KEEPALIVE_SECONDS_MAX || count > SP__KEEPALIVE_COUNT_MAX)
+        return SP_EINVAL;
+    return sp__set_keepalive(s, on != 0, idle_s, interval_s, count);
+}
+
+int sp_get_keepalive(sp_socket_t s, int *on, int *idle_s, int *interval_s, int *count)
+{
+    SP__CHECK_SOCKET(s);
+    if (on != NULL)
+        *on = 0;
+    if (idle_s != NULL)
+        *idle_s = -1;
+    if (interval_s != NULL)
+        *interval_s = -1;
+    if (count != NULL)
+        *count = -1;
+    return sp__get_keepalive(s, on, idle_s, interval_s, count);
+}
+
+static int set_nonnegative(sp_socket_t s, enum sp__opt opt, int value, int min)
+{
+    SP__CHECK_SOCKET(s);
+    if (value < min)
+        return SP_EINVAL;
+    return sp__setopt(s, opt, value);
+}
+
+static int get_opt(sp_socket_t s, enum sp__opt opt, int *value)
+{
+    SP__CHECK_SOCKET(s);
+    if (value == NULL)
+        return SP_EINVAL;
+    *value = 0;
+    return sp__getopt(s, opt, value);
+}
+
+int sp_set_recv_timeout(sp_socket_t s, int ms)
+{
+    return set_nonnegative(s, SP__OPT_RCVTIMEO, ms, 0);
+}
+
+int sp_set_send_timeout(sp_socket_t s, int ms)
+{
+    return set_nonnegative(s, SP__OPT_SNDTIMEO, ms, 0);
+}
+
+int sp_get_recv_timeout(sp_socket_t s, int *ms)
+{
+    return get_opt(s, SP__OPT_RCVTIMEO, ms);
+}
+
+int sp_get_send_timeout(sp_socket_t s, int *ms)
+{
+    return get_opt(s, SP__OPT_SNDTIMEO, ms);
+}
+
+/* A buffer of 0 bytes would turn Winsock's buffering off altogether: > 0 everywhere. */
+int sp_set_send_buffer(sp_socket_t s, int bytes)
+{
+    return set_nonnegative(s, SP__OPT_SNDBUF, bytes, 1);
+}
+
+int sp_set_recv_buffer(sp_socket_t s, int bytes)
+{
+    return set_nonnegative(s, SP__OPT_RCVBUF, bytes, 1);
+}
+
+int sp_get_send_buffer(sp_socket_t s, int *bytes)
+{
+    return get_opt(s, SP__OPT_SNDBUF, bytes);
+}
+
+int sp_get_recv_buffer(sp_socket_t s, int *bytes)
+{
+    return get_opt(s, SP__OPT_RCVBUF, bytes);
+}
+
+int sp_set_linger(sp_socket_t s, int on, int seconds)
+{
+    SP__CHECK_SOCKET(s);
+    if (seconds < 0 || seconds > SP__LINGER_MAX)
+        return SP_EINVAL;
+    return sp__set_linger(s, on != 0, seconds);
+}
+
+int sp_socket_error(sp_socket_t s)
+{
+    SP__CHECK_SOCKET(s);
+    return sp__socket_error(s);
+}
+
+static int name_of(sp_socket_t s, sp_addr *out, int peer)
+{
+    SP__CHECK_SOCKET(s);
+    if (out == NULL)
+        return SP_EINVAL;
+    memset(out, 0, sizeof *out);
+    return sp__sockname(s, out, peer);
+}
+
+int sp_local_addr(sp_socket_t s, sp_addr *out)
+{
+    return name_of(s, out, 0);
+}
+
+int sp_peer_addr(sp_socket_t s, sp_addr *out)
+{
+    return name_of(s, out, 1);
+}
+
+/* ---- loops and compositions ---------------------------------------------------------- */
 
 /* Wait for `ev` before the next try, or give the deadline's verdict. */
 static int wait_for(sp_socket_t s, int ev, sp__deadline deadline)
@@ -92,8 +375,9 @@ out:
 
 int sp_sendv_all(sp_socket_t s, const sp_iovec *iov, int n, int timeout_ms, size_t *done)
 {
-    size_t sent;
-    int rc = sendv_until(s, iov, n, sp__deadline_in(timeout_ms), &sent);
+    size_t sent = 0;
+    int rc = s == SP_INVALID_SOCKET ? sp__fail_badf()
+                                    : sendv_until(s, iov, n, sp__deadline_in(timeout_ms), &sent);
     if (done)
         *done = sent;
     return rc;
@@ -110,6 +394,8 @@ int sp_send_all(sp_socket_t s, const void *buf, size_t len, int timeout_ms, size
     int rc = 0;
     if (buf == NULL && len > 0)
         rc = SP_EINVAL;
+    if (s == SP_INVALID_SOCKET)
+        rc = sp__fail_badf();
     while (rc == 0 && total < len) {
         size_t chunk = len - total < SP__SEND_CHUNK ? len - total : SP__SEND_CHUNK, sent;
         sp_iovec one = sp_iovec_make((const char *)buf + total, chunk);
@@ -126,6 +412,10 @@ int sp_recv_all(sp_socket_t s, void *buf, size_t len, int timeout_ms, size_t *do
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     size_t total = 0;
     int rc = 0;
+    if (s == SP_INVALID_SOCKET) {
+        rc = sp__fail_badf();
+        goto out;
+    }
     if (buf == NULL && len > 0) {
         rc = SP_EINVAL;
         goto out;
@@ -210,12 +500,6 @@ int sp_listen(sp_socket_t s, const sp_addr *local, int backlog, unsigned flags)
 /* One way to use a fresh stream socket on an address: connect it, or listen on it. */
 typedef int (*sp__addr_step)(sp_socket_t s, const sp_addr *a, int arg, unsigned flags);
 
-static int step_connect(sp_socket_t s, const sp_addr *a, int timeout_ms, unsigned flags)
-{
-    (void)flags;
-    return sp_connect_timeout(s, a, timeout_ms);
-}
-
 static int step_listen(sp_socket_t s, const sp_addr *a, int backlog, unsigned flags)
 {
     return sp_listen(s, a, backlog, flags);
@@ -251,11 +535,6 @@ static int each_address(sp_socket_t *out, const char *address, sp__addr_step ste
         sp_close(s);
     }
     return rc;
-}
-
-int sp_dial(sp_socket_t *out, const char *address, int timeout_ms)
-{
-    return each_address(out, address, step_connect, timeout_ms, 0);
 }
 
 int sp_listen_on(sp_socket_t *out, const char *address, int backlog, unsigned flags)

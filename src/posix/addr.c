@@ -16,20 +16,17 @@ static const struct sockaddr *sa_of(const sp_addr *a)
     return (const struct sockaddr *)(const void *)a->u.bytes;
 }
 
-int sp_addr_family(const sp_addr *a)
+static const sp__afrow af_rows[] = SP__AF_ROWS;
+
+const sp__afrow *sp__af_rows(size_t *n)
 {
-    if (a == NULL || a->len < sizeof(sa_family_t))
-        return SP_AF_UNSPEC;
-    switch (sa_of(a)->sa_family) {
-    case AF_INET:
-        return SP_AF_INET;
-    case AF_INET6:
-        return SP_AF_INET6;
-    case AF_UNIX:
-        return SP_AF_UNIX;
-    default:
-        return SP_AF_UNSPEC;
-    }
+    *n = sizeof af_rows / sizeof af_rows[0];
+    return af_rows;
+}
+
+int sp__addr_native_af(const sp_addr *a)
+{
+    return sa_of(a)->sa_family;
 }
 
 int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)
@@ -37,7 +34,7 @@ int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)
     memset(out, 0, sizeof *out);
     if (ip->family == SP_AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)(void *)out->u.bytes;
-#ifdef __APPLE__
+#ifdef SP_HAVE_SA_LEN
         sin->sin_len = sizeof *sin;
 #endif
         sin->sin_family = AF_INET;
@@ -48,7 +45,7 @@ int sp__addr_from_ip(sp_addr *out, const sp__ipaddr *ip)
     }
     if (ip->family == SP_AF_INET6) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)out->u.bytes;
-#ifdef __APPLE__
+#ifdef SP_HAVE_SA_LEN
         sin6->sin6_len = sizeof *sin6;
 #endif
         sin6->sin6_family = AF_INET6;
@@ -83,12 +80,10 @@ int sp__addr_to_ip(const sp_addr *a, sp__ipaddr *out)
     return SP_EINVAL;
 }
 
-int sp_addr_unix(sp_addr *out, const char *path)
+int sp__addr_unix(sp_addr *out, const char *path)
 {
     struct sockaddr_un *sun;
     size_t n;
-    if (out == NULL || path == NULL)
-        return SP_EINVAL;
     sun = (struct sockaddr_un *)(void *)out->u.bytes;
     n = strlen(path);
     if (n >= sizeof sun->sun_path)
@@ -97,7 +92,7 @@ int sp_addr_unix(sp_addr *out, const char *path)
     sun->sun_family = AF_UNIX;
     memcpy(sun->sun_path, path, n + 1);
     out->len = (uint32_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-#ifdef __APPLE__
+#ifdef SP_HAVE_SA_LEN
     sun->sun_len = (unsigned char)out->len;
 #endif
     return 0;
@@ -107,7 +102,7 @@ int sp__addr_unix_path(const sp_addr *a, char *buf, size_t size)
 {
     const struct sockaddr_un *sun = (const struct sockaddr_un *)(const void *)a->u.bytes;
     size_t off = offsetof(struct sockaddr_un, sun_path), n = 0;
-    if (sp_addr_family(a) != SP_AF_UNIX || size == 0)
+    if (sp_addr_family(a) != SP_AF_UNIX)
         return SP_EINVAL;
     if (a->len > off) { /* an unnamed socket has no path at all */
         size_t max = a->len - off;

@@ -35,26 +35,20 @@ int sp_last_native_error(void)
     return last_native;
 }
 
-int sp_err_from_native(int native)
+void sp__set_last_native(int native)
 {
-    return sp__errmap_from(native_rows, SP__COUNT(native_rows), native);
+    last_native = native;
 }
 
-int sp_err_to_native(int code)
+const sp__errrow *sp__native_errmap(size_t *n)
 {
-    return sp__errmap_to(native_rows, SP__COUNT(native_rows), code);
+    *n = SP__COUNT(native_rows);
+    return native_rows;
 }
 
 int sp_err_from_gai(int gai_code)
 {
     return sp__errmap_from(gai_rows, SP__COUNT(gai_rows), gai_code);
-}
-
-int sp__fail(int native)
-{
-    int code = sp_err_from_native(native);
-    last_native = native;
-    return code == SP_OK ? SP_EUNKNOWN : code;
 }
 
 int sp__fail_last(void)
@@ -68,7 +62,7 @@ int sp__fail_gai(int gai_code)
     if (gai_code == EAI_SYSTEM)
         return sp__fail(errno);
 #endif
-    last_native = gai_code;
+    sp__set_last_native(gai_code);
     gai_code = sp_err_from_gai(gai_code);
     return gai_code == SP_OK ? SP_EUNKNOWN : gai_code;
 }

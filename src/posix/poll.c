@@ -9,10 +9,60 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
-#ifdef __linux__
+#ifdef SP_HAVE_EVENTFD
 #    include <sys/eventfd.h>
 #endif
+
+/* ---- what poll() answers ----------------------------------------------------------- */
+
+/* What POLLHUP means here: see readiness.h. XNU builds poll() on kqueue. */
+#ifdef __APPLE__
+#    define SP__POLL_HUP SP__HUP_EOF
+#else
+#    define SP__POLL_HUP SP__HUP_BOTH
+#endif
+
+/* A native revents as SP__R_* bits. */
+static int revents_portable(int re)
+{
+    int r = ((re & (POLLIN | POLLRDNORM)) ? SP__R_IN : 0) |
+            ((re & (POLLPRI | POLLRDBAND)) ? SP__R_PRI : 0) |
+            ((re & (POLLOUT | POLLWRNORM)) ? SP__R_OUT : 0) | ((re & POLLERR) ? SP__R_ERR : 0) |
+            ((re & POLLHUP) ? SP__R_HUP : 0) | ((re & POLLNVAL) ? SP__R_NVAL : 0);
+#ifdef POLLRDHUP
+    if (re & POLLRDHUP)
+        r |= SP__R_RDHUP;
+#endif
+    return r;
+}
+
+/* What a recv(MSG_PEEK) finds (readiness.h, enum sp__peek); errno is kept. */
+static int peek(int fd)
+{
+    char c;
+    ssize_t n;
+    int saved = errno, e, rc;
+    do
+        n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    e = errno;
+    errno = saved;
+    if (n > 0)
+        return SP__PEEK_DATA;
+    if (n == 0 || e == ENOTCONN)
+        return SP__PEEK_EOF;
+    rc = e == EAGAIN || e == EWOULDBLOCK ? SP__PEEK_EMPTY : SP__PEEK_ERROR;
+    return rc;
+}
+
+int sp__poll_events_native(sp_socket_t s, int revents, int asked)
+{
+    int r = revents_portable(revents);
+    return sp__poll_revents_to_events(r, asked, SP__POLL_HUP,
+                                      sp__poll_wants_peek(r) ? peek(s) : SP__PEEK_NONE);
+}
 
 /* ---- sp__select ---------------------------------------------------------------------- */
 
@@ -27,35 +77,36 @@ static const short set_events[3] = {POLLIN, POLLOUT, POLLPRI};
  * of that socket. SO_ERROR (which reading clears) is taken only for a socket watched for
  * writing or exceptions: that is where a failed connect is reported, as in Windows'
  * except set. A socket watched only for reading keeps its error for the recv that
- * follows (a reset), and is reported ready with no error here, as on Windows.
+ * follows (a reset), and is reported ready with no error here, as on Windows. Without
+ * SP__SELECT_TAKE_ERRORS SO_ERROR is not read (it would be cleared for the caller): a
+ * POLLERR, or a hang-up whose peek finds an error, is SP_EUNKNOWN, anything else 0.
  */
 static int entry_error(int *err, const struct pollfd *p, unsigned flags)
 {
     if (*err == 1) {
-        /* Two branches give SP_EUNKNOWN on purpose: no error asked, or it was taken. */
-        if (!(flags & SP__SELECT_TAKE_ERRORS))
-            *err = SP_EUNKNOWN; /* NOLINT(bugprone-branch-clone) */
+        if (!(flags & SP__SELECT_TAKE_ERRORS)) /* a hang-up: peek, which keeps the error */
+            *err = (p->revents & POLLERR) || peek(p->fd) == SP__PEEK_ERROR ? SP_EUNKNOWN : 0;
         else if (!(p->events & (POLLOUT | POLLPRI)))
             *err = 0;
-        else if ((*err = sp_socket_error(p->fd)) == 0) /* taken by another reader meanwhile */
-            *err = SP_EUNKNOWN;
+        else if ((*err = sp_socket_error(p->fd)) == 0 && (p->revents & POLLERR))
+            *err = SP_EUNKNOWN; /* POLLERR, and another reader took the error meanwhile */
     }
     return *err;
 }
 
-static void answer_slot(struct sp__sockslot *slot, const struct pollfd *p, short asked, int *err,
+/* One slot's answer: sp__poll_slot decides, the pending error is read here. */
+static void answer_slot(struct sp__sockslot *slot, const struct pollfd *p, int set, int *err,
                         unsigned flags)
 {
-    short revents = p->revents;
-    if (revents & POLLNVAL) { /* closed, or not a descriptor */
+    unsigned a = sp__poll_slot(revents_portable(p->revents), set, SP__POLL_HUP);
+    if (a & SP__SLOT_BADF) {
         slot->ready = 1;
         slot->error = SP_EBADF;
-    } else if (revents & POLLERR) {
-        slot->ready = 1;
-        slot->error = entry_error(err, p, flags);
-    } else if (revents & (asked | (asked == POLLIN ? POLLHUP : 0))) {
-        slot->ready = 1; /* POLLHUP: end of stream, readable */
+        return;
     }
+    if (a & (SP__SLOT_ERROR | SP__SLOT_IF_ERROR))
+        slot->error = entry_error(err, p, flags);
+    slot->ready = (a & SP__SLOT_READY) != 0 || slot->error != 0;
 }
 
 /*
@@ -137,7 +188,7 @@ int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, u
         for (i = 0; i < SET_COUNT(sets[s]); i++, k++) {
             struct sp__sockslot *slot = &sets[s]->slots[i];
             size_t e = x.slot_fd[k];
-            answer_slot(slot, &x.fds[e], set_events[s], &x.err[e], flags);
+            answer_slot(slot, &x.fds[e], s, &x.err[e], flags);
             ready += slot->ready;
         }
     }
@@ -149,16 +200,11 @@ out:
 
 /* ---- poller backends ----------------------------------------------------------------- */
 
-#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) ||   \
-    defined(__DragonFly__)
-#    define SP__HAVE_KQUEUE 1
-#endif
-
 int sp__poller_default(void)
 {
-#if defined(__linux__)
+#if defined(SP_HAVE_EPOLL)
     return SP_POLLER_EPOLL;
-#elif defined(SP__HAVE_KQUEUE)
+#elif defined(SP_HAVE_KQUEUE)
     return SP_POLLER_KQUEUE;
 #else
     return SP_POLLER_POLL;
@@ -168,11 +214,11 @@ int sp__poller_default(void)
 const sp__poller_ops *sp__poller_ops_for(int backend, int *err)
 {
     switch (backend) {
-#ifdef __linux__
+#ifdef SP_HAVE_EPOLL
     case SP_POLLER_EPOLL:
         return &sp__poller_epoll_ops;
 #endif
-#ifdef SP__HAVE_KQUEUE
+#ifdef SP_HAVE_KQUEUE
     case SP_POLLER_KQUEUE:
         return &sp__poller_kqueue_ops;
 #endif
@@ -184,13 +230,26 @@ const sp__poller_ops *sp__poller_ops_for(int backend, int *err)
     }
 }
 
+int sp__poller_env(char *buf, size_t size)
+{
+    const char *env = getenv("SOCKPORT_POLLER");
+    size_t len;
+    if (env == NULL || *env == '\0')
+        return 0;
+    len = strlen(env);
+    if (len >= size)
+        return SP_EINVAL;
+    memcpy(buf, env, len + 1);
+    return 1;
+}
+
 /* ---- the waker ----------------------------------------------------------------------- */
 
 struct sp_waker {
     int rfd, wfd; /* the same descriptor for an eventfd */
 };
 
-#ifndef __linux__
+#ifndef SP_HAVE_EVENTFD
 static int set_flags(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -210,7 +269,7 @@ int sp_waker_create(sp_waker **out)
     w = (sp_waker *)malloc(sizeof *w);
     if (w == NULL)
         return SP_ENOMEM;
-#ifdef __linux__
+#ifdef SP_HAVE_EVENTFD
     w->rfd = w->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->rfd < 0)
         rc = sp__fail_last();

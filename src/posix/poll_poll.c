@@ -99,10 +99,9 @@ static int pl_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
         r--;
         reg = st->regs[i];
         st->next = i + 1;
-        out = ((e & POLLIN) ? SP_EV_READ : 0) | ((e & POLLOUT) ? SP_EV_WRITE : 0);
-        /* POLLNVAL: closed while registered; reported as an error until removed */
-        out = (out & reg->events) |
-              sp__error_events(reg->events, (e & (POLLERR | POLLNVAL)) != 0, (e & POLLHUP) != 0);
+        /* POLLNVAL: closed while registered; reported as an error until removed. What
+         * POLLHUP means differs (XNU: one direction's EOF): readiness.h decides. */
+        out = sp__poll_events_native(reg->sock, e, reg->events);
         ev[n].sock = reg->sock;
         ev[n].events = out;
         ev[n].data = reg->data;

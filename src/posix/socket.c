@@ -1,4 +1,5 @@
-/* socket.c (POSIX) - the socket verbs over Berkeley sockets (Linux, macOS, BSD). */
+/* socket.c (POSIX) - the socket verbs of backend.h over Berkeley sockets (Linux, macOS,
+ * BSD). The public calls and their checks are in src/common/socket.c. */
 #include "internal.h"
 
 #include <errno.h>
@@ -65,30 +66,11 @@ static int prepare_fd(sp_socket_t s, int cloexec_done)
     return 0;
 }
 
-static int to_af(int family)
+int sp__socket_open(sp_socket_t *out, int family, int type)
 {
-    switch (family) {
-    case SP_AF_INET:
-        return AF_INET;
-    case SP_AF_INET6:
-        return AF_INET6;
-    case SP_AF_UNIX:
-        return AF_UNIX;
-    default:
-        return -1;
-    }
-}
-
-int sp_socket_open(sp_socket_t *out, int family, int type)
-{
-    int af = to_af(family), st, cloexec = 0, rc;
+    int af = family == SP_AF_INET ? AF_INET : family == SP_AF_INET6 ? AF_INET6 : AF_UNIX;
+    int st = type == SP_SOCK_STREAM ? SOCK_STREAM : SOCK_DGRAM, cloexec = 0, rc;
     sp_socket_t s;
-    if (out == NULL)
-        return SP_EINVAL;
-    *out = SP_INVALID_SOCKET;
-    if (af < 0 || (type != SP_SOCK_STREAM && type != SP_SOCK_DGRAM))
-        return SP_EINVAL;
-    st = type == SP_SOCK_STREAM ? SOCK_STREAM : SOCK_DGRAM;
 #ifdef SOCK_CLOEXEC
     s = socket(af, st | SOCK_CLOEXEC, 0);
     cloexec = 1;
@@ -106,7 +88,7 @@ int sp_socket_open(sp_socket_t *out, int family, int type)
     return 0;
 }
 
-int sp_close(sp_socket_t s)
+int sp__close(sp_socket_t s)
 {
     /* POSIX leaves the descriptor state after EINTR unspecified; Linux, macOS and the
      * BSDs have released it, so EINTR is not retried (a retry could close another's fd). */
@@ -115,47 +97,25 @@ int sp_close(sp_socket_t s)
     return 0;
 }
 
-int sp_set_nonblocking(sp_socket_t s, int on)
+int sp__set_nonblocking(sp_socket_t s, int on)
 {
-    int v = on != 0;
+    int v = on;
     if (ioctl(s, FIONBIO, &v) != 0)
         return sp__fail_last();
     return 0;
 }
 
-int sp_connect(sp_socket_t s, const sp_addr *to)
+/* EINTR: the connect goes on in the background (it is never restarted). */
+int sp__connect(sp_socket_t s, const sp_addr *to)
 {
-    if (to == NULL || to->len == 0)
-        return SP_EINVAL;
     if (connect(s, SA_C(to), (socklen_t)to->len) == 0)
         return 0;
-    if (errno == EINTR) /* the connect goes on in the background: wait for its result */
-        return sp_connect_finish(s, -1);
-    return sp__fail_last();
+    return sp__fail_last(); /* EINPROGRESS -> SP_EINPROGRESS, EINTR -> SP_EINTR */
 }
 
-int sp_connect_start(sp_socket_t s, const sp_addr *to)
-{
-    int rc;
-    if (to == NULL || to->len == 0)
-        return SP_EINVAL;
-    rc = sp_set_nonblocking(s, 1);
-    if (rc != 0)
-        return rc;
-    if (connect(s, SA_C(to), (socklen_t)to->len) == 0)
-        return 0;
-    if (errno == EINTR || errno == EINPROGRESS) {
-        sp__fail(errno);
-        return SP_EINPROGRESS;
-    }
-    return sp__fail_last();
-}
-
-int sp_bind(sp_socket_t s, const sp_addr *local, unsigned flags)
+int sp__bind(sp_socket_t s, const sp_addr *local, unsigned flags)
 {
     int family, rc;
-    if (local == NULL || local->len == 0 || (flags & ~3u) != 0)
-        return SP_EINVAL;
     family = sp_addr_family(local);
     if (family == SP_AF_INET6) {
         rc = set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) ? 0 : 1);
@@ -181,18 +141,14 @@ int sp__listen(sp_socket_t s, int backlog)
     return 0;
 }
 
-int sp_accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, unsigned flags)
+int sp__accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, int nonblock)
 {
-    sp_addr tmp;
-    sp_addr *a = peer ? peer : &tmp;
+    sp_addr *a = peer;
     socklen_t len = ADDR_CAP;
     sp_socket_t s;
-    int rc, nonblock = (flags & SP_ACCEPT_NONBLOCK) != 0;
-    if (out == NULL || (flags & ~(unsigned)SP_ACCEPT_NONBLOCK) != 0)
-        return SP_EINVAL;
-    *out = SP_INVALID_SOCKET;
+    int rc;
     memset(a, 0, sizeof *a);
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#ifdef SP_HAVE_ACCEPT4
     /* accept4 sets both flags atomically; the new socket does not inherit O_NONBLOCK. */
     do
         s = accept4(listener, SA(a), &len, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
@@ -209,7 +165,7 @@ int sp_accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, unsigned fl
         return sp__fail_last();
     rc = prepare_fd(s, 0);
     if (rc == 0)
-        rc = sp_set_nonblocking(s, nonblock);
+        rc = sp__set_nonblocking(s, nonblock);
 #endif
     if (rc != 0) {
         close(s);
@@ -220,12 +176,9 @@ int sp_accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, unsigned fl
     return 0;
 }
 
-int sp_socketpair(sp_socket_t pair[2])
+int sp__socketpair(sp_socket_t pair[2])
 {
     int fds[2], rc, cloexec = 0;
-    if (pair == NULL)
-        return SP_EINVAL;
-    pair[0] = pair[1] = SP_INVALID_SOCKET;
 #ifdef SOCK_CLOEXEC
     rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
     cloexec = 1;
@@ -247,11 +200,9 @@ int sp_socketpair(sp_socket_t pair[2])
     return 0;
 }
 
-int sp_shutdown(sp_socket_t s, int how)
+int sp__shutdown(sp_socket_t s, int how)
 {
-    static const int hows[3] = {SHUT_RD, SHUT_WR, SHUT_RDWR};
-    if (how < 0 || how > 2)
-        return SP_EINVAL;
+    static const int hows[3] = {SHUT_RD, SHUT_WR, SHUT_RDWR}; /* SP_SHUT_RD, _WR, _RDWR */
     if (shutdown(s, hows[how]) != 0)
         return sp__fail_last();
     return 0;
@@ -277,20 +228,11 @@ static ptrdiff_t transfer_error(sp_socket_t s, int dontwait)
 }
 
 /* sp_send and sp_recv are the hot path: one system call, one test on success. */
-ptrdiff_t sp_send(sp_socket_t s, const void *buf, size_t len)
+ptrdiff_t sp__send(sp_socket_t s, const void *buf, size_t len)
 {
     ssize_t n;
     do
         n = send(s, buf, len, SP__SEND_FLAGS);
-    while (n < 0 && errno == EINTR);
-    return n >= 0 ? n : transfer_error(s, 0);
-}
-
-ptrdiff_t sp_recv(sp_socket_t s, void *buf, size_t len)
-{
-    ssize_t n;
-    do
-        n = recv(s, buf, len, 0);
     while (n < 0 && errno == EINTR);
     return n >= 0 ? n : transfer_error(s, 0);
 }
@@ -308,8 +250,6 @@ ptrdiff_t sp__sendv_dontwait(sp_socket_t s, const sp_iovec *iov, int n, int dont
 {
     struct msghdr msg;
     ssize_t r;
-    if (iov == NULL || n < 0)
-        return SP_EINVAL;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = (struct iovec *)(uintptr_t)iov;
     msg.msg_iovlen = clamp_iov(n);
@@ -322,25 +262,16 @@ ptrdiff_t sp__sendv_dontwait(sp_socket_t s, const sp_iovec *iov, int n, int dont
 ptrdiff_t sp__recv_dontwait(sp_socket_t s, void *buf, size_t len, int dontwait)
 {
     ssize_t r;
-    if (buf == NULL && len > 0)
-        return SP_EINVAL;
     do
         r = recv(s, buf, len, dontwait ? MSG_DONTWAIT : 0);
     while (r < 0 && errno == EINTR);
     return r >= 0 ? r : transfer_error(s, dontwait);
 }
 
-ptrdiff_t sp_sendv(sp_socket_t s, const sp_iovec *iov, int n)
-{
-    return sp__sendv_dontwait(s, iov, n, 0);
-}
-
-ptrdiff_t sp_recvv(sp_socket_t s, sp_iovec *iov, int n)
+ptrdiff_t sp__recvv(sp_socket_t s, sp_iovec *iov, int n)
 {
     struct msghdr msg;
     ssize_t r;
-    if (iov == NULL || n < 0)
-        return SP_EINVAL;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = (struct iovec *)(void *)iov;
     msg.msg_iovlen = clamp_iov(n);
@@ -350,26 +281,21 @@ ptrdiff_t sp_recvv(sp_socket_t s, sp_iovec *iov, int n)
     return r >= 0 ? r : transfer_error(s, 0);
 }
 
-ptrdiff_t sp_sendto(sp_socket_t s, const void *buf, size_t len, const sp_addr *to)
+ptrdiff_t sp__sendto(sp_socket_t s, const void *buf, size_t len, const sp_addr *to)
 {
     ssize_t r;
-    if ((buf == NULL && len > 0) || to == NULL || to->len == 0)
-        return SP_EINVAL;
     do
         r = sendto(s, buf, len, SP__SEND_FLAGS, SA_C(to), (socklen_t)to->len);
     while (r < 0 && errno == EINTR);
     return r >= 0 ? r : transfer_error(s, 0);
 }
 
-ptrdiff_t sp_recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from)
+ptrdiff_t sp__recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from)
 {
-    sp_addr tmp;
-    sp_addr *a = from ? from : &tmp;
+    sp_addr *a = from;
     struct iovec v;
     struct msghdr msg;
     ssize_t r;
-    if (buf == NULL && len > 0)
-        return SP_EINVAL;
     memset(a, 0, sizeof *a);
     memset(&msg, 0, sizeof msg);
     v.iov_base = buf;
@@ -391,7 +317,7 @@ ptrdiff_t sp_recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from)
     return r;
 }
 
-int sp_wait(sp_socket_t s, int events, int timeout_ms)
+int sp__wait(sp_socket_t s, int events, int timeout_ms)
 {
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     struct pollfd p;
@@ -426,23 +352,15 @@ int sp_wait(sp_socket_t s, int events, int timeout_ms)
 
 /* ---- options ------------------------------------------------------------------------- */
 
-int sp_set_nodelay(sp_socket_t s, int on)
-{
-    return set_int_opt(s, IPPROTO_TCP, TCP_NODELAY, on != 0);
-}
-
 #if defined(TCP_KEEPIDLE)
 #    define SP__KEEPIDLE TCP_KEEPIDLE
 #elif defined(TCP_KEEPALIVE) /* macOS names the idle time TCP_KEEPALIVE */
 #    define SP__KEEPIDLE TCP_KEEPALIVE
 #endif
 
-int sp_set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int count)
+int sp__set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int count)
 {
-    int rc;
-    if (idle_s < 0 || interval_s < 0 || count < 0)
-        return SP_EINVAL;
-    rc = set_int_opt(s, SOL_SOCKET, SO_KEEPALIVE, on != 0);
+    int rc = set_int_opt(s, SOL_SOCKET, SO_KEEPALIVE, on);
     if (rc != 0 || !on)
         return rc;
 #ifdef SP__KEEPIDLE
@@ -460,7 +378,8 @@ int sp_set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int coun
     return 0;
 }
 
-int sp_get_keepalive(sp_socket_t s, int *on, int *idle_s, int *interval_s, int *count)
+/* A value the system cannot report stays -1 (set by the caller). */
+int sp__get_keepalive(sp_socket_t s, int *on, int *idle_s, int *interval_s, int *count)
 {
     int v, rc = get_int_opt(s, SOL_SOCKET, SO_KEEPALIVE, &v);
     if (rc != 0)
@@ -471,31 +390,27 @@ int sp_get_keepalive(sp_socket_t s, int *on, int *idle_s, int *interval_s, int *
     if (idle_s && (rc = get_int_opt(s, IPPROTO_TCP, SP__KEEPIDLE, idle_s)) != 0)
         return rc;
 #else
-    if (idle_s)
-        *idle_s = -1;
+    (void)idle_s;
 #endif
 #ifdef TCP_KEEPINTVL
     if (interval_s && (rc = get_int_opt(s, IPPROTO_TCP, TCP_KEEPINTVL, interval_s)) != 0)
         return rc;
 #else
-    if (interval_s)
-        *interval_s = -1;
+    (void)interval_s;
 #endif
 #ifdef TCP_KEEPCNT
     if (count && (rc = get_int_opt(s, IPPROTO_TCP, TCP_KEEPCNT, count)) != 0)
         return rc;
 #else
-    if (count)
-        *count = -1;
+    (void)count;
 #endif
     return 0;
 }
 
+/* SO_RCVTIMEO / SO_SNDTIMEO take a timeval on POSIX. */
 static int set_timeout(sp_socket_t s, int name, int ms)
 {
     struct timeval tv;
-    if (ms < 0)
-        return SP_EINVAL;
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (ms % 1000) * 1000;
     if (setsockopt(s, SOL_SOCKET, name, &tv, sizeof tv) != 0)
@@ -507,8 +422,6 @@ static int get_timeout(sp_socket_t s, int name, int *ms)
 {
     struct timeval tv;
     socklen_t len = sizeof tv;
-    if (ms == NULL)
-        return SP_EINVAL;
     if (getsockopt(s, SOL_SOCKET, name, &tv, &len) != 0)
         return sp__fail_last();
     /* Linux rounds up to its clock tick: 300 ms may read back as 300.xxx ms. */
@@ -516,59 +429,37 @@ static int get_timeout(sp_socket_t s, int name, int *ms)
     return 0;
 }
 
-int sp_set_recv_timeout(sp_socket_t s, int ms)
+/* Level and name of each sp__opt, in its order. */
+static const int opt_names[][2] = SP__OPT_LEVEL_NAME;
+
+int sp__setopt(sp_socket_t s, enum sp__opt opt, int value)
 {
-    return set_timeout(s, SO_RCVTIMEO, ms);
+    const int *o = opt_names[opt];
+    if (opt == SP__OPT_SNDTIMEO || opt == SP__OPT_RCVTIMEO)
+        return set_timeout(s, o[1], value);
+    return set_int_opt(s, o[0], o[1], value);
 }
 
-int sp_set_send_timeout(sp_socket_t s, int ms)
+int sp__getopt(sp_socket_t s, enum sp__opt opt, int *value)
 {
-    return set_timeout(s, SO_SNDTIMEO, ms);
+    const int *o = opt_names[opt];
+    if (opt == SP__OPT_SNDTIMEO || opt == SP__OPT_RCVTIMEO)
+        return get_timeout(s, o[1], value);
+    return get_int_opt(s, o[0], o[1], value);
 }
 
-int sp_get_recv_timeout(sp_socket_t s, int *ms)
-{
-    return get_timeout(s, SO_RCVTIMEO, ms);
-}
-
-int sp_get_send_timeout(sp_socket_t s, int *ms)
-{
-    return get_timeout(s, SO_SNDTIMEO, ms);
-}
-
-int sp_set_send_buffer(sp_socket_t s, int bytes)
-{
-    return bytes <= 0 ? SP_EINVAL : set_int_opt(s, SOL_SOCKET, SO_SNDBUF, bytes);
-}
-
-int sp_set_recv_buffer(sp_socket_t s, int bytes)
-{
-    return bytes <= 0 ? SP_EINVAL : set_int_opt(s, SOL_SOCKET, SO_RCVBUF, bytes);
-}
-
-int sp_get_send_buffer(sp_socket_t s, int *bytes)
-{
-    return bytes == NULL ? SP_EINVAL : get_int_opt(s, SOL_SOCKET, SO_SNDBUF, bytes);
-}
-
-int sp_get_recv_buffer(sp_socket_t s, int *bytes)
-{
-    return bytes == NULL ? SP_EINVAL : get_int_opt(s, SOL_SOCKET, SO_RCVBUF, bytes);
-}
-
-int sp_set_linger(sp_socket_t s, int on, int seconds)
+int sp__set_linger(sp_socket_t s, int on, int seconds)
 {
     struct linger l;
-    if (seconds < 0)
-        return SP_EINVAL;
-    l.l_onoff = on != 0;
+    l.l_onoff = on;
     l.l_linger = seconds;
     if (setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0)
         return sp__fail_last();
     return 0;
 }
 
-int sp_socket_error(sp_socket_t s)
+/* POSIX clears SO_ERROR as it is read. */
+int sp__socket_error(sp_socket_t s)
 {
     int err, rc = get_int_opt(s, SOL_SOCKET, SO_ERROR, &err);
     if (rc != 0)
@@ -576,26 +467,12 @@ int sp_socket_error(sp_socket_t s)
     return err == 0 ? 0 : sp__fail(err);
 }
 
-static int name_of(sp_socket_t s, sp_addr *out, int peer)
+int sp__sockname(sp_socket_t s, sp_addr *out, int peer)
 {
     socklen_t len = ADDR_CAP;
-    int r;
-    if (out == NULL)
-        return SP_EINVAL;
-    memset(out, 0, sizeof *out);
-    r = peer ? getpeername(s, SA(out), &len) : getsockname(s, SA(out), &len);
+    int r = peer ? getpeername(s, SA(out), &len) : getsockname(s, SA(out), &len);
     if (r != 0)
         return sp__fail_last();
     out->len = (uint32_t)len;
     return 0;
-}
-
-int sp_local_addr(sp_socket_t s, sp_addr *out)
-{
-    return name_of(s, out, 0);
-}
-
-int sp_peer_addr(sp_socket_t s, sp_addr *out)
-{
-    return name_of(s, out, 1);
 }

@@ -1,53 +1,36 @@
-/* thread.c (POSIX) - threads, mutexes, condition variables and atomics over pthreads. */
+/* thread.c (POSIX) - threads, mutexes and atomics over pthreads. */
 #include "thread.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <time.h>
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((sp__mutex *)0)->u.bytes), "mutex fits");
 _Static_assert(sizeof(pthread_cond_t) <= sizeof(((sp__cond *)0)->u.bytes), "cond fits");
+_Static_assert(sizeof(pthread_t) <= sizeof(((sp__thread *)0)->native.bytes), "pthread_t fits");
 _Static_assert(sizeof(atomic_long) == sizeof(long), "atomic_long is a long");
 
 #define MTX(m) ((pthread_mutex_t *)(void *)(m)->u.bytes)
 #define CND(c) ((pthread_cond_t *)(void *)(c)->u.bytes)
 
-struct sp__thread {
-    pthread_t id;
-    void (*fn)(void *);
-    void *arg;
-};
+#define TID(t) ((pthread_t *)(void *)(t)->native.bytes)
 
 static void *trampoline(void *p)
 {
-    sp__thread *t = (sp__thread *)p;
-    t->fn(t->arg);
+    sp__thread_run((sp__thread *)p);
     return NULL;
 }
 
-int sp__thread_start(sp__thread **out, void (*fn)(void *), void *arg)
+int sp__thread_spawn(sp__thread *t)
 {
-    sp__thread *t = (sp__thread *)malloc(sizeof *t);
-    int rc;
-    if (t == NULL)
-        return SP_ENOMEM;
-    t->fn = fn;
-    t->arg = arg;
-    rc = pthread_create(&t->id, NULL, trampoline, t);
-    if (rc != 0) {
-        free(t);
-        return sp__fail(rc);
-    }
-    *out = t;
-    return 0;
+    int rc = pthread_create(TID(t), NULL, trampoline, t);
+    return rc != 0 ? sp__fail(rc) : 0;
 }
 
-void sp__thread_join(sp__thread *t)
+void sp__thread_wait(sp__thread *t)
 {
-    pthread_join(t->id, NULL);
-    free(t);
+    pthread_join(*TID(t), NULL);
 }
 
 int sp__mutex_init(sp__mutex *m)
@@ -75,7 +58,7 @@ int sp__cond_init(sp__cond *c)
 {
     pthread_condattr_t attr;
     int rc = pthread_condattr_init(&attr);
-#ifndef __APPLE__ /* macOS has no pthread_condattr_setclock; its timedwait is relative below */
+#ifdef SP_HAVE_CONDATTR_SETCLOCK /* else (macOS) the timed wait below is relative */
     if (rc == 0)
         rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 #endif
@@ -98,12 +81,16 @@ int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms)
         pthread_cond_wait(CND(c), MTX(m));
         return 0;
     }
-#ifdef __APPLE__
+#if defined(SP_HAVE_COND_TIMEDWAIT_RELATIVE) && !defined(SP_HAVE_CONDATTR_SETCLOCK)
     ts.tv_sec = timeout_ms / 1000;
     ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
     rc = pthread_cond_timedwait_relative_np(CND(c), MTX(m), &ts);
 #else
+#    ifdef SP_HAVE_CONDATTR_SETCLOCK
     clock_gettime(CLOCK_MONOTONIC, &ts);
+#    else
+    clock_gettime(CLOCK_REALTIME, &ts); /* the condition's default clock */
+#    endif
     ts.tv_sec += timeout_ms / 1000;
     ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {

@@ -41,7 +41,7 @@ static DWORD tls_get_slot(void)
     return tls_slot;
 }
 
-static void set_last_native(int native)
+void sp__set_last_native(int native)
 {
     DWORD slot = tls_get_slot();
     if (slot != TLS_OUT_OF_INDEXES)
@@ -61,14 +61,10 @@ int sp_last_native_error(void)
     return (int)v;
 }
 
-int sp_err_from_native(int native)
+const sp__errrow *sp__native_errmap(size_t *n)
 {
-    return sp__errmap_from(native_rows, SP__COUNT(native_rows), native);
-}
-
-int sp_err_to_native(int code)
-{
-    return sp__errmap_to(native_rows, SP__COUNT(native_rows), code);
+    *n = SP__COUNT(native_rows);
+    return native_rows;
 }
 
 /*
@@ -82,13 +78,6 @@ int sp_err_from_gai(int gai_code)
     return code == SP_EUNKNOWN ? sp_err_from_native(gai_code) : code;
 }
 
-int sp__fail(int native)
-{
-    int code = sp_err_from_native(native);
-    set_last_native(native);
-    return code == SP_OK ? SP_EUNKNOWN : code;
-}
-
 int sp__fail_last(void)
 {
     return sp__fail(WSAGetLastError());
@@ -97,6 +86,6 @@ int sp__fail_last(void)
 int sp__fail_gai(int gai_code)
 {
     int code = sp_err_from_gai(gai_code);
-    set_last_native(gai_code);
+    sp__set_last_native(gai_code);
     return code == SP_OK ? SP_EUNKNOWN : code;
 }

@@ -173,7 +173,7 @@ static int answer_set(sp_sockset *set, sel_sock *tab, size_t n, unsigned bit)
         const sel_sock *e = find_sock(tab, n, (SOCKET)slot->sock);
         /* assigned, not OR-ed: the answer does not depend on what the slot held */
         slot->error = e->dead ? SP_EBADF : e->error;
-        slot->ready = e->dead || (e->hit & bit) != 0 || e->error != 0;
+        slot->ready = sp__winsel_ready(e->hit, bit, e->dead, e->error);
         ready += slot->ready;
     }
     return ready;
@@ -354,6 +354,19 @@ const sp__poller_ops *sp__poller_ops_for(int backend, int *err)
     if (err != NULL)
         *err = SP_ENOTSUP; /* epoll, kqueue, poll; WSAPoll before Windows 10 2004 */
     return NULL;
+}
+
+int sp__poller_env(char *buf, size_t size)
+{
+    /* GetEnvironmentVariableA rather than getenv (C4996 in the MSVC runtime): the length
+     * without the NUL when it fits, the size needed with it when it does not, 0 if unset. */
+    DWORD n =
+        GetEnvironmentVariableA("SOCKPORT_POLLER", buf, size > MAXDWORD ? MAXDWORD : (DWORD)size);
+    if (n == 0)
+        return 0;
+    if ((size_t)n >= size)
+        return SP_EINVAL;
+    return 1;
 }
 
 /* ---- the waker ------------------------------------------------------------------------- */

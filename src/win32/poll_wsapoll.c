@@ -14,11 +14,20 @@
 #include <limits.h>
 #include <stdlib.h>
 
+/*
+ * Parking: Microsoft documents `events` as "one or more" of the request flags, so an entry
+ * with no interest (a paused or closing connection) is never handed to WSAPoll. The array
+ * is kept in two parts: fds[0, active) have interest and are polled; fds[active, count)
+ * are parked. (A parked entry with fd = INVALID_SOCKET would do on Windows, which ignores
+ * negative fds, but Wine reports POLLNVAL for it and returns at once.) As on kqueue, a
+ * socket with no interest reports no error or hang-up until it asks for a direction.
+ */
 typedef struct wp_state {
     WSAPOLLFD *fds;
     sp__reg **regs; /* regs[i] owns fds[i]; regs[i]->index == i */
     size_t count, cap;
-    size_t next; /* where the next scan starts: with more ready than fit, all get a turn */
+    size_t active; /* fds[0, active) have interest */
+    size_t next;   /* where the next scan starts: with more ready than fit, all get a turn */
 } wp_state;
 
 static int wp_init(sp_poller *p)
@@ -38,11 +47,41 @@ static void wp_fini(sp_poller *p)
     free(st);
 }
 
-/* Interest 0 stays 0: errors and hang-ups are reported without being asked for. */
 static SHORT wp_interest(const sp__reg *r)
 {
     return (SHORT)(((r->events & SP_EV_READ) ? POLLRDNORM : 0) |
                    ((r->events & SP_EV_WRITE) ? POLLWRNORM : 0));
+}
+
+/* Swap entries i and j (and their registrations' indexes). */
+static void wp_swap(wp_state *st, size_t i, size_t j)
+{
+    WSAPOLLFD f;
+    sp__reg *r;
+    if (i == j)
+        return;
+    f = st->fds[i];
+    st->fds[i] = st->fds[j];
+    st->fds[j] = f;
+    r = st->regs[i];
+    st->regs[i] = st->regs[j];
+    st->regs[j] = r;
+    st->regs[i]->index = i;
+    st->regs[j]->index = j;
+}
+
+/* Put entry r where its interest says: polled or parked. */
+static void wp_place(wp_state *st, sp__reg *r)
+{
+    int polled = r->index < st->active;
+    st->fds[r->index].events = wp_interest(r);
+    if (st->fds[r->index].events != 0 && !polled) {
+        wp_swap(st, r->index, st->active);
+        st->active++;
+    } else if (st->fds[r->index].events == 0 && polled) {
+        st->active--;
+        wp_swap(st, r->index, st->active);
+    }
 }
 
 static int wp_add(sp_poller *p, sp__reg *r)
@@ -69,14 +108,15 @@ static int wp_add(sp_poller *p, sp__reg *r)
     r->index = st->count++;
     st->regs[r->index] = r;
     st->fds[r->index].fd = (SOCKET)r->sock;
-    st->fds[r->index].events = wp_interest(r);
+    st->fds[r->index].events = 0;
     st->fds[r->index].revents = 0;
+    wp_place(st, r);
     return 0;
 }
 
 static int wp_modify(sp_poller *p, sp__reg *r)
 {
-    ((wp_state *)p->impl)->fds[r->index].events = wp_interest(r);
+    wp_place((wp_state *)p->impl, r);
     return 0;
 }
 
@@ -84,12 +124,12 @@ static int wp_modify(sp_poller *p, sp__reg *r)
 static void wp_remove(sp_poller *p, sp__reg *r)
 {
     wp_state *st = (wp_state *)p->impl;
-    size_t last = --st->count;
-    if (r->index != last) { /* move the last entry into the hole */
-        st->fds[r->index] = st->fds[last];
-        st->regs[r->index] = st->regs[last];
-        st->regs[r->index]->index = r->index;
+    if (r->index < st->active) { /* park it first: the polled part stays packed */
+        st->active--;
+        wp_swap(st, r->index, st->active);
     }
+    st->count--;
+    wp_swap(st, r->index, st->count); /* the last entry fills the hole */
 }
 
 /* An empty array: sleep for the timeout (one Sleep, as in poll.c's sp__select). */
@@ -115,7 +155,7 @@ static int wp_poll_around_dead(wp_state *st, int err)
 {
     size_t i, dead = 0;
     int n = 0;
-    for (i = 0; i < st->count; i++) {
+    for (i = 0; i < st->active; i++) {
         int type = 0, len = (int)sizeof type;
         st->fds[i].revents = 0;
         if (getsockopt(st->fds[i].fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == SOCKET_ERROR &&
@@ -126,9 +166,9 @@ static int wp_poll_around_dead(wp_state *st, int err)
     }
     if (dead == 0)
         return sp__fail(err);
-    if (dead < st->count && WSAPoll(st->fds, (ULONG)st->count, 0) == SOCKET_ERROR)
+    if (dead < st->active && WSAPoll(st->fds, (ULONG)st->active, 0) == SOCKET_ERROR)
         n = sp__fail_last();
-    for (i = 0; i < st->count; i++) {
+    for (i = 0; i < st->active; i++) {
         if (st->fds[i].fd == INVALID_SOCKET) { /* Wine says POLLNVAL for it; Windows 0 */
             st->fds[i].fd = (SOCKET)st->regs[i]->sock;
             st->fds[i].revents = POLLNVAL;
@@ -140,23 +180,22 @@ static int wp_poll_around_dead(wp_state *st, int err)
 }
 
 /*
- * revents onto SP_EV_*. Interest bits only where asked; POLLERR / POLLHUP through
- * sp__error_events, so that every backend says the same:
+ * revents onto SP_EV_*: readiness.h decides, with POLLHUP read as a one-way EOF
+ * (SP__HUP_EOF): Microsoft's WSAPOLLFD page says only "disconnected or aborted", and
+ * Wine 8 answers the peer's FIN alone with POLLHUP while our side can still send
+ * (tests/test_replay_readiness.cc checks it live). So:
  *  - a failed connect: Windows 2004+ gives POLLHUP | POLLERR | POLLWRNORM, Wine 8 POLLERR
- *    alone; both become SP_EV_WRITE | SP_EV_ERROR (plus SP_EV_HUP on Windows).
- *  - an orderly close: Windows gives POLLHUP, often without POLLRDNORM; it becomes
- *    SP_EV_READ | SP_EV_HUP for a reader, whose next recv returns 0.
+ *    alone; both become SP_EV_WRITE | SP_EV_ERROR.
+ *  - the peer's FIN: POLLHUP, often without POLLRDNORM: SP_EV_READ, whose recv returns 0.
  *  - POLLNVAL, a socket closed while registered: Wine reports it and Windows ignores the
  *    entry (it is simply never ready); reported as SP_EV_ERROR until removed.
  */
 static int wp_events(SHORT re, const sp__reg *r)
 {
-    int ev = 0;
-    if ((re & POLLRDNORM) && (r->events & SP_EV_READ))
-        ev |= SP_EV_READ;
-    if ((re & POLLWRNORM) && (r->events & SP_EV_WRITE))
-        ev |= SP_EV_WRITE;
-    return ev | sp__error_events(r->events, (re & (POLLERR | POLLNVAL)) != 0, (re & POLLHUP) != 0);
+    int pr = ((re & (POLLRDNORM | POLLRDBAND)) ? SP__R_IN : 0) |
+             ((re & POLLWRNORM) ? SP__R_OUT : 0) | ((re & POLLERR) ? SP__R_ERR : 0) |
+             ((re & POLLHUP) ? SP__R_HUP : 0) | ((re & POLLNVAL) ? SP__R_NVAL : 0);
+    return sp__poll_revents_to_events(pr, r->events, SP__HUP_EOF, SP__PEEK_NONE);
 }
 
 static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
@@ -165,13 +204,13 @@ static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     size_t i, k;
     int r, n = 0;
-    if (st->count == 0) { /* WSAPoll fails on an empty array */
+    if (st->active == 0) { /* WSAPoll fails on an empty array; parked entries wait */
         wp_sleep(timeout_ms);
         return 0;
     }
     for (;;) {
         int err;
-        r = WSAPoll(st->fds, (ULONG)st->count, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
+        r = WSAPoll(st->fds, (ULONG)st->active, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
         if (r != SOCKET_ERROR)
             break;
         err = WSAGetLastError();
@@ -186,9 +225,9 @@ static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     }
     if (r == 0) /* r only says whether anything is ready: Wine miscounts with POLLNVAL */
         return 0;
-    if (st->next >= st->count)
+    if (st->next >= st->active)
         st->next = 0;
-    for (k = 0, i = st->next; k < st->count && n < max; k++, i = (i + 1) % st->count) {
+    for (k = 0, i = st->next; k < st->active && n < max; k++, i = (i + 1) % st->active) {
         const sp__reg *reg = st->regs[i];
         int e;
         if (st->fds[i].revents == 0)
@@ -200,7 +239,7 @@ static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
         ev[n].events = e;
         ev[n].data = reg->data;
         n++;
-        st->next = (i + 1) % st->count;
+        st->next = (i + 1) % st->active;
     }
     return n;
 }

@@ -7,13 +7,7 @@ int sp__server_default_model(void)
     return SP_MODEL_THREADS;
 }
 
-int sp__server_has_fork(void)
+const sp__model *sp__server_fork_model(void)
 {
-    return 0;
-}
-
-int sp__server_run_fork(sp_server *srv)
-{
-    (void)srv;
-    return SP_ENOTSUP;
+    return NULL;
 }

@@ -1,54 +1,39 @@
-/* thread.c (Windows) - threads, SRW locks, condition variables and Interlocked atomics. */
+/* thread.c (Windows) - threads, SRW locks and Interlocked atomics. */
 #include "thread.h"
 
 #include <windows.h>
 #include <process.h>
-#include <stdlib.h>
 
 _Static_assert(sizeof(SRWLOCK) <= sizeof(((sp__mutex *)0)->u.bytes), "SRWLOCK fits");
 _Static_assert(sizeof(CONDITION_VARIABLE) <= sizeof(((sp__cond *)0)->u.bytes), "CV fits");
+_Static_assert(sizeof(HANDLE) <= sizeof(((sp__thread *)0)->native.bytes), "HANDLE fits");
 _Static_assert(sizeof(LONG) == sizeof(long), "Interlocked works on long");
 
 #define LOCK(m) ((SRWLOCK *)(void *)(m)->u.bytes)
 #define CV(c)   ((CONDITION_VARIABLE *)(void *)(c)->u.bytes)
 
-struct sp__thread {
-    HANDLE handle;
-    void (*fn)(void *);
-    void *arg;
-};
+#define HND(t) ((HANDLE *)(void *)(t)->native.bytes)
 
 /* _beginthreadex, not CreateThread: the C runtime's per-thread state is set up. */
 static unsigned __stdcall trampoline(void *p)
 {
-    sp__thread *t = (sp__thread *)p;
-    t->fn(t->arg);
+    sp__thread_run((sp__thread *)p);
     return 0;
 }
 
-int sp__thread_start(sp__thread **out, void (*fn)(void *), void *arg)
+int sp__thread_spawn(sp__thread *t)
 {
-    sp__thread *t = (sp__thread *)malloc(sizeof *t);
-    uintptr_t h;
-    if (t == NULL)
-        return SP_ENOMEM;
-    t->fn = fn;
-    t->arg = arg;
-    h = _beginthreadex(NULL, 0, trampoline, t, 0, NULL);
-    if (h == 0) {
-        free(t);
+    uintptr_t h = _beginthreadex(NULL, 0, trampoline, t, 0, NULL);
+    if (h == 0)
         return SP_EAGAIN;
-    }
-    t->handle = (HANDLE)h;
-    *out = t;
+    *HND(t) = (HANDLE)h;
     return 0;
 }
 
-void sp__thread_join(sp__thread *t)
+void sp__thread_wait(sp__thread *t)
 {
-    WaitForSingleObject(t->handle, INFINITE);
-    CloseHandle(t->handle);
-    free(t);
+    WaitForSingleObject(*HND(t), INFINITE);
+    CloseHandle(*HND(t));
 }
 
 int sp__mutex_init(sp__mutex *m)

@@ -276,7 +276,14 @@ connect_timeout)
     want="spcat: connect 127.0.0.1:$port: timed out (SP_ETIMEDOUT)"
     [[ $(tr -d '\r' <"$work/cli.err") == "$want" ]] ||
         fail "message '$(tr -d '\r' <"$work/cli.err")', wanted '$want'"
-    echo "connect timeout after $el ms"
+    # a name: -w bounds the whole dial, resolution included (sp_dial_ex)
+    t0=$(now_ms)
+    spcat -w 1 "localhost:$port" </dev/null >"$work/cli.out" 2>"$work/cli2.err"
+    rc=$?
+    el2=$(($(now_ms) - t0))
+    [[ $rc == 3 ]] || fail "exit $rc after $el2 ms for localhost:$port, wanted 3"
+    ((el2 >= 900 && el2 <= 1000 + slack)) || fail "-w 1 connect to localhost took $el2 ms"
+    echo "connect timeout after $el ms (localhost: $el2 ms)"
     ;;
 
 idle_timeout)

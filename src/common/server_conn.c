@@ -1,0 +1,245 @@
+/*
+ * server_conn.c - the rules every model's connections follow, written once: making and
+ * freeing a connection, which close reason a read, a decoded message, a handler's return
+ * or a failed reply gives (the first reason wins), stopping between messages, the idle
+ * rule; and accepting: the listeners' registration, bursts, overflow and back-off.
+ */
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The peer's sockaddr, stored right after the connection's struct. */
+static unsigned char *peer_bytes(const sp_conn *c)
+{
+    return (unsigned char *)c + c->srv->model->conn_size;
+}
+
+int sp_conn_peer(const sp_conn *c, sp_addr *out)
+{
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (c == NULL || out == NULL)
+        return SP_EINVAL;
+    memcpy(out->u.bytes, peer_bytes(c), c->peer_len);
+    out->len = c->peer_len;
+    return 0;
+}
+
+sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
+{
+    int blocking = srv->model->blocking;
+    /* peer_len is a byte: every sockaddr fits (the storage is 128 bytes) */
+    size_t plen = peer->len <= sizeof peer->u.bytes ? peer->len : 0;
+    sp_conn *c = (sp_conn *)calloc(1, srv->model->conn_size + plen);
+    if (c == NULL)
+        return NULL;
+    c->srv = srv;
+    c->reg.sock = s;
+    c->close_reason = -1;
+    c->peer_len = (unsigned char)plen;
+    memcpy(peer_bytes(c), peer->u.bytes, plen);
+    /* The event model reads through the server's decoder and makes one per connection
+     * only when a message is cut; the blocking models read into their own. */
+    if (blocking && srv->cfg.framer != NULL) {
+        c->dec = (sp_frame_decoder *)malloc(sizeof *c->dec);
+        if (c->dec == NULL || sp_frame_decoder_init(c->dec, srv->cfg.framer) != 0) {
+            free(c->dec);
+            free(c);
+            return NULL;
+        }
+    }
+    if (blocking && sp__mutex_init(&SP__BLOCKING(c)->send_lock) != 0) {
+        sp_frame_decoder_free(c->dec);
+        free(c->dec);
+        free(c);
+        return NULL;
+    }
+    if (srv->cfg.keepalive_idle_s > 0)
+        (void)sp_set_keepalive(s, 1, srv->cfg.keepalive_idle_s, srv->cfg.keepalive_interval_s,
+                               srv->cfg.keepalive_count); /* best effort: see sp_set_keepalive */
+    /* every model: replies to requests that arrived together go out at once, without
+     * waiting for the peer's (delayed) ACK of the first (Nagle) */
+    (void)sp_set_nodelay(s, 1);
+    sp__atomic_add(&srv->nconns, 1);
+    return c;
+}
+
+void sp__conn_free(sp_conn *c)
+{
+    if (c == NULL)
+        return;
+    sp__atomic_add(&c->srv->nconns, -1);
+    if (c->dec != NULL) {
+        sp_frame_decoder_free(c->dec);
+        free(c->dec);
+    }
+    if (c->srv->model->blocking)
+        sp__mutex_destroy(&SP__BLOCKING(c)->send_lock);
+    free(c->out);
+    free(c);
+}
+
+/* ---- close reasons ------------------------------------------------------------------- */
+
+void sp__conn_end(sp_conn *c, int reason, int error)
+{
+    if (c->close_reason >= 0)
+        return;
+    c->close_reason = (signed char)reason;
+    /* error: 0 but for SP_CLOSE_ERROR */
+    c->close_error = reason == SP_CLOSE_ERROR ? SP__SMALL_ERROR(error) : 0;
+}
+
+void sp__conn_read_result(sp_conn *c, ptrdiff_t got)
+{
+    if (got > 0 || got == SP_EAGAIN)
+        return;
+    if (got == 0 && c->dec != NULL && sp_frame_decoder_pending(c->dec) > 0)
+        sp__conn_end(c, SP_CLOSE_ERROR, SP_EEOF); /* cut in the middle: not delivered */
+    else if (got == 0)
+        sp__conn_end(c, SP_CLOSE_ORDERLY, 0);
+    else if (got == SP_EMSGSIZE)
+        sp__conn_end(c, SP_CLOSE_TOO_LARGE, 0); /* the decoder, stopped at an oversize one */
+    else
+        sp__conn_end(c, SP_CLOSE_ERROR, (int)got);
+}
+
+void sp__conn_decode_result(sp_conn *c, int rc)
+{
+    if (rc >= 0)
+        return;
+    sp__conn_end(c, rc == SP_EMSGSIZE ? SP_CLOSE_TOO_LARGE : SP_CLOSE_ERROR, rc);
+}
+
+void sp__conn_handler_result(sp_conn *c, int rc, int send_error)
+{
+    if (rc >= 0)
+        return;
+    if (send_error != 0)
+        sp__conn_end(c, SP_CLOSE_ERROR, send_error);
+    else
+        sp__conn_end(c, SP_CLOSE_HANDLER, 0);
+}
+
+void sp__conn_reply_failed(sp_conn *c, int error)
+{
+    if (c->close_reason == SP_CLOSE_ORDERLY)
+        c->close_reason = -1; /* a reply was lost: not an orderly end any more */
+    sp__conn_end(c, SP_CLOSE_ERROR, error);
+}
+
+int sp__conn_between_messages(const sp_conn *c)
+{
+    return c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0;
+}
+
+int sp__conn_bytes_restart_idle(const sp_conn *c)
+{
+    return c->srv->cfg.framer == NULL;
+}
+
+int sp__conn_idle_expired(const sp_conn *c, uint64_t last, uint64_t now)
+{
+    int idle = c->srv->cfg.idle_timeout_ms;
+    return idle > 0 && now - last >= (uint64_t)idle;
+}
+
+/* ---- accepting ----------------------------------------------------------------------- */
+
+int sp__accept_setup(sp_server *srv)
+{
+    int i, rc = sp_poller_create(&srv->poller, SP_POLLER_AUTO);
+    for (i = 0; rc == 0 && i < srv->nlisteners; i++)
+        rc = sp_poller_add(srv->poller, srv->listeners[i], SP_EV_READ, &srv->listeners[i]);
+    if (rc == 0)
+        rc = sp_poller_add(srv->poller, sp_waker_socket(srv->waker), SP_EV_READ, srv->waker);
+    srv->accepting = 1;
+    srv->backoff_until = 0;
+    srv->now = sp__now_ms();
+    return rc;
+}
+
+void sp__accept_teardown(sp_server *srv)
+{
+    sp_poller_destroy(srv->poller);
+    srv->poller = NULL;
+}
+
+void sp__accept_watch(sp_server *srv, int on)
+{
+    int i;
+    if (srv->accepting == on)
+        return;
+    for (i = 0; i < srv->nlisteners; i++)
+        (void)sp_poller_modify(srv->poller, srv->listeners[i], on ? SP_EV_READ : 0,
+                               &srv->listeners[i]);
+    srv->accepting = on;
+}
+
+sp_socket_t *sp__accept_listener(sp_server *srv, const sp_event *e)
+{
+    int i;
+    for (i = 0; i < srv->nlisteners; i++)
+        if (e->data == (void *)&srv->listeners[i])
+            return &srv->listeners[i];
+    return NULL;
+}
+
+static int is_full(const sp_server *srv)
+{
+    return sp_server_connections(srv) >= srv->cfg.max_connections;
+}
+
+void sp__accept_burst(sp_server *srv, sp_socket_t l,
+                      void (*add)(sp_server *srv, sp_socket_t s, const sp_addr *peer))
+{
+    int k;
+    for (k = 0; k < SP__ACCEPT_BURST && srv->accepting; k++) {
+        sp_socket_t s;
+        sp_addr peer = {{{0}}, 0}; /* filled by accept; zero for the analyzers */
+        int rc;
+        if (is_full(srv) && srv->cfg.overflow == SP_OVERFLOW_WAIT) {
+            /* leave new clients in the backlog until a connection ends */
+            sp__accept_watch(srv, 0);
+            return;
+        }
+        rc = sp_accept(l, &s, &peer, srv->model->blocking ? 0 : SP_ACCEPT_NONBLOCK);
+        if (rc == SP_EAGAIN)
+            return;
+        if (rc == SP_EMFILE || rc == SP_ENFILE || rc == SP_ENOBUFS || rc == SP_ENOMEM) {
+            /* Out of descriptors: leave the connection in the backlog, stop watching the
+             * listeners for a while instead of spinning on a readiness we cannot take. */
+            sp__accept_watch(srv, 0);
+            srv->backoff_until = srv->now + SP__BACKOFF_MS;
+            return;
+        }
+        if (rc < 0)
+            continue; /* SP_ECONNABORTED and friends: that connection died, go on */
+        if (is_full(srv)) {
+            sp_close(s); /* SP_OVERFLOW_REFUSE */
+            continue;
+        }
+        add(srv, s, &peer);
+    }
+}
+
+void sp__accept_resume(sp_server *srv, int stopping)
+{
+    if (srv->backoff_until != 0 && (stopping || srv->now >= srv->backoff_until))
+        srv->backoff_until = 0;
+    if (stopping)
+        sp__accept_watch(srv, 0);
+    else if (!srv->accepting && srv->backoff_until == 0 &&
+             !(is_full(srv) && srv->cfg.overflow == SP_OVERFLOW_WAIT))
+        sp__accept_watch(srv, 1);
+}
+
+int sp__accept_timeout(const sp_server *srv, int t)
+{
+    int b;
+    if (srv->backoff_until == 0)
+        return t;
+    b = srv->backoff_until > srv->now ? (int)(srv->backoff_until - srv->now) : 0;
+    return t < 0 || b < t ? b : t;
+}

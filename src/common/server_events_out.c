@@ -1,0 +1,200 @@
+/*
+ * server_events_out.c - the event model's output: a reply goes to the socket at once when
+ * nothing is queued before it, else into the connection's queue (made only then, freed
+ * when it empties), flushed on writability; the small replies to the messages of one read
+ * gather in the server's stage and leave in one send. A queue over output_limit pauses
+ * reading (back-pressure) until it falls below half of it.
+ */
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+size_t sp__ev_queued(const sp_conn *c)
+{
+    return c->out != NULL ? c->out->len - c->out->off : 0;
+}
+
+static char *out_data(const sp_conn *c)
+{
+    return (char *)(c->out + 1);
+}
+
+/* Register the interest c needs now: reading unless paused or closing, writing while
+ * output is queued. */
+void sp__ev_update_interest(sp_conn *c)
+{
+    int want = ((c->flags & SP__CONN_PAUSED) || c->close_reason >= 0 ? 0 : SP_EV_READ) |
+               (sp__ev_queued(c) > 0 ? SP_EV_WRITE : 0);
+    if (want != (c->reg.events & (SP_EV_READ | SP_EV_WRITE)))
+        (void)sp__poller_modify_reg(c->srv->poller, &c->reg, want);
+}
+
+/* Append bytes to the output queue (making it, compacting or growing it). */
+static int enqueue(sp_conn *c, const char *p, size_t n)
+{
+    struct sp__outq *q = c->out;
+    if (q != NULL && q->off > 0 && q->len + n > q->cap) {
+        memmove(out_data(c), out_data(c) + q->off, q->len - q->off);
+        q->len -= q->off;
+        q->off = 0;
+    }
+    if (q == NULL || q->len + n > q->cap) {
+        size_t cap = q != NULL ? q->cap : 4096, len = q != NULL ? q->len : 0;
+        while (cap < len + n)
+            cap *= 2;
+        q = (struct sp__outq *)realloc(c->out, sizeof *q + cap);
+        if (q == NULL)
+            return SP_ENOMEM;
+        if (c->out == NULL)
+            q->off = q->len = 0;
+        q->cap = cap;
+        c->out = q;
+    }
+    memcpy(out_data(c) + q->len, p, n);
+    q->len += n;
+    return 0;
+}
+
+/* Send iov[0..n), after the stage when c is the connection whose messages are being
+ * delivered; queue what the socket does not take. 0, or an error (c is then closing). */
+static int push_out(sp_conn *c, const sp_iovec *iov, int n)
+{
+    sp_server *srv = c->srv;
+    sp_iovec all[3];
+    size_t sent = 0;
+    int m = 0, i, rc;
+    if (srv->batching == c && srv->stage_len > 0)
+        all[m++] = sp_iovec_make(srv->stage, srv->stage_len);
+    for (i = 0; i < n; i++)
+        all[m++] = iov[i];
+    if (srv->batching == c)
+        srv->stage_len = 0;
+    if (m == 0)
+        return 0;
+    if (sp__ev_queued(c) == 0) { /* nothing ahead of it: try the socket first */
+        ptrdiff_t r = sp_sendv(c->reg.sock, all, m);
+        if (r < 0 && r != SP_EAGAIN) {
+            sp__conn_reply_failed(c, (int)r);
+            sp__ev_enlist(c);
+            return (int)r;
+        }
+        sent = r > 0 ? (size_t)r : 0;
+    }
+    for (i = 0; i < m; i++) { /* queue what the socket did not take */
+        size_t l = (size_t)all[i].len, skip = sent < l ? sent : l;
+        sent -= skip;
+        if (l > skip && (rc = enqueue(c, (const char *)all[i].base + skip, l - skip)) != 0) {
+            sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+            return rc;
+        }
+    }
+    if (sp__ev_queued(c) > srv->cfg.output_limit)
+        c->flags |= SP__CONN_PAUSED;
+    sp__ev_update_interest(c);
+    return 0;
+}
+
+int sp__ev_send(sp_conn *c, const void *buf, size_t len)
+{
+    sp_server *srv = c->srv;
+    unsigned char hdr[SP_FRAME_HEADER_MAX];
+    sp_iovec iov[2];
+    size_t total = 0;
+    int n = 1, i;
+    if (c->reg.sock == SP_INVALID_SOCKET)
+        return SP_EPIPE;
+    if (srv->cfg.framer) {
+        n = sp__frame_encode_fast(srv->cfg.framer, buf, len, hdr, iov);
+        if (n < 0)
+            return n;
+    } else {
+        iov[0] = sp_iovec_make(buf, len);
+    }
+    for (i = 0; i < n; i++)
+        total += (size_t)iov[i].len;
+    /* A small reply to the messages being delivered waits in the stage, so that the
+     * replies to one read leave in one send (pipelined requests); bigger ones go at once
+     * with the stage in front of them, never copied. */
+    if (srv->batching == c && sp__ev_queued(c) == 0 && total <= SP__STAGE_SMALL &&
+        srv->stage_len + total <= SP__STAGE_CAP) {
+        for (i = 0; i < n; i++) {
+            memcpy(srv->stage + srv->stage_len, iov[i].base, (size_t)iov[i].len);
+            srv->stage_len += (size_t)iov[i].len;
+        }
+        return 0;
+    }
+    return push_out(c, iov, n);
+}
+
+/* Delivery to c starts / ends: replies wait in the stage meanwhile (sp__ev_send). */
+void sp__ev_begin_batch(sp_conn *c)
+{
+    c->srv->batching = c;
+    c->srv->stage_len = 0;
+}
+
+void sp__ev_end_batch(sp_conn *c)
+{
+    sp_server *srv = c->srv;
+    srv->batching = c; /* push_out sends the stage of the batching connection */
+    if (srv->stage_len > 0 && c->close_reason != SP_CLOSE_ERROR)
+        (void)push_out(c, NULL, 0);
+    srv->stage_len = 0;
+    srv->batching = NULL;
+}
+
+int sp__ev_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len)
+{
+    size_t pos = 0;
+    sp__reg *r;
+    int n = 0;
+    if (srv->poller == NULL)
+        return 0; /* not running: no connections */
+    /* sending never adds or removes a registration (closing waits for the loop) */
+    while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
+        sp_conn *c = (sp_conn *)r->data;
+        if ((r->events & SP__REG_OWNED) && c != except && c->close_reason < 0 &&
+            sp__ev_send(c, msg, len) == 0)
+            n++;
+    }
+    return n;
+}
+
+void sp__ev_flush(sp_conn *c)
+{
+    while (sp__ev_queued(c) > 0) {
+        ptrdiff_t r = sp_send(c->reg.sock, out_data(c) + c->out->off, sp__ev_queued(c));
+        if (r == SP_EAGAIN)
+            break;
+        if (r < 0) {
+            /* what is queued can never be sent: drop it, so that a connection already
+             * closing for another reason (the peer's orderly close) is finalized too
+             * instead of being polled for writability again and again */
+            free(c->out);
+            c->out = NULL;
+            sp__conn_reply_failed(c, (int)r);
+            sp__ev_enlist(c);
+            sp__ev_update_interest(c);
+            return;
+        }
+        c->out->off += (size_t)r;
+    }
+    if (sp__ev_queued(c) == 0) {
+        free(c->out); /* an idle connection keeps no buffer */
+        c->out = NULL;
+        if (c->close_reason >= 0)
+            sp__ev_enlist(c); /* flushed: may close now */
+    }
+    if ((c->flags & SP__CONN_PAUSED) && sp__ev_queued(c) < c->srv->cfg.output_limit / 2) {
+        c->flags &= (unsigned char)~SP__CONN_PAUSED;
+        if ((c->flags & SP__CONN_UNDRAINED) && c->dec != NULL) {
+            sp_frame_decoder *d = c->dec;
+            int rc;
+            sp__ev_deliver(c, d); /* the requests that waited; may pause again */
+            if ((rc = sp__ev_settle(c, d, 0)) != 0)
+                sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+        }
+    }
+    sp__ev_update_interest(c);
+}
