@@ -11,6 +11,8 @@
  */
 #include "helpers.h"
 
+#include "sockplan.h"
+
 #include <string>
 #include <vector>
 
@@ -179,6 +181,14 @@ TEST_F(PlatformSock, WildcardListenerBesideLoopbackListener)
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) ||   \
     defined(__DragonFly__)
     EXPECT_OK(rc) << "BSD: SO_REUSEADDR lets a wildcard bind beside a specific address";
+#elif defined(_WIN32)
+    /* The exclusive bind is refused; the plain bind that follows is allowed beside a
+     * specific address ("Sharing Transport Addresses": SUCCESS). */
+    if (is_wine() && rc == SP_EADDRINUSE)
+        note_wine("a plain wildcard bind beside an exclusive specific listener is "
+                  "WSAEADDRINUSE (Windows: SUCCESS, 'Sharing Transport Addresses')");
+    else
+        EXPECT_OK(rc) << "Windows: the plain bind after the refused exclusive one";
 #else
     EXPECT_SP(SP_EADDRINUSE, rc) << "a listener on " << addr_str(any) << " beside "
                                  << addr_str(addr);
@@ -424,8 +434,227 @@ TEST_F(PlatformSock, KeepaliveWithoutCountIsNotAFailure)
     ASSERT_TRUE(tcp_pair(c, s));
     int rc = sp_set_keepalive(c, 1, 5, 2, 3);
     EXPECT_GE(rc, 0) << "keepalive on with idle 5 s, interval 2 s, count 3: " << code_str(rc);
+    if (is_wine() && rc == SP_KEEPALIVE_PARTIAL)
+        note_wine("no TCP_KEEPCNT (Windows 10 1709+ has it): SP_KEEPALIVE_PARTIAL");
+    else
+        EXPECT_OK(rc) << "every timing value is settable here";
     int on = -1;
     int get = sp_get_keepalive(c, &on, nullptr, nullptr, nullptr);
     EXPECT_TRUE(get == 0 || get == SP_ENOPROTOOPT) << code_str(get);
     EXPECT_EQ(1, on) << "keepalive is on";
 }
+
+/* ==== replays: the decisions of sockplan.h, per OS ========================================= */
+
+/*
+ * Items 5, 6, 13, replay. What each OS's backend sets around bind(). Rows: (OS, IP or Unix,
+ * stream or datagram, flags) -> options. The reasons are in sockplan.h and
+ * docs/porting.md (Address reuse and restarts).
+ */
+TEST(PlatformSockReplay, BindPlan)
+{
+    struct row {
+        int os, ip, stream;
+        unsigned flags, want;
+        const char *why;
+    };
+    const unsigned R = SP__BIND_REUSEADDR, P = SP__BIND_REUSEPORT, X = SP__BIND_EXCLUSIVE,
+                   T = SP__BIND_RETRY_PLAIN, BAD = SP__BIND_INVALID;
+    const unsigned DS = SP_BIND_DUALSTACK, NR = SP_BIND_NOREUSE, SH = SP_BIND_SHARED;
+    const row rows[] = {
+        /* stream: restart past TIME_WAIT */
+        {SP__OS_LINUX, 1, 1, 0, R, "Linux TCP: SO_REUSEADDR (TIME_WAIT refuses the bind)"},
+        {SP__OS_BSD, 1, 1, 0, R, "BSD TCP: SO_REUSEADDR (in_pcbbind: TIME_WAIT matches wild)"},
+        {SP__OS_WINDOWS, 1, 1, 0, X | T, "Windows TCP: exclusive, then plain on WSAEADDRINUSE"},
+        {SP__OS_LINUX, 1, 1, DS, R, "dual-stack does not change reuse"},
+        {SP__OS_LINUX, 1, 1, NR, 0, "SP_BIND_NOREUSE: no SO_REUSEADDR"},
+        {SP__OS_BSD, 1, 1, NR, 0, "SP_BIND_NOREUSE: no SO_REUSEADDR"},
+        {SP__OS_WINDOWS, 1, 1, NR, X, "SP_BIND_NOREUSE on Windows: exclusive, no retry"},
+        /* datagram: no sharing unless asked (issue #12 item 13) */
+        {SP__OS_LINUX, 1, 0, 0, 0, "Linux UDP: SO_REUSEADDR would let a second socket in"},
+        {SP__OS_BSD, 1, 0, 0, 0, "BSD UDP: no SO_REUSEADDR (a wildcard could sit beside)"},
+        {SP__OS_WINDOWS, 1, 0, 0, X, "Windows UDP: exclusive; no TIME_WAIT to wait out"},
+        {SP__OS_LINUX, 1, 0, SH, R, "SP_BIND_SHARED on Linux: SO_REUSEADDR"},
+        {SP__OS_BSD, 1, 0, SH, R | P, "SP_BIND_SHARED on BSD: SO_REUSEPORT for one address"},
+        {SP__OS_WINDOWS, 1, 0, SH, R, "SP_BIND_SHARED on Windows: SO_REUSEADDR, not exclusive"},
+        {SP__OS_WINDOWS, 1, 0, SH | DS, R, "dual-stack with sharing"},
+        /* what cannot be */
+        {SP__OS_LINUX, 1, 1, SH, BAD, "SP_BIND_SHARED on a stream socket"},
+        {SP__OS_WINDOWS, 1, 1, SH, BAD, "SP_BIND_SHARED on a stream socket"},
+        {SP__OS_BSD, 1, 0, SH | NR, BAD, "SP_BIND_SHARED with SP_BIND_NOREUSE"},
+        /* Unix sockets: no address options */
+        {SP__OS_LINUX, 0, 1, 0, 0, "Unix stream socket"},
+        {SP__OS_WINDOWS, 0, 1, 0, 0, "Unix stream socket on Windows"},
+        {SP__OS_BSD, 0, 0, SH, 0, "Unix datagram socket, shared: nothing to set"},
+    };
+    for (const row &r : rows)
+        EXPECT_EQ(r.want, sp__bind_plan(r.os, r.ip, r.stream, r.flags))
+            << r.why << " (os " << r.os << ", ip " << r.ip << ", stream " << r.stream << ", flags "
+            << r.flags << ")";
+}
+
+namespace
+{
+
+/*
+ * XNU's SO_LINGER arithmetic, as bsd/kern/uipc_socket.c has it: sosetoptlock stores
+ * so_linger = (short)l_linger for SO_LINGER and (short)(l_linger * hz) for SO_LINGER_SEC
+ * (hz = 100, bsd/kern/kern_clock.c); soclose_locked sleeps so_linger / 100 seconds and
+ * (so_linger % 100) * 10 ms while so_linger > 0. Returns the longest linger in ms.
+ */
+long long xnu_linger_ms(bool linger_sec, int l_linger)
+{
+    const int hz = 100;
+    short so_linger = linger_sec ? (short)((long)l_linger * hz) : (short)l_linger;
+    if (so_linger <= 0)
+        return 0;
+    return (long long)(so_linger / 100) * 1000 + (long long)(so_linger % 100) * 10;
+}
+
+} // namespace
+
+/*
+ * Item 3, replay. sp_set_linger(s, 1, n) must linger n seconds on macOS. XNU's SO_LINGER
+ * counts ticks (5 -> 50 ms), so sockport uses SO_LINGER_SEC with sp__linger_sec_value(n),
+ * which keeps n * hz inside XNU's short (more than 327 s would wrap and not linger).
+ */
+TEST(PlatformSockReplay, LingerSecondsOnXnu)
+{
+    EXPECT_EQ(50, xnu_linger_ms(false, 5)) << "XNU SO_LINGER 5 is 5 ticks: the defect";
+    const int asked[] = {1, 5, 60, 326, 327, 328, 1000, 65535};
+    for (int n : asked) {
+        long long want = (long long)(n < SP__XNU_LINGER_MAX_S ? n : SP__XNU_LINGER_MAX_S) * 1000;
+        EXPECT_EQ(want, xnu_linger_ms(true, sp__linger_sec_value(n))) << n << " s asked";
+    }
+    EXPECT_EQ(0, xnu_linger_ms(true, 400)) << "unclamped, 400 s would wrap: no linger at all";
+    EXPECT_EQ(0, sp__linger_sec_value(0)) << "0 is the abortive close";
+}
+
+/* Issue #13 item 3, replay: the keepalive result from what was asked and what was set. */
+TEST(PlatformSockReplay, KeepaliveResult)
+{
+    const unsigned I = SP__KA_IDLE, V = SP__KA_INTVL, C = SP__KA_CNT;
+    EXPECT_EQ(0, sp__keepalive_result(0, 0)) << "keepalive on, no timing asked";
+    EXPECT_EQ(0, sp__keepalive_result(I | V | C, I | V | C)) << "Linux, macOS, Windows 1709+";
+    EXPECT_EQ(SP_KEEPALIVE_PARTIAL, sp__keepalive_result(I | V | C, I | V))
+        << "Windows before 1709, Wine: SIO_KEEPALIVE_VALS sets idle and interval only";
+    EXPECT_EQ(0, sp__keepalive_result(I | V, I | V)) << "the same without a count asked";
+    EXPECT_EQ(SP_KEEPALIVE_PARTIAL, sp__keepalive_result(I | V, 0))
+        << "OpenBSD: no TCP_KEEPIDLE / TCP_KEEPINTVL in its headers";
+    EXPECT_GT(SP_KEEPALIVE_PARTIAL, 0) << "never a failure for `if (rc < 0)`";
+}
+
+/*
+ * Item 7, replay. The ioctls that quiet a Windows UDP socket, against Microsoft's own
+ * definitions (ws2def.h / mswsock.h: IOC_IN 0x80000000, IOC_VENDOR 0x18000000,
+ * _WSAIOW(x, y) = IOC_IN | x | y): SIO_UDP_CONNRESET is vendor 12, SIO_UDP_NETRESET
+ * vendor 15 (Microsoft "Winsock IOCTLs"). The win32 backend checks the same values
+ * against its SDK at compile time. A system that does not know SIO_UDP_NETRESET keeps
+ * the socket; SIO_UDP_CONNRESET failing gives it up.
+ */
+TEST(PlatformSockReplay, WindowsUdpIoctls)
+{
+    const unsigned long ioc_in = 0x80000000ul, ioc_vendor = 0x18000000ul;
+    EXPECT_EQ(ioc_in | ioc_vendor | 12ul, (unsigned long)SP__SIO_UDP_CONNRESET);
+    EXPECT_EQ(ioc_in | ioc_vendor | 15ul, (unsigned long)SP__SIO_UDP_NETRESET);
+    const int wsaeinval = 10022, wsaeopnotsupp = 10045, wsaenotsock = 10038;
+    EXPECT_FALSE(sp__udp_ioctl_fatal(SP__SIO_UDP_NETRESET, wsaeinval));
+    EXPECT_FALSE(sp__udp_ioctl_fatal(SP__SIO_UDP_NETRESET, wsaeopnotsupp));
+    EXPECT_TRUE(sp__udp_ioctl_fatal(SP__SIO_UDP_NETRESET, wsaenotsock));
+    EXPECT_TRUE(sp__udp_ioctl_fatal(SP__SIO_UDP_CONNRESET, wsaeinval));
+}
+
+#ifdef _WIN32
+/*
+ * Item 7, live (Wine), user CI (Windows). Windows takes SIO_UDP_NETRESET = FALSE on a UDP
+ * socket; what this Wine says is recorded (sockport keeps the socket either way).
+ */
+TEST_F(PlatformSock, WindowsUdpNetresetIoctl)
+{
+    SOCKET u = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    ASSERT_NE(INVALID_SOCKET, u);
+    BOOL off = FALSE;
+    DWORD bytes = 0;
+    int r = WSAIoctl(u, (DWORD)SP__SIO_UDP_NETRESET, &off, sizeof off, nullptr, 0, &bytes, nullptr,
+                     nullptr);
+    int err = r == 0 ? 0 : WSAGetLastError();
+    closesocket(u);
+    if (is_wine() && r != 0)
+        note_wine("WSAIoctl(SIO_UDP_NETRESET) fails with " + std::to_string(err) +
+                  " (Windows takes it); sockport keeps the UDP socket");
+    else
+        EXPECT_EQ(0, r) << "WSAIoctl(SIO_UDP_NETRESET, FALSE): error " << err;
+    Sock s;
+    EXPECT_OK(sp_socket_open(s.out(), SP_AF_INET, SP_SOCK_DGRAM)) << "a sockport UDP socket";
+}
+#endif
+
+/* ==== SP_BIND_SHARED (item 13: address reuse for datagrams only when asked) =============== */
+
+/* Live (Linux, Wine). Two UDP sockets that both ask SP_BIND_SHARED share the port. */
+TEST_F(PlatformSock, UdpSharedBindWhenAsked)
+{
+    Sock a, b;
+    sp_addr addr;
+    ASSERT_TRUE(udp_loopback(a, &addr, 0, SP_BIND_SHARED));
+    ASSERT_OK(sp_socket_open(b.out(), SP_AF_INET, SP_SOCK_DGRAM));
+    EXPECT_OK(sp_bind(b, &addr, SP_BIND_SHARED)) << "a second shared UDP socket";
+
+    Sock t;
+    ASSERT_OK(sp_socket_open(t.out(), SP_AF_INET, SP_SOCK_STREAM));
+    sp_addr lo;
+    ASSERT_OK(sp_addr_loopback(&lo, SP_AF_INET, 0));
+    EXPECT_SP(SP_EINVAL, sp_bind(t, &lo, SP_BIND_SHARED)) << "SP_BIND_SHARED on TCP";
+    Sock u;
+    ASSERT_OK(sp_socket_open(u.out(), SP_AF_INET, SP_SOCK_DGRAM));
+    EXPECT_SP(SP_EINVAL, sp_bind(u, &lo, SP_BIND_SHARED | SP_BIND_NOREUSE));
+    EXPECT_SP(SP_EINVAL, sp_bind(u, &lo, 8u)) << "an unknown flag";
+}
+
+/* ==== the clock (issue #13) ================================================================== */
+
+/* Live. sp_now_ms never goes back and follows real time (within the timer step). */
+TEST_F(PlatformSock, NowMsIsMonotonic)
+{
+    uint64_t a = sp_now_ms();
+    double t0 = now_ms();
+    uint64_t prev = a;
+    for (int i = 0; i < 100000; i++) {
+        uint64_t t = sp_now_ms();
+        ASSERT_GE(t, prev) << "sp_now_ms went back";
+        prev = t;
+    }
+    sleep_ms(120);
+    uint64_t b = sp_now_ms();
+    double took = now_ms() - t0;
+    EXPECT_GE((double)(b - a), took - 40.0)
+        << "sp_now_ms advanced " << (b - a) << " ms in " << took << " ms";
+    EXPECT_LE((double)(b - a), took + 40.0);
+}
+
+/* Live. sp_sleep_ms sleeps at least as asked; a negative time is SP_EINVAL. */
+TEST_F(PlatformSock, SleepMsSleeps)
+{
+    double t0 = now_ms();
+    EXPECT_OK(sp_sleep_ms(80));
+    double took = now_ms() - t0;
+    EXPECT_GE(took, 79.0);
+    EXPECT_LT(took, 2000.0);
+    EXPECT_OK(sp_sleep_ms(0));
+    EXPECT_SP(SP_EINVAL, sp_sleep_ms(-1));
+}
+
+#ifndef _WIN32
+/* Live (Linux). Signals do not cut sp_sleep_ms short. */
+TEST_F(PlatformSock, SleepMsUnderFrequentSignals)
+{
+    SignalStorm storm(1000, 3000);
+    ASSERT_TRUE(storm.ok());
+    double t0 = now_ms();
+    EXPECT_OK(sp_sleep_ms(150));
+    double took = now_ms() - t0;
+    storm.stop();
+    EXPECT_GE(took, 149.0) << "interrupted by " << storm.sent() << " signals";
+    EXPECT_LT(took, 2000.0);
+}
+#endif

@@ -96,7 +96,27 @@ enum sp_bind_flags {
      * then SP_EADDRINUSE), and no fallback bind on Windows (the port stays exclusive, and a
      * restart may wait for the old connections to end).
      */
-    SP_BIND_NOREUSE = 2
+    SP_BIND_NOREUSE = 2,
+    /**
+     * For a datagram socket: let other sockets that ask the same bind the same address and
+     * port (several receivers of one multicast group, for example): SO_REUSEADDR, with
+     * SO_REUSEPORT on macOS and the BSDs (which need it for the same unicast address);
+     * on Windows SO_REUSEADDR instead of SO_EXCLUSIVEADDRUSE. Which of them receives a
+     * unicast datagram is then the system's choice. SP_EINVAL on a stream socket or with
+     * SP_BIND_NOREUSE.
+     */
+    SP_BIND_SHARED = 4
+};
+
+/** Results of sp_set_keepalive() that are not failures (>= 0). */
+enum sp_keepalive_result {
+    /**
+     * Keepalive is on, but part of the timing asked could not be set and the system's
+     * own value is used: the probe count on Windows before 10 1709 and under Wine
+     * (SIO_KEEPALIVE_VALS sets only the idle time and the interval), or a timing option
+     * the system does not have. A caller's `if (rc < 0)` still means failure.
+     */
+    SP_KEEPALIVE_PARTIAL = 1
 };
 
 /** sp_accept() flags. */
@@ -191,12 +211,14 @@ SP_API int sp_connect_finish(sp_socket_t s, int timeout_ms);
  * at ::sp_bind_flags.
  * @param s     the socket.
  * @param local the local address (port 0: any free port).
- * @param flags 0 or SP_BIND_DUALSTACK | SP_BIND_NOREUSE.
- * @return 0, or SP_EINVAL (NULL, empty or over-long address, an unknown flag, a socket already
- *   bound), SP_EADDRINUSE (the port is held), SP_EADDRNOTAVAIL (not a local address),
- *   SP_EACCES (a privileged port, or a Unix path that cannot be created),
+ * @param flags 0, or SP_BIND_DUALSTACK with SP_BIND_NOREUSE or SP_BIND_SHARED.
+ * @return 0, or SP_EINVAL (NULL, empty or over-long address, an unknown flag,
+ *   SP_BIND_SHARED on a stream socket or with SP_BIND_NOREUSE, a socket already bound),
+ *   SP_EADDRINUSE (the address is held), SP_EADDRNOTAVAIL (not a local address),
+ *   SP_EACCES (a privileged port, a Unix path that cannot be created; on Windows also a
+ *   specific address of a port another socket holds on the wildcard address),
  *   SP_EAFNOSUPPORT (the address does not match the socket), or the error of setting
- *   IPV6_V6ONLY / SO_REUSEADDR / SO_EXCLUSIVEADDRUSE.
+ *   IPV6_V6ONLY / SO_REUSEADDR / SO_REUSEPORT / SO_EXCLUSIVEADDRUSE.
  */
 SP_API int sp_bind(sp_socket_t s, const sp_addr *local, unsigned flags);
 
@@ -407,9 +429,12 @@ SP_API ptrdiff_t sp_recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from
  * @param s          the socket.
  * @param events     SP_EV_READ | SP_EV_WRITE.
  * @param timeout_ms the longest wait; negative: no limit; 0: just look.
- * @return the ready SP_EV_* mask (SP_EV_ERROR and SP_EV_HUP are always reported; a failed
- *   connect shows as SP_EV_ERROR on every OS, with SP_EV_WRITE on POSIX only: Windows
- *   reports it in select's except set alone), 0 on timeout, or SP_EBADF
+ * @return the ready SP_EV_* mask (SP_EV_ERROR and SP_EV_HUP are always reported, with the
+ *   interests asked: the next call will not block; POSIX reads poll's answer the way the
+ *   poll layer does on each system (macOS reports a refused connect as POLLHUP alone: it
+ *   is still SP_EV_ERROR | SP_EV_WRITE here); a failed connect shows as SP_EV_ERROR on
+ *   every OS, with SP_EV_WRITE on POSIX only: Windows reports it in select's except set
+ *   alone), 0 on timeout, or SP_EBADF
  *   for a handle that is not an open socket (also a negative one), or the error of the
  *   system call (SP_ENOMEM, ...).
  */
@@ -448,10 +473,12 @@ SP_API int sp_set_nodelay(sp_socket_t s, int on);
  *   SP_ETIMEDOUT; 0: leave as it is.
  * @return 0, or SP_EINVAL (a negative value, idle_s or interval_s over 2147483 (INT_MAX
  *   milliseconds), count over 255: checked on every OS before anything is set, whether
- *   on is 1 or 0), SP_ENOPROTOOPT on older Windows when a count was asked (after idle and
- *   interval have been applied), or the error of an option call (SP_EBADF, SP_EINVAL for
- *   a value within those bounds but out of the system's range, e.g. Linux takes at most
- *   32767 s and 127 probes).
+ *   on is 1 or 0), SP_KEEPALIVE_PARTIAL (1, not a failure: keepalive is on, but the
+ *   system could not take all of the timing asked: the count on Windows before 10 1709
+ *   and under Wine, after idle and interval have been applied; a timing option the
+ *   system lacks), or the error of an option call (SP_EBADF, SP_EINVAL for a value within
+ *   those bounds but out of the system's range, e.g. Linux takes at most 32767 s and 127
+ *   probes). Test `rc < 0` for failure.
  */
 SP_API int sp_set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int count);
 
