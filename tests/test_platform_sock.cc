@@ -220,8 +220,9 @@ TEST_F(PlatformSock, LoopbackListenerBesideWildcardListener)
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) ||   \
     defined(__DragonFly__)
     EXPECT_OK(rc) << "BSD: the same user may bind a specific address beside a wildcard";
-    if (rc == 0)
+    if (rc == 0) {
         EXPECT_TRUE(serves(b, lo)) << "and the more specific listener gets the connections";
+    }
 #elif defined(_WIN32)
     if (is_wine() && rc == SP_EADDRINUSE)
         note_wine("a specific bind beside an exclusive wildcard is WSAEADDRINUSE (Windows: "

@@ -382,8 +382,9 @@ TEST_F(SocketConn, SecondBindOnHeldPortIsAddrInUse)
 #if defined(__linux__)
     EXPECT_SP(SP_EADDRINUSE, sp_listen(b3, &any, 16, 0)) << "a listener on " << addr_str(any);
 #elif defined(_WIN32)
-    if (is_wine())
+    if (is_wine()) {
         EXPECT_SP(SP_EADDRINUSE, sp_listen(b3, &any, 16, 0)) << "a listener on " << addr_str(any);
+    }
 #endif
 
     /* the first listener is unharmed */
