@@ -28,11 +28,13 @@
 #    include <net/if.h>
 #    include <sched.h>
 #    include <sys/ioctl.h>
-#    include <sys/mount.h>
 #    include <sys/socket.h>
 #    include <sys/stat.h>
 #    include <sys/wait.h>
 #    include <unistd.h>
+#    ifdef __linux__
+#        include <sys/mount.h>
+#    endif
 #endif
 
 namespace dialns
@@ -57,33 +59,20 @@ struct Config {
     std::string nsswitch = "hosts: files dns\n";
 };
 
-/* Entries in /proc/self/fd (including the one opendir uses). */
+/* Open descriptors and threads of this process: the portable counters of helpers.h. */
 inline int open_fds()
 {
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (d == nullptr)
-        return -1;
-    while (readdir(d) != nullptr)
-        n++;
-    closedir(d);
-    return n - 2; /* . and .. */
+    return sptest::count_fds();
 }
 
-/* Threads of this process (/proc/self/task). */
 inline int threads()
 {
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    if (d == nullptr)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != nullptr)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    return sptest::count_threads();
 }
+
+#    ifdef __linux__
+/* Mount and network namespaces, a private /etc and iptables: Linux only. */
+#        define SP_DIAL_NS 1
 
 /* Run a command through sh (in the calling process's namespaces). "" or why it failed. */
 inline std::string run(const std::string &cmd)
@@ -205,7 +194,8 @@ template <class Body> void in_namespace(const Config &c, Body body)
         << "the namespace child failed (its output is above): status " << st;
 }
 
-#endif /* !_WIN32 */
+#    endif /* __linux__ */
+#endif     /* !_WIN32 */
 
 } /* namespace dialns */
 

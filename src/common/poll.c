@@ -362,6 +362,73 @@ int sp_poller_wait(sp_poller *p, sp_event *events, int max, int timeout_ms)
     return p->ops->wait(p, events, max, timeout_ms);
 }
 
+/* ---- what the backends share ---------------------------------------------------------- */
+
+int sp__poller_state_new(sp_poller *p, size_t size)
+{
+    void *st = calloc(1, size);
+    if (st == NULL)
+        return SP_ENOMEM;
+    p->impl = st;
+    return 0;
+}
+
+int sp__polltab_reserve(sp__polltab *t, size_t elem, size_t max)
+{
+    size_t cap;
+    void *fds;
+    sp__reg **regs;
+    if (t->count < t->cap)
+        return 0;
+    cap = t->cap ? t->cap * 2 : 64;
+    if (cap > max || cap > SIZE_MAX / elem)
+        return SP_ENOMEM;
+    fds = realloc(t->fds, cap * elem);
+    if (fds == NULL)
+        return SP_ENOMEM;
+    t->fds = fds; /* bigger, still valid for the old cap if the next step fails */
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized right */
+    regs = (sp__reg **)realloc(t->regs, cap * sizeof *regs);
+    if (regs == NULL)
+        return SP_ENOMEM;
+    t->regs = regs;
+    t->cap = cap;
+    return 0;
+}
+
+void sp__polltab_swap(sp__polltab *t, size_t elem, size_t i, size_t j)
+{
+    unsigned char tmp[64];
+    unsigned char *a = (unsigned char *)t->fds + i * elem;
+    unsigned char *b = (unsigned char *)t->fds + j * elem;
+    sp__reg *r;
+    if (i == j || elem > sizeof tmp)
+        return;
+    memcpy(tmp, a, elem);
+    memcpy(a, b, elem);
+    memcpy(b, tmp, elem);
+    r = t->regs[i];
+    t->regs[i] = t->regs[j];
+    t->regs[j] = r;
+    t->regs[i]->index = i;
+    t->regs[j]->index = j;
+}
+
+void sp__polltab_free(sp__polltab *t)
+{
+    free(t->fds);
+    free(t->regs);
+    t->fds = NULL;
+    t->regs = NULL;
+    t->count = t->cap = 0;
+}
+
+void sp__polltab_fini(sp_poller *p)
+{
+    sp__polltab_free((sp__polltab *)p->impl);
+    free(p->impl);
+}
+
 /* ---- the select backend -------------------------------------------------------------- */
 
 /*
@@ -378,11 +445,7 @@ typedef struct sel_state {
 
 static int sel_init(sp_poller *p)
 {
-    sel_state *st = (sel_state *)calloc(1, sizeof *st);
-    if (st == NULL)
-        return SP_ENOMEM;
-    p->impl = st;
-    return 0;
+    return sp__poller_state_new(p, sizeof(sel_state));
 }
 
 static void sel_fini(sp_poller *p)

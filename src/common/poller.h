@@ -113,6 +113,34 @@ int sp__poller_env(char *buf, size_t size);
  */
 int sp__poll_events_native(sp_socket_t s, int revents, int asked);
 
+/* A backend's state, zeroed, of `size` bytes, as p->impl (src/common/poll.c). 0 or
+ * SP_ENOMEM. Every backend's init starts with it; its fini frees p->impl. */
+int sp__poller_state_new(sp_poller *p, size_t size);
+
+/*
+ * The table of a poll()-style backend (poll on POSIX, WSAPoll on Windows): `fds` holds the
+ * system's entries (struct pollfd / WSAPOLLFD, `elem` bytes each) and regs[i] the
+ * registration entry i belongs to (regs[i]->index == i). src/common/poll.c.
+ */
+typedef struct sp__polltab {
+    void *fds;
+    sp__reg **regs;
+    size_t count, cap;
+} sp__polltab;
+
+/* Room for one more entry (both arrays grow together); the count never passes max (the
+ * system call's count type). 0, or SP_ENOMEM with the table as it was. */
+int sp__polltab_reserve(sp__polltab *t, size_t elem, size_t max);
+
+/* Swap entries i and j of the table (their system entries, registrations and indexes). */
+void sp__polltab_swap(sp__polltab *t, size_t elem, size_t i, size_t j);
+
+/* Release the table's arrays. */
+void sp__polltab_free(sp__polltab *t);
+
+/* A fini for a backend whose state (p->impl) starts with its sp__polltab. */
+void sp__polltab_fini(sp_poller *p);
+
 /* Registry helpers (src/common/poll.c), for backends that must find a socket's reg. */
 sp__reg *sp__regmap_find(const sp__regmap *m, sp_socket_t s);
 

@@ -6,27 +6,15 @@
 #include <stdlib.h>
 
 typedef struct pl_state {
-    struct pollfd *fds;
-    sp__reg **regs; /* regs[i] owns fds[i]; regs[i]->index == i */
-    size_t count, cap;
-    size_t next; /* where the next wait starts reporting: every ready socket gets a turn */
+    sp__polltab t; /* first (sp__polltab_fini); entries: struct pollfd */
+    size_t next;   /* where the next wait starts reporting: every ready socket gets a turn */
 } pl_state;
+
+#define PL_FDS(st) ((struct pollfd *)(st)->t.fds)
 
 static int pl_init(sp_poller *p)
 {
-    pl_state *st = (pl_state *)calloc(1, sizeof *st);
-    if (st == NULL)
-        return SP_ENOMEM;
-    p->impl = st;
-    return 0;
-}
-
-static void pl_fini(sp_poller *p)
-{
-    pl_state *st = (pl_state *)p->impl;
-    free(st->fds);
-    free(st->regs);
-    free(st);
+    return sp__poller_state_new(p, sizeof(pl_state));
 }
 
 static short pl_interest(const sp__reg *r)
@@ -38,43 +26,28 @@ static short pl_interest(const sp__reg *r)
 static int pl_add(sp_poller *p, sp__reg *r)
 {
     pl_state *st = (pl_state *)p->impl;
-    if (st->count == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 64;
-        struct pollfd *fds = (struct pollfd *)realloc(st->fds, cap * sizeof *fds);
-        sp__reg **regs;
-        if (fds == NULL)
-            return SP_ENOMEM;
-        st->fds = fds;
-        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized right */
-        regs = (sp__reg **)realloc(st->regs, cap * sizeof *regs);
-        if (regs == NULL)
-            return SP_ENOMEM;
-        st->regs = regs;
-        st->cap = cap;
-    }
-    r->index = st->count++;
-    st->regs[r->index] = r;
-    st->fds[r->index].fd = r->sock;
-    st->fds[r->index].events = pl_interest(r);
-    st->fds[r->index].revents = 0;
+    int rc = sp__polltab_reserve(&st->t, sizeof(struct pollfd), (size_t)-1);
+    if (rc != 0)
+        return rc;
+    r->index = st->t.count++;
+    st->t.regs[r->index] = r;
+    PL_FDS(st)[r->index].fd = r->sock;
+    PL_FDS(st)[r->index].events = pl_interest(r);
+    PL_FDS(st)[r->index].revents = 0;
     return 0;
 }
 
 static int pl_modify(sp_poller *p, sp__reg *r)
 {
-    ((pl_state *)p->impl)->fds[r->index].events = pl_interest(r);
+    PL_FDS((pl_state *)p->impl)[r->index].events = pl_interest(r);
     return 0;
 }
 
 static void pl_remove(sp_poller *p, sp__reg *r)
 {
     pl_state *st = (pl_state *)p->impl;
-    size_t last = --st->count;
-    if (r->index != last) { /* move the last entry into the hole */
-        st->fds[r->index] = st->fds[last];
-        st->regs[r->index] = st->regs[last];
-        st->regs[r->index]->index = r->index;
-    }
+    /* the last entry fills the hole */
+    sp__polltab_swap(&st->t, sizeof(struct pollfd), r->index, --st->t.count);
 }
 
 static int pl_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
@@ -84,20 +57,21 @@ static int pl_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     size_t i, k, start = st->next;
     int r, n = 0;
     do
-        r = poll(st->fds, (nfds_t)st->count, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
+        r = poll(PL_FDS(st), (nfds_t)st->t.count,
+                 timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
     while (r < 0 && errno == EINTR);
     if (r < 0)
         return sp__fail_last();
-    for (k = 0; k < st->count && n < max && r > 0; k++) {
+    for (k = 0; k < st->t.count && n < max && r > 0; k++) {
         const sp__reg *reg;
         short e;
         int out;
-        i = (start + k) % st->count;
-        e = st->fds[i].revents;
+        i = (start + k) % st->t.count;
+        e = PL_FDS(st)[i].revents;
         if (e == 0)
             continue;
         r--;
-        reg = st->regs[i];
+        reg = st->t.regs[i];
         st->next = i + 1;
         /* POLLNVAL: closed while registered; reported as an error until removed. What
          * POLLHUP means differs (XNU: one direction's EOF): readiness.h decides. */
@@ -110,5 +84,5 @@ static int pl_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     return n;
 }
 
-const sp__poller_ops sp__poller_poll_ops = {SP_POLLER_POLL, pl_init,   pl_fini, pl_add,
+const sp__poller_ops sp__poller_poll_ops = {SP_POLLER_POLL, pl_init,   sp__polltab_fini, pl_add,
                                             pl_modify,      pl_remove, pl_wait};

@@ -1,7 +1,7 @@
 /* socket.c (POSIX) - the socket verbs of backend.h over Berkeley sockets (Linux, macOS,
  * BSD). The public calls and their checks are in src/common/socket.c. */
 #include "internal.h"
-#include "poller.h" /* sp__poll_events_native */
+#include "poller.h"
 #include "sockplan.h"
 
 #include <errno.h>
@@ -471,8 +471,8 @@ int sp__wait(sp_socket_t s, int events, int timeout_ms)
         return 0;
     if (p.revents & POLLNVAL)
         return sp__fail(EBADF);
-    /* What the revents mean on this system (XNU: a refused connect is POLLHUP alone, a
-     * FIN sets POLLHUP): the poll layer's decision, shared with the poll poller. */
+    /* what revents means differs by OS (XNU: a refused connect is POLLHUP alone): the
+     * poll backend's decision, replay-tested per OS */
     return sp__poll_events_native(s, p.revents, events);
 }
 

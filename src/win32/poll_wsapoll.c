@@ -23,28 +23,16 @@
  * socket with no interest reports no error or hang-up until it asks for a direction.
  */
 typedef struct wp_state {
-    WSAPOLLFD *fds;
-    sp__reg **regs; /* regs[i] owns fds[i]; regs[i]->index == i */
-    size_t count, cap;
-    size_t active; /* fds[0, active) have interest */
+    sp__polltab t; /* first (sp__polltab_fini); entries: WSAPOLLFD */
+    size_t active; /* entries [0, active) have interest */
     size_t next;   /* where the next scan starts: with more ready than fit, all get a turn */
 } wp_state;
 
+#define WP_FDS(st) ((WSAPOLLFD *)(st)->t.fds)
+
 static int wp_init(sp_poller *p)
 {
-    wp_state *st = (wp_state *)calloc(1, sizeof *st);
-    if (st == NULL)
-        return SP_ENOMEM;
-    p->impl = st;
-    return 0;
-}
-
-static void wp_fini(sp_poller *p)
-{
-    wp_state *st = (wp_state *)p->impl;
-    free(st->fds);
-    free(st->regs);
-    free(st);
+    return sp__poller_state_new(p, sizeof(wp_state));
 }
 
 static SHORT wp_interest(const sp__reg *r)
@@ -56,29 +44,18 @@ static SHORT wp_interest(const sp__reg *r)
 /* Swap entries i and j (and their registrations' indexes). */
 static void wp_swap(wp_state *st, size_t i, size_t j)
 {
-    WSAPOLLFD f;
-    sp__reg *r;
-    if (i == j)
-        return;
-    f = st->fds[i];
-    st->fds[i] = st->fds[j];
-    st->fds[j] = f;
-    r = st->regs[i];
-    st->regs[i] = st->regs[j];
-    st->regs[j] = r;
-    st->regs[i]->index = i;
-    st->regs[j]->index = j;
+    sp__polltab_swap(&st->t, sizeof(WSAPOLLFD), i, j);
 }
 
 /* Put entry r where its interest says: polled or parked. */
 static void wp_place(wp_state *st, sp__reg *r)
 {
     int polled = r->index < st->active;
-    st->fds[r->index].events = wp_interest(r);
-    if (st->fds[r->index].events != 0 && !polled) {
+    WP_FDS(st)[r->index].events = wp_interest(r);
+    if (WP_FDS(st)[r->index].events != 0 && !polled) {
         wp_swap(st, r->index, st->active);
         st->active++;
-    } else if (st->fds[r->index].events == 0 && polled) {
+    } else if (WP_FDS(st)[r->index].events == 0 && polled) {
         st->active--;
         wp_swap(st, r->index, st->active);
     }
@@ -87,29 +64,15 @@ static void wp_place(wp_state *st, sp__reg *r)
 static int wp_add(sp_poller *p, sp__reg *r)
 {
     wp_state *st = (wp_state *)p->impl;
-    if (st->count == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 64;
-        WSAPOLLFD *fds;
-        sp__reg **regs;
-        /* NOLINTNEXTLINE(misc-redundant-expression): each bound binds on some target */
-        if (cap > (size_t)ULONG_MAX || cap > SIZE_MAX / sizeof *fds) /* WSAPoll's count */
-            return SP_ENOMEM;
-        fds = (WSAPOLLFD *)realloc(st->fds, cap * sizeof *fds);
-        if (fds == NULL)
-            return SP_ENOMEM;
-        st->fds = fds; /* bigger, still valid for the old cap if the next step fails */
-        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized right */
-        regs = (sp__reg **)realloc(st->regs, cap * sizeof *regs);
-        if (regs == NULL)
-            return SP_ENOMEM;
-        st->regs = regs;
-        st->cap = cap;
-    }
-    r->index = st->count++;
-    st->regs[r->index] = r;
-    st->fds[r->index].fd = (SOCKET)r->sock;
-    st->fds[r->index].events = 0;
-    st->fds[r->index].revents = 0;
+    int rc =
+        sp__polltab_reserve(&st->t, sizeof(WSAPOLLFD), (size_t)ULONG_MAX); /* WSAPoll's count */
+    if (rc != 0)
+        return rc;
+    r->index = st->t.count++;
+    st->t.regs[r->index] = r;
+    WP_FDS(st)[r->index].fd = (SOCKET)r->sock;
+    WP_FDS(st)[r->index].events = 0;
+    WP_FDS(st)[r->index].revents = 0;
     wp_place(st, r);
     return 0;
 }
@@ -128,8 +91,8 @@ static void wp_remove(sp_poller *p, sp__reg *r)
         st->active--;
         wp_swap(st, r->index, st->active);
     }
-    st->count--;
-    wp_swap(st, r->index, st->count); /* the last entry fills the hole */
+    st->t.count--;
+    wp_swap(st, r->index, st->t.count); /* the last entry fills the hole */
 }
 
 /* An empty array: sleep for the timeout (one Sleep, as in poll.c's sp__select). */
@@ -157,23 +120,24 @@ static int wp_poll_around_dead(wp_state *st, int err)
     int n = 0;
     for (i = 0; i < st->active; i++) {
         int type = 0, len = (int)sizeof type;
-        st->fds[i].revents = 0;
-        if (getsockopt(st->fds[i].fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == SOCKET_ERROR &&
+        WP_FDS(st)[i].revents = 0;
+        if (getsockopt(WP_FDS(st)[i].fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) ==
+                SOCKET_ERROR &&
             WSAGetLastError() == WSAENOTSOCK) {
-            st->fds[i].fd = INVALID_SOCKET;
+            WP_FDS(st)[i].fd = INVALID_SOCKET;
             dead++;
         }
     }
     if (dead == 0)
         return sp__fail(err);
-    if (dead < st->active && WSAPoll(st->fds, (ULONG)st->active, 0) == SOCKET_ERROR)
+    if (dead < st->active && WSAPoll(WP_FDS(st), (ULONG)st->active, 0) == SOCKET_ERROR)
         n = sp__fail_last();
     for (i = 0; i < st->active; i++) {
-        if (st->fds[i].fd == INVALID_SOCKET) { /* Wine says POLLNVAL for it; Windows 0 */
-            st->fds[i].fd = (SOCKET)st->regs[i]->sock;
-            st->fds[i].revents = POLLNVAL;
+        if (WP_FDS(st)[i].fd == INVALID_SOCKET) { /* Wine says POLLNVAL for it; Windows 0 */
+            WP_FDS(st)[i].fd = (SOCKET)st->t.regs[i]->sock;
+            WP_FDS(st)[i].revents = POLLNVAL;
         }
-        if (n >= 0 && st->fds[i].revents != 0 && n < INT_MAX)
+        if (n >= 0 && WP_FDS(st)[i].revents != 0 && n < INT_MAX)
             n++;
     }
     return n;
@@ -210,7 +174,8 @@ static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     }
     for (;;) {
         int err;
-        r = WSAPoll(st->fds, (ULONG)st->active, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
+        r = WSAPoll(WP_FDS(st), (ULONG)st->active,
+                    timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
         if (r != SOCKET_ERROR)
             break;
         err = WSAGetLastError();
@@ -228,11 +193,11 @@ static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     if (st->next >= st->active)
         st->next = 0;
     for (k = 0, i = st->next; k < st->active && n < max; k++, i = (i + 1) % st->active) {
-        const sp__reg *reg = st->regs[i];
+        const sp__reg *reg = st->t.regs[i];
         int e;
-        if (st->fds[i].revents == 0)
+        if (WP_FDS(st)[i].revents == 0)
             continue;
-        e = wp_events(st->fds[i].revents, reg);
+        e = wp_events(WP_FDS(st)[i].revents, reg);
         if (e == 0)
             continue;
         ev[n].sock = reg->sock;
@@ -244,5 +209,5 @@ static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     return n;
 }
 
-const sp__poller_ops sp__poller_wsapoll_ops = {SP_POLLER_WSAPOLL, wp_init,   wp_fini, wp_add,
-                                               wp_modify,         wp_remove, wp_wait};
+const sp__poller_ops sp__poller_wsapoll_ops = {
+    SP_POLLER_WSAPOLL, wp_init, sp__polltab_fini, wp_add, wp_modify, wp_remove, wp_wait};
