@@ -67,8 +67,6 @@
  *   Errors are one line on standard error, with sockport's message and code name:
  *     spcat: connect 127.0.0.1:9: connection refused (SP_ECONNREFUSED)
  */
-/* MSVC: strerror and friends are standard C here, not deprecated. */
-#define _CRT_SECURE_NO_WARNINGS
 #include <sockport.h>
 
 #include <errno.h>
@@ -87,6 +85,21 @@
 #    include <pthread.h>
 #    include <unistd.h>
 #endif
+
+/* The C library's message for errno `err`. MSVC deprecates strerror (C4996) and names
+ * strerror_s as its replacement, which also keeps the text in the caller's buffer. */
+static const char *errno_text(int err, char *buf, size_t size)
+{
+#ifdef _MSC_VER
+    if (strerror_s(buf, size, err) != 0)
+        (void)snprintf(buf, size, "error %d", err);
+    return buf;
+#else
+    (void)buf;
+    (void)size;
+    return strerror(err);
+#endif
+}
 
 enum { EXIT_USAGE = 1, EXIT_SETUP = 2, EXIT_TIMEOUT = 3, EXIT_TRANSFER = 4 };
 
@@ -365,7 +378,9 @@ static void pump_run(void)
 #endif
         if (n < 0) {
             /* e.g. standard input closed: treat it as empty, and say so */
-            fprintf(stderr, "spcat: read standard input: %s (taken as its end)\n", strerror(errno));
+            char why[128];
+            fprintf(stderr, "spcat: read standard input: %s (taken as its end)\n",
+                    errno_text(errno, why, sizeof why));
             break;
         }
         if (n == 0)
@@ -439,7 +454,8 @@ static unsigned long long total_in;        /* bytes of standard input taken */
 static int write_stdout(const void *p, size_t n)
 {
     if (n > 0 && fwrite(p, 1, n, stdout) != n) {
-        fprintf(stderr, "spcat: write standard output: %s\n", strerror(errno));
+        char why[128];
+        fprintf(stderr, "spcat: write standard output: %s\n", errno_text(errno, why, sizeof why));
         return EXIT_TRANSFER;
     }
     return 0;
@@ -448,7 +464,8 @@ static int write_stdout(const void *p, size_t n)
 static int flush_stdout(void)
 {
     if (fflush(stdout) != 0) {
-        fprintf(stderr, "spcat: write standard output: %s\n", strerror(errno));
+        char why[128];
+        fprintf(stderr, "spcat: write standard output: %s\n", errno_text(errno, why, sizeof why));
         return EXIT_TRANSFER;
     }
     return 0;

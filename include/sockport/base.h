@@ -124,6 +124,25 @@ SP_API int sp_cleanup(void);
 SP_API const char *sp_version(void);
 
 /**
+ * A monotonic clock in milliseconds, for timeouts and deadlines: it never goes back and
+ * does not follow changes of the wall-clock time. Its zero is arbitrary (typically the
+ * system's start): compare two readings, never a reading with a date. POSIX:
+ * clock_gettime(CLOCK_MONOTONIC); Windows: GetTickCount64, which advances in steps of the
+ * system timer (about 15.6 ms unless a program asked for a finer one). No errors.
+ * @return the time in milliseconds.
+ */
+SP_API uint64_t sp_now_ms(void);
+
+/**
+ * Sleep for at least ms milliseconds (POSIX nanosleep, Windows Sleep). A signal does not
+ * cut it short on POSIX: the sleep goes on for the time left. Windows rounds up to its
+ * timer step (see sp_now_ms()).
+ * @param ms how long; 0 gives the processor to another thread if one is ready.
+ * @return 0, or SP_EINVAL (ms < 0).
+ */
+SP_API int sp_sleep_ms(int ms);
+
+/**
  * The backend compiled in.
  * @return "posix" or "win32" (a static string). No errors.
  */

@@ -8,13 +8,20 @@
  *    WSA_FLAG_NO_HANDLE_INHERIT);
  *  - sending to a closed peer returns SP_EPIPE and never raises SIGPIPE (MSG_NOSIGNAL on
  *    Linux, SO_NOSIGPIPE on macOS/BSD); no process-wide signal disposition is changed;
- *  - a call interrupted by a signal (EINTR) is retried inside sockport;
+ *  - a call interrupted by a signal (EINTR) is retried inside sockport, and a receive or
+ *    send timeout (sp_set_recv_timeout(), sp_set_send_timeout()) still expires under
+ *    frequent signals: after the first EINTR the call waits (poll) only for the time left
+ *    of the timeout counted from that first interruption, so it returns after at most the
+ *    timeout plus the time that passed before the first signal (POSIX restarts the whole
+ *    SO_RCVTIMEO / SO_SNDTIMEO wait on every retry);
  *  - "would block" is SP_EAGAIN, whatever the OS calls it;
  *  - an expired SO_RCVTIMEO/SO_SNDTIMEO is SP_ETIMEDOUT (POSIX reports it as EAGAIN);
  *  - an accepted socket is blocking unless SP_ACCEPT_NONBLOCK is asked (Windows
  *    accepted sockets inherit the listener's mode, Linux ones do not);
- *  - unconnected UDP sockets never fail because of an ICMP port-unreachable from an
- *    earlier datagram (Windows does so by default; sockport turns SIO_UDP_CONNRESET off).
+ *  - unconnected UDP sockets never fail because of an ICMP port-unreachable or
+ *    TTL-expired reply to an earlier datagram (Windows does so by default, with
+ *    WSAECONNRESET / WSAENETRESET on a later recvfrom; sockport turns SIO_UDP_CONNRESET
+ *    and SIO_UDP_NETRESET off).
  *
  * Byte counts are ptrdiff_t: >= 0 is a count, < 0 an SP_E* code.
  * Timeouts are in milliseconds; a negative timeout means "no limit".
@@ -66,14 +73,50 @@ enum sp_bind_flags {
      */
     SP_BIND_DUALSTACK = 1,
     /**
-     * By default the port may be re-bound at once after a restart while old connections
-     * linger in TIME_WAIT (SO_REUSEADDR on POSIX), and no other socket can bind the same
-     * port while it is held (SO_EXCLUSIVEADDRUSE on Windows; POSIX refuses by itself).
-     * SP_BIND_NOREUSE turns the POSIX SO_REUSEADDR off; on Windows it changes nothing
-     * (SO_EXCLUSIVEADDRUSE is always set: SO_REUSEADDR there would let another socket
-     * steal the port).
+     * By default a stream socket's port may be bound again at once when a server restarts
+     * while its old connections are still open or in TIME_WAIT, and no other socket can
+     * bind the same address and port while it is held:
+     *  - POSIX: SO_REUSEADDR on stream sockets (never on datagram sockets: there it would
+     *    let a second socket share the port and take its datagrams).
+     *  - Windows: SO_EXCLUSIVEADDRUSE; when that bind is refused with SP_EADDRINUSE, the
+     *    bind is tried once more with neither option (Windows' default), which old
+     *    connections do not block and which no other socket can share: SO_REUSEADDR is
+     *    never set (it would let another program take the port).
+     *
+     * What stays different (the OS decides; docs/porting.md has the table): on Linux, and
+     * on Windows while the exclusive bind holds, a listener on the wildcard address and one
+     * on a specific address (127.0.0.1) of the same port exclude each other. On macOS and
+     * the BSDs SO_REUSEADDR lets a socket of the same user bind the wildcard beside a
+     * specific address or the reverse, and the more specific socket gets the connections
+     * to its address (another user is refused); Windows lets the same user do so after the
+     * fallback bind, and refuses a specific bind beside an exclusive wildcard with
+     * SP_EACCES.
+     *
+     * SP_BIND_NOREUSE: no SO_REUSEADDR on POSIX (a port with connections in TIME_WAIT is
+     * then SP_EADDRINUSE), and no fallback bind on Windows (the port stays exclusive, and a
+     * restart may wait for the old connections to end).
      */
-    SP_BIND_NOREUSE = 2
+    SP_BIND_NOREUSE = 2,
+    /**
+     * For a datagram socket: let other sockets that ask the same bind the same address and
+     * port (several receivers of one multicast group, for example): SO_REUSEADDR, with
+     * SO_REUSEPORT on macOS and the BSDs (which need it for the same unicast address);
+     * on Windows SO_REUSEADDR instead of SO_EXCLUSIVEADDRUSE. Which of them receives a
+     * unicast datagram is then the system's choice. SP_EINVAL on a stream socket or with
+     * SP_BIND_NOREUSE.
+     */
+    SP_BIND_SHARED = 4
+};
+
+/** Results of sp_set_keepalive() that are not failures (>= 0). */
+enum sp_keepalive_result {
+    /**
+     * Keepalive is on, but part of the timing asked could not be set and the system's
+     * own value is used: the probe count on Windows before 10 1709 and under Wine
+     * (SIO_KEEPALIVE_VALS sets only the idle time and the interval), or a timing option
+     * the system does not have. A caller's `if (rc < 0)` still means failure.
+     */
+    SP_KEEPALIVE_PARTIAL = 1
 };
 
 /** sp_accept() flags. */
@@ -168,12 +211,14 @@ SP_API int sp_connect_finish(sp_socket_t s, int timeout_ms);
  * at ::sp_bind_flags.
  * @param s     the socket.
  * @param local the local address (port 0: any free port).
- * @param flags 0 or SP_BIND_DUALSTACK | SP_BIND_NOREUSE.
- * @return 0, or SP_EINVAL (NULL, empty or over-long address, an unknown flag, a socket already
- *   bound), SP_EADDRINUSE (the port is held), SP_EADDRNOTAVAIL (not a local address),
- *   SP_EACCES (a privileged port, or a Unix path that cannot be created),
+ * @param flags 0, or SP_BIND_DUALSTACK with SP_BIND_NOREUSE or SP_BIND_SHARED.
+ * @return 0, or SP_EINVAL (NULL, empty or over-long address, an unknown flag,
+ *   SP_BIND_SHARED on a stream socket or with SP_BIND_NOREUSE, a socket already bound),
+ *   SP_EADDRINUSE (the address is held), SP_EADDRNOTAVAIL (not a local address),
+ *   SP_EACCES (a privileged port, a Unix path that cannot be created; on Windows also a
+ *   specific address of a port another socket holds on the wildcard address),
  *   SP_EAFNOSUPPORT (the address does not match the socket), or the error of setting
- *   IPV6_V6ONLY / SO_REUSEADDR / SO_EXCLUSIVEADDRUSE.
+ *   IPV6_V6ONLY / SO_REUSEADDR / SO_REUSEPORT / SO_EXCLUSIVEADDRUSE.
  */
 SP_API int sp_bind(sp_socket_t s, const sp_addr *local, unsigned flags);
 
@@ -250,7 +295,11 @@ SP_API int sp_listen_on(sp_socket_t *out, const char *address, int backlog, unsi
 SP_API int sp_socketpair(sp_socket_t pair[2]);
 
 /**
- * Shut down one or both directions.
+ * Shut down one or both directions. SP_SHUT_RD differs by OS when data arrives later: on
+ * Windows a TCP connection is reset if data is still queued or arrives after it (the peer
+ * sees SP_ECONNRESET); Linux still queues such data and a later receive returns it; macOS
+ * and the BSDs drop it. A program that wants the peer to stop should tell it (or use
+ * SP_SHUT_WR and read to the end) rather than rely on SP_SHUT_RD.
  * @param s   the socket.
  * @param how SP_SHUT_RD, SP_SHUT_WR or SP_SHUT_RDWR.
  * @return 0, or SP_EINVAL (another how), SP_ENOTCONN if not connected.
@@ -380,9 +429,12 @@ SP_API ptrdiff_t sp_recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from
  * @param s          the socket.
  * @param events     SP_EV_READ | SP_EV_WRITE.
  * @param timeout_ms the longest wait; negative: no limit; 0: just look.
- * @return the ready SP_EV_* mask (SP_EV_ERROR and SP_EV_HUP are always reported; a failed
- *   connect shows as SP_EV_ERROR on every OS, with SP_EV_WRITE on POSIX only: Windows
- *   reports it in select's except set alone), 0 on timeout, or SP_EBADF
+ * @return the ready SP_EV_* mask (SP_EV_ERROR and SP_EV_HUP are always reported, with the
+ *   interests asked: the next call will not block; POSIX reads poll's answer the way the
+ *   poll layer does on each system (macOS reports a refused connect as POLLHUP alone: it
+ *   is still SP_EV_ERROR | SP_EV_WRITE here); a failed connect shows as SP_EV_ERROR on
+ *   every OS, with SP_EV_WRITE on POSIX only: Windows reports it in select's except set
+ *   alone), 0 on timeout, or SP_EBADF
  *   for a handle that is not an open socket (also a negative one), or the error of the
  *   system call (SP_ENOMEM, ...).
  */
@@ -421,10 +473,12 @@ SP_API int sp_set_nodelay(sp_socket_t s, int on);
  *   SP_ETIMEDOUT; 0: leave as it is.
  * @return 0, or SP_EINVAL (a negative value, idle_s or interval_s over 2147483 (INT_MAX
  *   milliseconds), count over 255: checked on every OS before anything is set, whether
- *   on is 1 or 0), SP_ENOPROTOOPT on older Windows when a count was asked (after idle and
- *   interval have been applied), or the error of an option call (SP_EBADF, SP_EINVAL for
- *   a value within those bounds but out of the system's range, e.g. Linux takes at most
- *   32767 s and 127 probes).
+ *   on is 1 or 0), SP_KEEPALIVE_PARTIAL (1, not a failure: keepalive is on, but the
+ *   system could not take all of the timing asked: the count on Windows before 10 1709
+ *   and under Wine, after idle and interval have been applied; a timing option the
+ *   system lacks), or the error of an option call (SP_EBADF, SP_EINVAL for a value within
+ *   those bounds but out of the system's range, e.g. Linux takes at most 32767 s and 127
+ *   probes). Test `rc < 0` for failure.
  */
 SP_API int sp_set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int count);
 
@@ -443,15 +497,20 @@ SP_API int sp_get_keepalive(sp_socket_t s, int *on, int *idle_s, int *interval_s
 
 /**
  * A blocking receive fails with SP_ETIMEDOUT after ms milliseconds (SO_RCVTIMEO: POSIX
- * takes a timeval, Windows a DWORD of milliseconds; sockport converts).
+ * takes a timeval, Windows a DWORD of milliseconds; sockport converts). Signals do not
+ * stretch it (see the EINTR guarantee above). On Windows a receive that timed out leaves
+ * the socket "in an indeterminate state" (Microsoft's setsockopt documentation): close
+ * it. For a receive that can be retried after a timeout on every OS, use sp_wait(),
+ * sp_recv_all() with a deadline, or a non-blocking socket instead.
  * @param s  the socket.
  * @param ms the timeout; 0: never.
  * @return 0, or SP_EINVAL (ms < 0), SP_EBADF.
  */
 SP_API int sp_set_recv_timeout(sp_socket_t s, int ms);
 /**
- * A blocking send fails with SP_ETIMEDOUT after ms milliseconds (SO_SNDTIMEO). Windows
- * warns that a timed-out send leaves the connection in an undefined state: close it.
+ * A blocking send fails with SP_ETIMEDOUT after ms milliseconds (SO_SNDTIMEO); signals do
+ * not stretch it. Windows warns that a timed-out send leaves the connection in an
+ * indeterminate state: close it.
  * @param s  the socket.
  * @param ms the timeout; 0: never.
  * @return 0, or SP_EINVAL (ms < 0), SP_EBADF.
@@ -504,7 +563,10 @@ SP_API int sp_get_send_buffer(sp_socket_t s, int *bytes);
 SP_API int sp_get_recv_buffer(sp_socket_t s, int *bytes);
 
 /**
- * What close does with unsent data (SO_LINGER).
+ * What close does with unsent data (SO_LINGER). The time is in seconds on every OS: macOS
+ * counts SO_LINGER in clock ticks (10 ms) when its extensions are visible, so sockport
+ * uses SO_LINGER_SEC there, where the kernel holds at most 327 s (larger values are
+ * clamped to 327 s).
  * @param s       the socket.
  * @param on      0: close returns at once and the system sends what is left in the
  *   background (the default); 1: see seconds.

@@ -74,9 +74,11 @@ int sp_connect_start(sp_socket_t s, const sp_addr *to)
 int sp_bind(sp_socket_t s, const sp_addr *local, unsigned flags)
 {
     SP__CHECK_SOCKET(s);
-    if (bad_addr(local) || (flags & ~(unsigned)(SP_BIND_DUALSTACK | SP_BIND_NOREUSE)) != 0)
+    if (bad_addr(local) ||
+        (flags & ~(unsigned)(SP_BIND_DUALSTACK | SP_BIND_NOREUSE | SP_BIND_SHARED)) != 0 ||
+        ((flags & SP_BIND_SHARED) && (flags & SP_BIND_NOREUSE)))
         return SP_EINVAL;
-    return sp__bind(s, local, flags);
+    return sp__bind(s, local, flags); /* SP_EINVAL for SP_BIND_SHARED on a stream socket */
 }
 
 int sp_accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, unsigned flags)

@@ -2,6 +2,7 @@
  * BSD). The public calls and their checks are in src/common/socket.c. */
 #include "internal.h"
 #include "poller.h"
+#include "sockplan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,22 +115,46 @@ int sp__connect(sp_socket_t s, const sp_addr *to)
     return sp__fail_last(); /* EINPROGRESS -> SP_EINPROGRESS, EINTR -> SP_EINTR */
 }
 
+/* Whose bind rules apply (sockplan.h): the BSD kernels' in_pcbbind, or Linux's. */
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) ||   \
+    defined(__DragonFly__)
+#    define SP__BIND_OS SP__OS_BSD
+#else
+#    define SP__BIND_OS SP__OS_LINUX
+#endif
+
+/* The options sp__bind_plan asks for; 0 or the error of the first that fails. */
+static int bind_options(sp_socket_t s, unsigned plan)
+{
+    int rc = 0;
+    if (plan & SP__BIND_REUSEADDR)
+        rc = set_int_opt(s, SOL_SOCKET, SO_REUSEADDR, 1);
+#ifdef SO_REUSEPORT
+    if (rc == 0 && (plan & SP__BIND_REUSEPORT))
+        rc = set_int_opt(s, SOL_SOCKET, SO_REUSEPORT, 1);
+#endif
+    return rc;
+}
+
 int sp__bind(sp_socket_t s, const sp_addr *local, unsigned flags)
 {
-    int family, rc;
-    family = sp_addr_family(local);
+    int family = sp_addr_family(local), type = 0, rc;
+    unsigned plan;
+    rc = get_int_opt(s, SOL_SOCKET, SO_TYPE, &type);
+    if (rc != 0)
+        return rc;
+    plan = sp__bind_plan(SP__BIND_OS, family == SP_AF_INET || family == SP_AF_INET6,
+                         type == SOCK_STREAM, flags);
+    if (plan & SP__BIND_INVALID)
+        return SP_EINVAL;
     if (family == SP_AF_INET6) {
         rc = set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) ? 0 : 1);
         if (rc != 0)
             return rc;
     }
-    if ((family == SP_AF_INET || family == SP_AF_INET6) && !(flags & SP_BIND_NOREUSE)) {
-        /* POSIX SO_REUSEADDR only lets a new socket bind past TIME_WAIT; it never lets two
-         * listeners share a port (that is SO_REUSEPORT). */
-        rc = set_int_opt(s, SOL_SOCKET, SO_REUSEADDR, 1);
-        if (rc != 0)
-            return rc;
-    }
+    rc = bind_options(s, plan);
+    if (rc != 0)
+        return rc;
     if (bind(s, SA_C(local), (socklen_t)local->len) != 0)
         return sp__fail_last();
     return 0;
@@ -228,14 +253,127 @@ static ptrdiff_t transfer_error(sp_socket_t s, int dontwait)
     return sp__fail(err);
 }
 
+static int get_timeout(sp_socket_t s, int name, int *ms);
+
+/*
+ * EINTR under a receive or send timeout. A blocking call interrupted by a signal and
+ * simply called again waits the whole SO_RCVTIMEO / SO_SNDTIMEO again (Linux reads
+ * sk_rcvtimeo afresh in every call, XNU's sbwait sb_timeo), so under frequent signals the
+ * timeout never fires. Only on EINTR, then, the timeout is read; without one the call is
+ * made again as it was; with one it counts from the first interruption, the socket is
+ * waited for with poll() for the time left, and the call is made with MSG_DONTWAIT. The
+ * call ends between the timeout and the timeout plus the time before the first signal.
+ */
+enum io_kind { IO_SEND, IO_SENDMSG, IO_RECV, IO_RECVMSG, IO_SENDTO };
+
+struct io {
+    enum io_kind kind;
+    sp_socket_t s;
+    void *buf;
+    size_t len;
+    struct msghdr *msg;
+    const sp_addr *to;
+    int flags; /* the call's own flags (MSG_DONTWAIT when the caller asked it) */
+};
+
+static ssize_t io_once(const struct io *io, int more_flags)
+{
+    int fl = io->flags | more_flags;
+    switch (io->kind) {
+    case IO_SEND:
+        return send(io->s, io->buf, io->len, fl);
+    case IO_SENDMSG:
+        return sendmsg(io->s, io->msg, fl);
+    case IO_RECV:
+        return recv(io->s, io->buf, io->len, fl);
+    case IO_RECVMSG:
+        return recvmsg(io->s, io->msg, fl);
+    default:
+        return sendto(io->s, io->buf, io->len, fl, SA_C(io->to), (socklen_t)io->to->len);
+    }
+}
+
+/*
+ * After EINTR: 0 when the socket has no timeout of that kind (call again as before), 1
+ * when it is ready within the time left (call again without blocking), SP_ETIMEDOUT, or
+ * the error of poll. *deadline is 0 until the timeout has been read.
+ */
+static int eintr_wait(sp_socket_t s, int sending, sp__deadline *deadline)
+{
+    struct pollfd p;
+    int ms = 0, r;
+    if (*deadline == 0) {
+        if (get_timeout(s, sending ? SO_SNDTIMEO : SO_RCVTIMEO, &ms) != 0 || ms <= 0)
+            return 0; /* no timeout (or a dead socket: the call again reports it) */
+        *deadline = sp__deadline_in(ms);
+    }
+    p.fd = s;
+    p.events = (short)(sending ? POLLOUT : POLLIN);
+    for (;;) {
+        p.revents = 0;
+        r = poll(&p, 1, sp__deadline_left(*deadline));
+        if (r > 0)
+            return 1;
+        if (r == 0) {
+            (void)sp__fail(EAGAIN); /* what POSIX reports for an expired SO_RCVTIMEO */
+            return SP_ETIMEDOUT;
+        }
+        if (errno != EINTR)
+            return sp__fail_last();
+    }
+}
+
+/* The rest of a call whose first try failed: EINTR retried as above, errors mapped. */
+static ptrdiff_t io_slow(const struct io *io)
+{
+    sp__deadline deadline = 0;
+    int sending = io->kind == IO_SEND || io->kind == IO_SENDMSG || io->kind == IO_SENDTO;
+    int more = 0;
+    ssize_t r;
+    while (errno == EINTR || (more && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+        int w = eintr_wait(io->s, sending, &deadline);
+        if (w < 0)
+            return w;
+        more = w == 1 ? MSG_DONTWAIT : 0;
+        r = io_once(io, more);
+        if (r >= 0)
+            return r;
+    }
+    return transfer_error(io->s, (io->flags & MSG_DONTWAIT) != 0);
+}
+
+/* io_slow for a call on a buffer (send, recv, sendto). */
+static ptrdiff_t buf_slow(sp_socket_t s, enum io_kind kind, const void *buf, size_t len,
+                          const sp_addr *to, int flags)
+{
+    struct io io;
+    memset(&io, 0, sizeof io);
+    io.kind = kind;
+    io.s = s;
+    io.buf = (void *)(uintptr_t)buf;
+    io.len = len;
+    io.to = to;
+    io.flags = flags;
+    return io_slow(&io);
+}
+
+/* io_slow for a msghdr call (sendmsg, recvmsg). */
+static ptrdiff_t msg_slow(sp_socket_t s, enum io_kind kind, struct msghdr *msg, int flags)
+{
+    struct io io;
+    memset(&io, 0, sizeof io);
+    io.kind = kind;
+    io.s = s;
+    io.msg = msg;
+    io.flags = flags;
+    return io_slow(&io);
+}
+
 /* sp_send and sp_recv are the hot path: one system call, one test on success. */
 ptrdiff_t sp__send(sp_socket_t s, const void *buf, size_t len)
 {
-    ssize_t n;
-    do
-        n = send(s, buf, len, SP__SEND_FLAGS);
-    while (n < 0 && errno == EINTR);
-    return n >= 0 ? n : transfer_error(s, 0);
+    ssize_t n = send(s, buf, len, SP__SEND_FLAGS);
+    return n >= 0 ? n : buf_slow(s, IO_SEND, buf, len, NULL, SP__SEND_FLAGS);
 }
 
 static int clamp_iov(int n)
@@ -250,23 +388,20 @@ static int clamp_iov(int n)
 ptrdiff_t sp__sendv_dontwait(sp_socket_t s, const sp_iovec *iov, int n, int dontwait)
 {
     struct msghdr msg;
+    int flags = SP__SEND_FLAGS | (dontwait ? MSG_DONTWAIT : 0);
     ssize_t r;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = (struct iovec *)(uintptr_t)iov;
     msg.msg_iovlen = clamp_iov(n);
-    do
-        r = sendmsg(s, &msg, SP__SEND_FLAGS | (dontwait ? MSG_DONTWAIT : 0));
-    while (r < 0 && errno == EINTR);
-    return r >= 0 ? r : transfer_error(s, dontwait);
+    r = sendmsg(s, &msg, flags);
+    return r >= 0 ? r : msg_slow(s, IO_SENDMSG, &msg, flags);
 }
 
 ptrdiff_t sp__recv_dontwait(sp_socket_t s, void *buf, size_t len, int dontwait)
 {
-    ssize_t r;
-    do
-        r = recv(s, buf, len, dontwait ? MSG_DONTWAIT : 0);
-    while (r < 0 && errno == EINTR);
-    return r >= 0 ? r : transfer_error(s, dontwait);
+    int flags = dontwait ? MSG_DONTWAIT : 0;
+    ssize_t r = recv(s, buf, len, flags);
+    return r >= 0 ? r : buf_slow(s, IO_RECV, buf, len, NULL, flags);
 }
 
 ptrdiff_t sp__recvv(sp_socket_t s, sp_iovec *iov, int n)
@@ -276,19 +411,14 @@ ptrdiff_t sp__recvv(sp_socket_t s, sp_iovec *iov, int n)
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = (struct iovec *)(void *)iov;
     msg.msg_iovlen = clamp_iov(n);
-    do
-        r = recvmsg(s, &msg, 0);
-    while (r < 0 && errno == EINTR);
-    return r >= 0 ? r : transfer_error(s, 0);
+    r = recvmsg(s, &msg, 0);
+    return r >= 0 ? r : msg_slow(s, IO_RECVMSG, &msg, 0);
 }
 
 ptrdiff_t sp__sendto(sp_socket_t s, const void *buf, size_t len, const sp_addr *to)
 {
-    ssize_t r;
-    do
-        r = sendto(s, buf, len, SP__SEND_FLAGS, SA_C(to), (socklen_t)to->len);
-    while (r < 0 && errno == EINTR);
-    return r >= 0 ? r : transfer_error(s, 0);
+    ssize_t r = sendto(s, buf, len, SP__SEND_FLAGS, SA_C(to), (socklen_t)to->len);
+    return r >= 0 ? r : buf_slow(s, IO_SENDTO, buf, len, to, SP__SEND_FLAGS);
 }
 
 ptrdiff_t sp__recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from)
@@ -305,11 +435,12 @@ ptrdiff_t sp__recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from)
     msg.msg_namelen = ADDR_CAP;
     msg.msg_iov = &v;
     msg.msg_iovlen = 1;
-    do
-        r = recvmsg(s, &msg, 0);
-    while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return transfer_error(s, 0);
+    r = recvmsg(s, &msg, 0);
+    if (r < 0) {
+        r = msg_slow(s, IO_RECVMSG, &msg, 0);
+        if (r < 0)
+            return r;
+    }
     a->len = (uint32_t)msg.msg_namelen;
     /* A datagram longer than the buffer: POSIX truncates silently, Windows fails with
      * WSAEMSGSIZE. Both lose the tail; sockport reports it the same way on both. */
@@ -353,24 +484,32 @@ int sp__wait(sp_socket_t s, int events, int timeout_ms)
 #    define SP__KEEPIDLE TCP_KEEPALIVE
 #endif
 
+/* A timing option the headers lack (OpenBSD has none) is not applied: keepalive is on with
+ * the system's value, and the result says so (SP_KEEPALIVE_PARTIAL). */
 int sp__set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int count)
 {
+    unsigned asked = (idle_s > 0 ? SP__KA_IDLE : 0u) | (interval_s > 0 ? SP__KA_INTVL : 0u) |
+                     (count > 0 ? SP__KA_CNT : 0u),
+             applied = 0;
     int rc = set_int_opt(s, SOL_SOCKET, SO_KEEPALIVE, on);
     if (rc != 0 || !on)
         return rc;
 #ifdef SP__KEEPIDLE
     if (idle_s > 0 && (rc = set_int_opt(s, IPPROTO_TCP, SP__KEEPIDLE, idle_s)) != 0)
         return rc;
+    applied |= SP__KA_IDLE;
 #endif
 #ifdef TCP_KEEPINTVL
     if (interval_s > 0 && (rc = set_int_opt(s, IPPROTO_TCP, TCP_KEEPINTVL, interval_s)) != 0)
         return rc;
+    applied |= SP__KA_INTVL;
 #endif
 #ifdef TCP_KEEPCNT
     if (count > 0 && (rc = set_int_opt(s, IPPROTO_TCP, TCP_KEEPCNT, count)) != 0)
         return rc;
+    applied |= SP__KA_CNT;
 #endif
-    return 0;
+    return sp__keepalive_result(asked, applied);
 }
 
 /* A value the system cannot report stays -1 (set by the caller). */
@@ -443,12 +582,25 @@ int sp__getopt(sp_socket_t s, enum sp__opt opt, int *value)
     return get_int_opt(s, o[0], o[1], value);
 }
 
+/*
+ * SO_LINGER counts seconds, except on macOS with its extensions visible (the build defines
+ * _DARWIN_C_SOURCE): there it counts clock ticks of 10 ms, and SO_LINGER_SEC counts seconds
+ * (XNU bsd/sys/socket.h; bsd/kern/uipc_socket.c sosetoptlock), up to 327 s.
+ */
+#ifdef SO_LINGER_SEC
+#    define SP__LINGER_OPT         SO_LINGER_SEC
+#    define SP__LINGER_SECONDS(s_) sp__linger_sec_value(s_)
+#else
+#    define SP__LINGER_OPT         SO_LINGER
+#    define SP__LINGER_SECONDS(s_) (s_)
+#endif
+
 int sp__set_linger(sp_socket_t s, int on, int seconds)
 {
     struct linger l;
     l.l_onoff = on;
-    l.l_linger = seconds;
-    if (setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0)
+    l.l_linger = SP__LINGER_SECONDS(seconds);
+    if (setsockopt(s, SOL_SOCKET, SP__LINGER_OPT, &l, sizeof l) != 0)
         return sp__fail_last();
     return 0;
 }

@@ -6,18 +6,40 @@
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
-#include <afunix.h>
 #include <windows.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-_Static_assert(sizeof(struct sockaddr_un) <= sizeof(((sp_addr *)0)->u.bytes),
+/*
+ * SOCKADDR_UN as afunix.h declares it. afunix.h is only in Windows SDK 10.0.17063 and
+ * later (and in recent mingw-w64), so the structure is declared here, as curl does, with
+ * Microsoft's layout; where afunix.h exists the layout is checked against it.
+ */
+#define SP__UNIX_PATH_MAX 108 /* UNIX_PATH_MAX */
+typedef struct sp__sockaddr_un {
+    ADDRESS_FAMILY sun_family;
+    char sun_path[SP__UNIX_PATH_MAX];
+} sp__sockaddr_un;
+#if defined(__has_include)
+#    if __has_include(<afunix.h>)
+#        include <afunix.h>
+_Static_assert(sizeof(sp__sockaddr_un) == sizeof(struct sockaddr_un), "SOCKADDR_UN size");
+_Static_assert(offsetof(sp__sockaddr_un, sun_path) == offsetof(struct sockaddr_un, sun_path),
+               "SOCKADDR_UN sun_path");
+_Static_assert(sizeof(((sp__sockaddr_un *)0)->sun_path) ==
+                   sizeof(((struct sockaddr_un *)0)->sun_path),
+               "SOCKADDR_UN sun_path size");
+#    endif
+#endif
+
+_Static_assert(sizeof(sp__sockaddr_un) <= sizeof(((sp_addr *)0)->u.bytes),
                "sp_addr too small for SOCKADDR_UN");
 _Static_assert(sizeof(struct sockaddr_in6) <= sizeof(((sp_addr *)0)->u.bytes),
                "sp_addr too small for SOCKADDR_IN6");
 
-#define SP__UNIX_PATH_OFFSET offsetof(struct sockaddr_un, sun_path)
+#define SP__UNIX_PATH_OFFSET offsetof(sp__sockaddr_un, sun_path)
 
 static const sp__afrow af_rows[] = SP__AF_ROWS;
 
@@ -88,7 +110,7 @@ int sp__addr_to_ip(const sp_addr *a, sp__ipaddr *out)
 
 int sp__addr_unix(sp_addr *out, const char *path)
 {
-    struct sockaddr_un sun;
+    sp__sockaddr_un sun;
     size_t n;
     n = strlen(path);
     if (n + 1 > sizeof sun.sun_path) /* the terminator must fit too */
@@ -111,8 +133,8 @@ int sp__addr_unix_path(const sp_addr *a, char *buf, size_t size)
     /* The path runs to its terminator or to the end of the length the system gave. */
     path = (const char *)a->u.bytes + SP__UNIX_PATH_OFFSET;
     max = a->len > SP__UNIX_PATH_OFFSET ? a->len - SP__UNIX_PATH_OFFSET : 0;
-    if (max > sizeof(((struct sockaddr_un *)0)->sun_path))
-        max = sizeof(((struct sockaddr_un *)0)->sun_path);
+    if (max > sizeof(((sp__sockaddr_un *)0)->sun_path))
+        max = sizeof(((sp__sockaddr_un *)0)->sun_path);
     while (n < max && path[n] != '\0')
         n++;
     if (n + 1 > size)

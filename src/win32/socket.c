@@ -6,16 +6,17 @@
  * WSA_FLAG_NO_HANDLE_INHERIT instead of SOCK_CLOEXEC; FIONBIO; accepted sockets that
  * inherit the listener's FIONBIO mode; WSAEWOULDBLOCK for a started connect; a failed
  * non-blocking connect that select reports only in the except set; SO_EXCLUSIVEADDRUSE
- * instead of SO_REUSEADDR; DWORD millisecond timeouts; SIO_KEEPALIVE_VALS before
- * Windows 10 1709; SIO_UDP_CONNRESET.
+ * instead of SO_REUSEADDR, with a plain bind when old connections hold the port; DWORD
+ * millisecond timeouts; SIO_KEEPALIVE_VALS before Windows 10 1709; SIO_UDP_CONNRESET and
+ * SIO_UDP_NETRESET. The OS decisions are the pure functions of sockplan.h.
  */
 #include "internal.h"
+#include "sockplan.h"
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mswsock.h>
 #include <mstcpip.h>
-#include <afunix.h>
 #include <windows.h>
 
 #include <string.h>
@@ -27,6 +28,12 @@
 #ifndef SIO_UDP_CONNRESET
 #    define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
 #endif
+#ifndef SIO_UDP_NETRESET
+#    define SIO_UDP_NETRESET _WSAIOW(IOC_VENDOR, 15) /* not in older mingw-w64 headers */
+#endif
+/* The codes sockplan.h documents are the ones this SDK defines. */
+_Static_assert(SIO_UDP_CONNRESET == SP__SIO_UDP_CONNRESET, "SIO_UDP_CONNRESET");
+_Static_assert(SIO_UDP_NETRESET == SP__SIO_UDP_NETRESET, "SIO_UDP_NETRESET");
 #ifndef TCP_KEEPIDLE
 #    define TCP_KEEPIDLE 3 /* Windows 10 1709 and later (= TCP_KEEPALIVE) */
 #endif
@@ -136,17 +143,27 @@ static SOCKET open_raw(int af, int type, int proto)
 }
 
 /*
- * Windows reports an ICMP port-unreachable caused by an earlier sendto as WSAECONNRESET
- * on the next recvfrom of an unconnected UDP socket, which would make one unreachable
- * peer break a server's socket for everybody. SIO_UDP_CONNRESET = FALSE turns that off.
+ * Windows reports an ICMP reply to an earlier sendto on the next recvfrom of an
+ * unconnected UDP socket: port unreachable as WSAECONNRESET, TTL expired or network
+ * unreachable as WSAENETRESET. One unreachable peer (or one routing loop) would then
+ * break a server's socket for everybody. SIO_UDP_CONNRESET and SIO_UDP_NETRESET = FALSE
+ * turn both off (Microsoft, "Winsock IOCTLs"); a system that does not know
+ * SIO_UDP_NETRESET keeps the socket (sp__udp_ioctl_fatal).
  */
-static int udp_no_connreset(SOCKET s)
+static int udp_quiet_icmp(SOCKET s)
 {
-    BOOL off = FALSE;
-    DWORD bytes = 0;
-    if (WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof off, NULL, 0, &bytes, NULL, NULL) ==
-        SOCKET_ERROR)
-        return sp__fail_last();
+    static const DWORD codes[2] = {SIO_UDP_CONNRESET, SIO_UDP_NETRESET};
+    int saved = sp_last_native_error(), i;
+    for (i = 0; i < 2; i++) {
+        BOOL off = FALSE;
+        DWORD bytes = 0;
+        if (WSAIoctl(s, codes[i], &off, sizeof off, NULL, 0, &bytes, NULL, NULL) == SOCKET_ERROR) {
+            int err = WSAGetLastError();
+            if (sp__udp_ioctl_fatal(codes[i], err))
+                return sp__fail(err);
+            (void)sp__fail(saved); /* tolerated: leave the last native error as it was */
+        }
+    }
     return 0;
 }
 
@@ -164,7 +181,7 @@ int sp__socket_open(sp_socket_t *out, int family, int type)
     if (s == INVALID_SOCKET)
         return sp__fail_last();
     if (proto == IPPROTO_UDP) {
-        int rc = udp_no_connreset(s);
+        int rc = udp_quiet_icmp(s);
         if (rc != 0) {
             closesocket(s);
             return rc;
@@ -185,7 +202,7 @@ int sp__close(sp_socket_t s)
          * again), so linger as POSIX does: make it blocking and close again.
          */
         u_long off = 0;
-        ioctlsocket((SOCKET)s, FIONBIO, &off);
+        ioctlsocket((SOCKET)s, (long)FIONBIO, &off);
         /* The first closesocket failed, so the handle is still open: not a double close. */
         /* cppcheck-suppress doubleFree */
         if (closesocket((SOCKET)s) == 0)
@@ -210,29 +227,46 @@ int sp__connect(sp_socket_t s, const sp_addr *to)
     return sp__fail(err);
 }
 
+/*
+ * The options of sp__bind_plan (sockplan.h). SO_EXCLUSIVEADDRUSE: no other socket binds
+ * this address while it is held. Never SO_REUSEADDR for a plain bind: on Windows it lets
+ * any other socket take over the port (and set together with SO_EXCLUSIVEADDRUSE, bind
+ * fails with WSAEINVAL); only SP_BIND_SHARED asks for it. An exclusive bind may be refused
+ * while a previous run's connections on the port are still open or in TIME_WAIT
+ * (Microsoft, "Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE"): a stream socket then binds
+ * once more with neither option, which those connections do not block and which still
+ * refuses every other socket on the same address (Windows' "enhanced socket security";
+ * libuv binds this way always).
+ */
 int sp__bind(sp_socket_t s, const sp_addr *local, unsigned flags)
 {
-    int af, rc;
-    af = addr_family(local);
-    if (af == AF_INET || af == AF_INET6) {
-        /*
-         * SO_EXCLUSIVEADDRUSE: no other socket can bind this port while it is held.
-         * Never SO_REUSEADDR: on Windows it lets any other socket take over the port (and
-         * set together with SO_EXCLUSIVEADDRUSE, bind fails with WSAEINVAL). Windows
-         * already lets a port be bound again while old connections sit in TIME_WAIT, so
-         * there is nothing for SP_BIND_NOREUSE to turn off here: it is accepted and
-         * ignored.
-         */
+    int af = addr_family(local), type = 0, rc = 0, err;
+    unsigned plan;
+    rc = get_int_out(s, SOL_SOCKET, SO_TYPE, &type);
+    if (rc != 0)
+        return rc;
+    plan =
+        sp__bind_plan(SP__OS_WINDOWS, af == AF_INET || af == AF_INET6, type == SOCK_STREAM, flags);
+    if (plan & SP__BIND_INVALID)
+        return SP_EINVAL;
+    if (plan & SP__BIND_EXCLUSIVE)
         rc = set_int_opt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
-        if (rc == 0 && af == AF_INET6)
-            rc =
-                set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) != 0 ? 0 : 1);
-        if (rc != 0)
-            return rc;
+    if (rc == 0 && (plan & SP__BIND_REUSEADDR))
+        rc = set_int_opt(s, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (rc == 0 && af == AF_INET6)
+        rc = set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) != 0 ? 0 : 1);
+    if (rc != 0)
+        return rc;
+    if (bind((SOCKET)s, SP__CSA(local), (int)local->len) == 0)
+        return 0;
+    err = WSAGetLastError();
+    if (err == WSAEADDRINUSE && (plan & SP__BIND_RETRY_PLAIN) &&
+        set_int_opt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 0) == 0 &&
+        bind((SOCKET)s, SP__CSA(local), (int)local->len) == 0) {
+        (void)sp__fail(err); /* as the first try left it */
+        return 0;
     }
-    if (bind((SOCKET)s, SP__CSA(local), (int)local->len) == SOCKET_ERROR)
-        return sp__fail_last();
-    return 0;
+    return sp__fail(err); /* the exclusive bind's error */
 }
 
 int sp__listen(sp_socket_t s, int backlog)
@@ -275,7 +309,7 @@ int sp__accept(sp_socket_t listener, sp_socket_t *out, sp_addr *peer, int nonblo
         return sp__fail(err); /* WSAEWOULDBLOCK -> SP_EAGAIN */
     }
     /* The new socket has the listener's FIONBIO mode on Windows: set it either way. */
-    if (ioctlsocket(c, FIONBIO, &nb) == SOCKET_ERROR)
+    if (ioctlsocket(c, (long)FIONBIO, &nb) == SOCKET_ERROR)
         rc = sp__fail_last();
     if (rc == 0)
         rc = no_inherit((sp_socket_t)c);
@@ -453,7 +487,7 @@ int sp__wait(sp_socket_t s, int events, int timeout_ms)
 int sp__set_nonblocking(sp_socket_t s, int on)
 {
     u_long mode = (u_long)on;
-    if (ioctlsocket((SOCKET)s, FIONBIO, &mode) == SOCKET_ERROR)
+    if (ioctlsocket((SOCKET)s, (long)FIONBIO, &mode) == SOCKET_ERROR)
         return sp__fail_last();
     return 0;
 }
@@ -470,7 +504,7 @@ static int unknown_option(int rc)
  * Both are always set, so a 0 ("keep the system's value") becomes Windows' default: 2 h
  * idle, 1 s interval. The probe count cannot be set (it is 10): SP_ENOPROTOOPT if asked.
  */
-static int keepalive_vals(sp_socket_t s, int idle_s, int interval_s, int count)
+static int keepalive_vals(sp_socket_t s, int idle_s, int interval_s)
 {
     struct tcp_keepalive ka;
     DWORD bytes = 0;
@@ -480,29 +514,42 @@ static int keepalive_vals(sp_socket_t s, int idle_s, int interval_s, int count)
     if (WSAIoctl((SOCKET)s, SIO_KEEPALIVE_VALS, &ka, sizeof ka, NULL, 0, &bytes, NULL, NULL) ==
         SOCKET_ERROR)
         return sp__fail_last();
-    return count > 0 ? sp__fail(WSAENOPROTOOPT) : 0;
+    return 0;
 }
 
-/* The common code's limits (backend.h) keep idle and interval within SIO_KEEPALIVE_VALS'
- * milliseconds and the count within what TCP_KEEPCNT takes. */
+/*
+ * The common code's limits (backend.h) keep idle and interval within SIO_KEEPALIVE_VALS'
+ * milliseconds and the count within what TCP_KEEPCNT takes. Before Windows 10 1709 (and
+ * under Wine) the count cannot be set: keepalive is on with the system's count (10), and
+ * the result is SP_KEEPALIVE_PARTIAL, not a failure (sp__keepalive_result).
+ */
 int sp__set_keepalive(sp_socket_t s, int on, int idle_s, int interval_s, int count)
 {
+    unsigned asked = (idle_s > 0 ? SP__KA_IDLE : 0u) | (interval_s > 0 ? SP__KA_INTVL : 0u) |
+                     (count > 0 ? SP__KA_CNT : 0u),
+             applied = 0;
     int saved = sp_last_native_error();
     int rc = set_int_opt(s, SOL_SOCKET, SO_KEEPALIVE, on);
     if (rc != 0 || on == 0)
         return rc;
-    if (idle_s > 0)
-        rc = set_dword_opt(s, IPPROTO_TCP, TCP_KEEPIDLE, (DWORD)idle_s);
-    if (rc == 0 && interval_s > 0)
-        rc = set_dword_opt(s, IPPROTO_TCP, TCP_KEEPINTVL, (DWORD)interval_s);
-    if (rc == 0 && count > 0)
-        rc = set_dword_opt(s, IPPROTO_TCP, TCP_KEEPCNT, (DWORD)count);
+    if (idle_s > 0 && (rc = set_dword_opt(s, IPPROTO_TCP, TCP_KEEPIDLE, (DWORD)idle_s)) == 0)
+        applied |= SP__KA_IDLE;
+    if (rc == 0 && interval_s > 0 &&
+        (rc = set_dword_opt(s, IPPROTO_TCP, TCP_KEEPINTVL, (DWORD)interval_s)) == 0)
+        applied |= SP__KA_INTVL;
+    if (rc == 0 && count > 0 &&
+        (rc = set_dword_opt(s, IPPROTO_TCP, TCP_KEEPCNT, (DWORD)count)) == 0)
+        applied |= SP__KA_CNT;
     if (unknown_option(rc)) {
-        rc = keepalive_vals(s, idle_s, interval_s, count);
-        if (rc == 0)
+        /* no TCP_KEEP* here: idle and interval together, in ms; the count stays 10 */
+        rc =
+            (asked & (SP__KA_IDLE | SP__KA_INTVL)) != 0 ? keepalive_vals(s, idle_s, interval_s) : 0;
+        if (rc == 0) {
             restore_native(saved);
+            applied = asked & (SP__KA_IDLE | SP__KA_INTVL);
+        }
     }
-    return rc;
+    return rc != 0 ? rc : sp__keepalive_result(asked, applied);
 }
 
 /* The values not asked for, or not readable, stay as the caller set them (-1). */
