@@ -1111,8 +1111,9 @@ TEST_F(FaultProcPort, SecondProcessCannotBindHeldPortEvenWithReuseAddr)
 #elif defined(_WIN32)
     /* so does Wine; real Windows allows it beside SO_EXCLUSIVEADDRUSE by Microsoft's table
      * ("Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE"): only the Wine run asserts it */
-    if (is_wine())
+    if (is_wine()) {
         EXPECT_EQ(0, wild) << "another process bound the wildcard beside a held address (Wine)";
+    }
 #endif
     if (wild > 0)
         std::printf("[   NOTE   ] the wildcard bind beside a held address succeeded: allowed on "
