@@ -631,7 +631,8 @@ TEST_P(ServerAsync, TenThousandConnectionTimers)
     std::printf("[ MEASURED ] 10,000 connection timers added in %.2f ms, 5,000 cancelled in "
                 "%.2f ms\n",
                 add, cancel);
-    const double limit = is_valgrind() ? 5000 : 500;
+    /* a sorted list would take ~n^2/2 = 5e7 steps per 10,000 (tens of ms at best) */
+    const double limit = is_valgrind() || is_wine() ? 2000 : 100;
     EXPECT_LT(add, limit);
     EXPECT_LT(cancel, limit);
     EXPECT_EQ("fired 5000", recv(a, &d.d, 5000));

@@ -346,7 +346,8 @@ typedef void (*sp_timer_fn)(sp_timer *t, void *arg);
  * a connection without timers. Call it from the connection's handler thread.
  * @param c         the connection.
  * @param out       receives the timer (for sp_timer_cancel()); may be NULL.
- * @param delay_ms  the first run, from now (0: at the next pass of the thread's loop).
+ * @param delay_ms  the first run, from now: never earlier (0: at the next pass of the
+ *                  thread's loop).
  * @param repeat_ms the period afterwards; 0: one shot (freed after it ran).
  * @param fn        the callback.
  * @param arg       its argument.

@@ -221,7 +221,9 @@ static int add(sp__theap *h, sp_conn *c, sp_timer **out, int delay_ms, int repea
     t = (sp_timer *)calloc(1, sizeof *t);
     if (t == NULL)
         return SP_ENOMEM;
-    t->due = sp__now_ms() + (uint64_t)delay_ms;
+    /* the clock's millisecond is already under way: one more, so that it never runs
+     * before delay_ms have passed */
+    t->due = sp__now_ms() + (uint64_t)delay_ms + (delay_ms > 0 ? 1 : 0);
     t->fn = fn;
     t->arg = arg;
     t->heap = h;
