@@ -137,7 +137,7 @@ void on_killer(sp_timer *, void *arg)
 {
     sp_conn *c = (sp_conn *)arg;
     ConnState *st = (ConnState *)sp_conn_user(c);
-    EXPECT_OK(sp_timer_cancel(st->victim)); /* another, from a callback */
+    EXPECT_OK(sp_timer_cancel(st->victim));                   /* another, from a callback */
     EXPECT_OK(sp_conn_timer(c, nullptr, 10, 0, on_added, c)); /* and a new one */
 }
 void on_tick(sp_timer *, void *arg)

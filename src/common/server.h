@@ -108,8 +108,8 @@ typedef struct sp__conn_blocking {
     sp__mutex send_lock;
     int send_error; /* the first transfer error of sp_conn_send (under send_lock) */
     sp__thread *thread;
-    sp__atomic done; /* the thread has finished: join it */
-    int refs;        /* thread model: broadcasts sending to it (under the server's lock) */
+    sp__atomic done;  /* the thread has finished: join it */
+    int refs;         /* thread model: broadcasts sending to it (under the server's lock) */
     sp__theap timers; /* its timers, run by its connection loop */
 } sp__conn_blocking;
 

@@ -23,8 +23,8 @@ int sp_conn_peer(const sp_conn *c, sp_addr *out)
         return SP_EINVAL;
     /* out is zeroed: trimmed zero bytes come back as they were */
     memcpy(out->u.bytes, peer_bytes(c), c->peer_len & ~SP__PEER_TRIMMED);
-    out->len = (c->peer_len & ~SP__PEER_TRIMMED) +
-               ((c->peer_len & SP__PEER_TRIMMED) ? SP__PEER_TRIM : 0);
+    out->len =
+        (c->peer_len & ~SP__PEER_TRIMMED) + ((c->peer_len & SP__PEER_TRIMMED) ? SP__PEER_TRIM : 0);
     return 0;
 }
 
@@ -36,8 +36,8 @@ sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
     size_t plen = peer->len < SP__PEER_TRIMMED ? peer->len : 0;
     unsigned char trim = 0;
     sp_conn *c;
-    if (plen >= SP__PEER_TRIM && memcmp(peer->u.bytes + plen - SP__PEER_TRIM, zeros,
-                                        SP__PEER_TRIM) == 0) {
+    if (plen >= SP__PEER_TRIM &&
+        memcmp(peer->u.bytes + plen - SP__PEER_TRIM, zeros, SP__PEER_TRIM) == 0) {
         plen -= SP__PEER_TRIM; /* IPv4's sin_zero: not stored */
         trim = SP__PEER_TRIMMED;
     }

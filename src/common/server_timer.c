@@ -290,9 +290,9 @@ int sp__timers_timeout(const sp__theap *h, uint64_t now, int t)
     int left;
     if (h->n == 0)
         return t;
-    left = h->v[0]->due <= now                           ? 0
+    left = h->v[0]->due <= now                      ? 0
            : h->v[0]->due - now > (uint64_t)INT_MAX ? INT_MAX
-                                                        : (int)(h->v[0]->due - now);
+                                                    : (int)(h->v[0]->due - now);
     return t < 0 || left < t ? left : t;
 }
 
