@@ -100,8 +100,9 @@ static void heap_remove(sp__theap *h, size_t i)
 
 static size_t slot_of(const sp__tmap *m, const sp_conn *c)
 {
-    uintptr_t k = (uintptr_t)c >> 4;
-    return (size_t)((k * (uintptr_t)0x9E3779B97F4A7C15u) & (m->cap - 1));
+    /* Fibonacci hashing of the pointer (its low bits are the allocator's alignment) */
+    uintptr_t k = ((uintptr_t)c >> 4) * (uintptr_t)2654435761u;
+    return (size_t)((k ^ (k >> 16)) & (m->cap - 1));
 }
 
 static sp_timer **map_find(const sp__tmap *m, const sp_conn *c)
