@@ -126,9 +126,6 @@ void sp__conn_serve_blocking(sp_conn *c)
     while (c->close_reason < 0) {
         uint64_t now = sp__now_ms();
         int timeout, r;
-        sp__timers_run(&SP__BLOCKING(c)->timers, now); /* its timers, on its thread */
-        if (c->close_reason >= 0)
-            break;
         if (stop_at == 0 && sp__atomic_load(&srv->stopping))
             stop_at = now + (uint64_t)srv->cfg.grace_ms;
         if (stop_at != 0 && (sp__conn_between_messages(c) || now >= stop_at)) {
@@ -143,6 +140,7 @@ void sp__conn_serve_blocking(sp_conn *c)
             last = sp__now_ms(); /* a whole message: the idle clock restarts */
             continue;
         }
+        sp__timers_run(&SP__BLOCKING(c)->timers, now); /* its timers, on its thread */
         if (c->close_reason >= 0)
             break;
         timeout = ms_until(idle > 0 ? last + (uint64_t)idle : 0, now);

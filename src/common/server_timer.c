@@ -122,7 +122,9 @@ static int map_grow(sp__tmap *m)
     size_t i;
     g.cap = m->cap ? m->cap * 2 : 16;
     g.count = 0;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized right */
     g.keys = (sp_conn **)calloc(g.cap, sizeof *g.keys);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized right */
     g.heads = (sp_timer **)calloc(g.cap, sizeof *g.heads);
     if (g.keys == NULL || g.heads == NULL) {
         free((void *)g.keys);
@@ -303,7 +305,8 @@ void sp__timers_run(sp__theap *h, uint64_t now)
     size_t budget = h->n;
     while (budget-- > 0 && h->n > 0 && h->v[0]->due <= now) {
         sp_timer *t = h->v[0];
-        if (t->period > 0) { /* rescheduled before it runs: no allocation, no drift */
+        const int repeating = t->period > 0;
+        if (repeating) { /* rescheduled before it runs: no allocation, no drift */
             uint64_t p = (uint64_t)t->period;
             t->due += p;
             if (t->due <= now)
@@ -317,10 +320,10 @@ void sp__timers_run(sp__theap *h, uint64_t now)
         t->fn(t, t->arg);
         h->running = NULL;
         if (t->cancelled) {
-            if (t->period > 0)
+            if (repeating)
                 heap_remove(h, t->index);
             release(t);
-        } else if (t->period == 0) {
+        } else if (!repeating) {
             release(t);
         }
     }
