@@ -140,6 +140,7 @@ void sp__conn_serve_blocking(sp_conn *c)
             last = sp__now_ms(); /* a whole message: the idle clock restarts */
             continue;
         }
+        sp__timers_run(&SP__BLOCKING(c)->timers, now); /* its timers, on its thread */
         if (c->close_reason >= 0)
             break;
         timeout = ms_until(idle > 0 ? last + (uint64_t)idle : 0, now);
@@ -147,6 +148,7 @@ void sp__conn_serve_blocking(sp_conn *c)
             int g = ms_until(stop_at, now);
             timeout = timeout < 0 || g < timeout ? g : timeout;
         }
+        timeout = sp__timers_timeout(&SP__BLOCKING(c)->timers, now, timeout);
         r = wait_readable(c, timeout, stop_at == 0);
         if (r < 0) {
             sp__conn_end(c, SP_CLOSE_ERROR, r);
@@ -158,6 +160,7 @@ void sp__conn_serve_blocking(sp_conn *c)
     }
     if (h->on_close)
         h->on_close(c, c->close_reason, c->close_error);
+    sp__timers_conn_closed(c); /* after on_close, which may cancel them itself */
     free(buf);
     sp__mutex_lock(&SP__BLOCKING(c)->send_lock); /* a broadcast may be sending on it */
     sp_close(c->reg.sock);
@@ -182,7 +185,9 @@ int sp__blocking_run(sp_server *srv)
     int rc = sp__accept_setup(srv);
     while (rc == 0) {
         int n, i, stopping;
-        n = sp_poller_wait(srv->poller, evs, EV_BATCH, sp__accept_timeout(srv, sp->timeout(srv)));
+        n = sp_poller_wait(srv->poller, evs, EV_BATCH,
+                           sp__timers_timeout(&srv->timers, sp__now_ms(),
+                                              sp__accept_timeout(srv, sp->timeout(srv))));
         if (n < 0) {
             rc = n;
             break;
@@ -198,6 +203,7 @@ int sp__blocking_run(sp_server *srv)
                 sp->reap(srv, &evs[i]);
         }
         sp->reap(srv, NULL); /* first: what ended frees room for new connections */
+        sp__timers_run(&srv->timers, sp__now_ms()); /* the server's, on this thread */
         stopping = sp__atomic_load(&srv->stopping) != 0;
         sp__accept_resume(srv, stopping);
         if (stopping)
