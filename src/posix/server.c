@@ -248,8 +248,10 @@ static void fork_finish(sp_server *srv)
 static const sp__spawner fork_spawner = {fork_spawn, fork_reap, fork_finish, fork_timeout};
 
 static const sp__model fork_model = {
-    SP_MODEL_FORK,     sizeof(sp__conn_blocking), 1,    sp__blocking_run,
-    sp__blocking_send, sp__blocking_close,        NULL, &fork_spawner,
+    SP_MODEL_FORK,           sizeof(sp__conn_blocking), 1,
+    sp__blocking_run,        sp__blocking_output,       sp__blocking_queued,
+    sp__blocking_want_drain, sp__blocking_close,        NULL,
+    &fork_spawner,
 };
 
 const sp__model *sp__server_fork_model(void)
