@@ -25,14 +25,15 @@
 extern "C" {
 #endif
 
-#define SP__MAX_LISTENERS 8
-#define SP__READ_CHUNK    65536 /* raw reads and the event model's shared decoder */
-#define SP__STAGE_CAP     65536 /* event model: the replies one read's messages gather */
-#define SP__STAGE_SMALL   4096  /* event model: larger replies are never copied */
-#define SP__ACCEPT_BURST  64    /* accepts per listener readiness */
-#define SP__BACKOFF_MS    100   /* after EMFILE/ENFILE, accept again this much later */
-#define SP__BSTAGE_CAP    16384 /* blocking models: the replies one read's messages gather */
-#define SP__OUT_IOV       (SP_CONN_IOV_MAX + 3) /* stage, frame header, parts, delimiter */
+#define SP__MAX_LISTENERS  8
+#define SP__READ_CHUNK     65536 /* raw reads and the event model's shared decoder */
+#define SP__STAGE_CAP      65536 /* event model: the replies one read's messages gather */
+#define SP__STAGE_SMALL    4096  /* event model: larger replies are never copied */
+#define SP__ACCEPT_BURST   64    /* accepts per listener readiness */
+#define SP__BACKOFF_MS     100   /* after EMFILE/ENFILE, accept again this much later */
+#define SP__BSTAGE_CAP     16384 /* blocking models: the replies one read's messages gather */
+#define SP__STOP_MARGIN_MS 250   /* fork: after the grace period, before SIGTERM */
+#define SP__OUT_IOV        (SP_CONN_IOV_MAX + 3) /* stage, frame header, parts, delimiter */
 
 /*
  * A connection. The event model allocates just this struct, with the peer's sockaddr

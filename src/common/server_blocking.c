@@ -178,13 +178,14 @@ void sp__blocking_close(sp_conn *c)
     sp__conn_end(c, SP_CLOSE_HANDLER, 0); /* on the connection's own thread */
 }
 
-/* Gather replies from now (on), or send what was gathered (off). */
-static void set_batching(sp_conn *c, int on)
+/* Gather small replies from now (on) or not (off: the next reply takes the stage with
+ * it); flush: send what was gathered now. */
+static void set_batching(sp_conn *c, int on, int flush)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     sp__mutex_lock(&b->send_lock);
     b->batching = on;
-    if (!on && b->stage_len > 0)
+    if (flush && b->stage_len > 0)
         (void)send_with_stage(c, NULL, 0);
     sp__mutex_unlock(&b->send_lock);
 }
@@ -214,7 +215,7 @@ static void after_callback(sp_conn *c, int rc)
 {
     handler_returned(c, rc);
     while (c->close_reason < 0 && (c->flags & SP__CONN_DRAIN)) {
-        set_batching(c, 0);
+        set_batching(c, 0, 1);
         handler_returned(c, 0);
         if (c->close_reason >= 0 || stop_seen(c))
             break; /* stopping: the loop closes it between messages */
@@ -227,7 +228,7 @@ static void after_callback(sp_conn *c, int rc)
 /* Raw bytes to on_data, their replies gathered. */
 static void deliver_data(sp_conn *c, const void *p, size_t n)
 {
-    set_batching(c, 1);
+    set_batching(c, 1, 0);
     after_callback(c, c->srv->cfg.handler->on_data(c, p, n));
 }
 
@@ -254,7 +255,7 @@ static int deliver_one(sp_conn *c)
     sp_frame_msg msg;
     int rc = sp_frame_decoder_next(c->dec, &msg);
     if (rc == 1) {
-        set_batching(c, sp_frame_decoder_pending(c->dec) > 0);
+        set_batching(c, sp_frame_decoder_pending(c->dec) > 0, 0);
         after_callback(c, c->srv->cfg.handler->on_message(c, msg.data, msg.len));
         if ((c->flags & SP__CONN_RAW) && c->close_reason < 0) {
             const void *p;
@@ -299,7 +300,7 @@ void sp__conn_serve_blocking(sp_conn *c)
             last = sp__now_ms(); /* a whole message: the idle clock restarts */
             continue;
         }
-        set_batching(c, 0); /* the replies gathered go out before the next read */
+        set_batching(c, 0, 1); /* the replies gathered go out before the next read */
         handler_returned(c, 0);
         if (c->close_reason >= 0)
             break;
@@ -315,7 +316,7 @@ void sp__conn_serve_blocking(sp_conn *c)
                 last = sp__now_ms();
         }
     }
-    set_batching(c, 0); /* before on_close (a failed send changes no reason now) */
+    set_batching(c, 0, 1); /* before on_close (a failed send changes no reason now) */
     if (h->on_close)
         h->on_close(c, c->close_reason, c->close_error);
     free(buf);

@@ -229,7 +229,9 @@ static void fork_finish(sp_server *srv)
     if (st == NULL)
         return;
     sp__accept_watch(srv, 0);
-    wait_children(srv, st, sp__now_ms() + (uint64_t)srv->cfg.grace_ms);
+    /* a child cuts its own blocked send at the grace period counted from when it saw
+     * the stop, a little after this: a margin before the signals */
+    wait_children(srv, st, sp__now_ms() + (uint64_t)srv->cfg.grace_ms + SP__STOP_MARGIN_MS);
     if (st->n > 0) {
         for (i = 0; i < st->n; i++)
             kill(st->kids[i].pid, SIGTERM);
