@@ -135,7 +135,7 @@ void on_close(sp_conn *c, int reason, int error)
     g_seen->closed.push_back(cl);
 }
 
-const sp_server_handler handler = {nullptr, on_message, nullptr, on_close};
+const sp_server_handler handler = {nullptr, on_message, nullptr, on_close, nullptr};
 
 std::string close_str(const Closed &c)
 {

@@ -85,7 +85,7 @@ void on_close(sp_conn *, int reason, int)
     g_seen->closes++;
 }
 
-const sp_server_handler handler = {on_open, on_message, nullptr, on_close};
+const sp_server_handler handler = {on_open, on_message, nullptr, on_close, nullptr};
 
 /* A model, and for the event model the poller backend it runs on (SOCKPORT_POLLER). It
  * converts to the model, which is what most tests look at. */
@@ -391,7 +391,7 @@ int on_data_echo(sp_conn *c, const void *data, size_t len)
     return sp_conn_send(c, data, len);
 }
 
-const sp_server_handler raw_handler = {on_open, nullptr, on_data_echo, on_close};
+const sp_server_handler raw_handler = {on_open, nullptr, on_data_echo, on_close, nullptr};
 
 TEST_P(Server, IdleTimeoutCountsEveryRawByte)
 {

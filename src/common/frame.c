@@ -866,3 +866,10 @@ int sp_frame_recv(sp_socket_t s, sp_frame_decoder *d, sp_frame_msg *out, int tim
             return sp_frame_decoder_pending(d) > 0 ? SP_EEOF : 0;
     }
 }
+
+size_t sp__frame_decoder_rest(const sp_frame_decoder *d, const void **p)
+{
+    size_t n;
+    *p = view(d, &n);
+    return n;
+}
