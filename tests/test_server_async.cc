@@ -213,7 +213,7 @@ int h_message(sp_conn *c, const void *msg, size_t len)
     return sp_conn_send(c, msg, len);
 }
 
-const sp_server_handler kHandler = {h_open, h_message, nullptr, h_close};
+const sp_server_handler kHandler = {h_open, h_message, nullptr, h_close, nullptr};
 
 class ServerAsync : public SpTest, public ::testing::WithParamInterface<int>
 {
@@ -525,7 +525,7 @@ TEST_P(ServerAsync, HoldAndReleaseAcrossCloseFromManyThreads)
 {
     if (GetParam() == SP_MODEL_FORK)
         GTEST_SKIP() << "the holders would be threads of the child: covered by the other models";
-    static const sp_server_handler h = {nullptr, holding_message, nullptr, nullptr};
+    static const sp_server_handler h = {nullptr, holding_message, nullptr, nullptr, nullptr};
     cfg_.handler = &h;
     g_hold_epipe = g_holders_done = g_open_after = g_closed_wrong = 0;
     start();
