@@ -213,24 +213,73 @@ int sp_server_run(sp_server *srv)
     return run_body(srv);
 }
 
+/* sp_server_start waits on this (on its stack) until the run is ready or has ended. */
+struct sp__start_wait {
+    sp__cond cond;
+    int done; /* under srv->lock */
+    int rc;   /* the run's error when it ended before it was ready */
+};
+
+/* Wake sp_server_start, if it waits: ready (rc 0), or the run ended with rc. Once. */
+static void start_done(sp_server *srv, int rc)
+{
+    struct sp__start_wait *w;
+    sp__mutex_lock(&srv->lock);
+    w = srv->start_wait;
+    srv->start_wait = NULL; /* the waiter's memory is not touched after this */
+    if (w != NULL) {
+        w->done = 1;
+        w->rc = rc;
+        sp__cond_signal(&w->cond);
+    }
+    sp__mutex_unlock(&srv->lock);
+}
+
+void sp__server_ready(sp_server *srv)
+{
+    start_done(srv, 0);
+}
+
 static void runner(void *arg)
 {
     sp_server *srv = (sp_server *)arg;
-    srv->run_result = run_body(srv);
+    int rc = run_body(srv);
+    srv->run_result = rc;
+    /* a run that ended before it was ready (a setup error): sp_server_start returns it */
+    start_done(srv, rc != 0 ? rc : SP_EUNKNOWN);
 }
 
 int sp_server_start(sp_server *srv)
 {
+    struct sp__start_wait w;
     int rc;
     if (srv == NULL || srv->runner != NULL || srv->running || srv->nlisteners == 0)
         return SP_EINVAL;
-    srv->running = 1; /* before the thread: a second start or run is refused at once */
+    rc = sp__cond_init(&w.cond);
+    if (rc != 0)
+        return rc;
+    w.done = 0;
+    w.rc = 0;
+    srv->running = 1;     /* before the thread: a second start or run is refused at once */
+    srv->start_wait = &w; /* no thread yet: no lock needed */
     rc = sp__thread_start(&srv->runner, runner, srv);
     if (rc != 0) {
         srv->runner = NULL;
         srv->running = 0;
+        srv->start_wait = NULL;
+        sp__cond_destroy(&w.cond);
+        return rc;
     }
-    return rc;
+    sp__mutex_lock(&srv->lock);
+    while (!w.done)
+        (void)sp__cond_wait(&w.cond, &srv->lock, -1);
+    sp__mutex_unlock(&srv->lock);
+    sp__cond_destroy(&w.cond);
+    if (w.rc != 0) { /* the run has ended: nothing for sp_server_wait */
+        sp__thread_join(srv->runner);
+        srv->runner = NULL;
+    }
+    return w.rc;
 }
 
 int sp_server_wait(sp_server *srv)

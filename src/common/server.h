@@ -128,7 +128,8 @@ struct sp_server {
     int running;
     sp__thread *runner; /* sp_server_start's thread */
     int run_result;
-    void *spawn_state; /* the spawner's (fork model: its children) */
+    struct sp__start_wait *start_wait; /* sp_server_start waiting for the run to be ready */
+    void *spawn_state;                 /* the spawner's (fork model: its children) */
     /* accepting (every model): the listeners and the waker are registered with poller */
     sp_poller *poller;
     int accepting;          /* listeners watched for reading */
@@ -142,6 +143,12 @@ struct sp_server {
     size_t stage_len;
     sp_conn *batching; /* the connection whose messages are being delivered */
 };
+
+/* ---- lifecycle (server.c) ------------------------------------------------------------- */
+
+/* The run is ready: its poller made, the listeners and the waker registered (called once
+ * by sp__accept_setup). sp_server_start, waiting for it, returns. */
+void sp__server_ready(sp_server *srv);
 
 /* ---- the connection rules (server_conn.c) --------------------------------------------- */
 
