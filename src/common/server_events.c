@@ -106,12 +106,17 @@ static size_t deliver_read(sp_conn *c, const unsigned char *p, size_t n)
     int (*on_message)(sp_conn *, const void *, size_t) = srv->cfg.handler->on_message;
     size_t done = 0, adv;
     sp_frame_msg msg;
-    sp__ev_begin_batch(c);
-    while (!(c->flags & SP__CONN_PAUSED) && c->close_reason < 0 &&
+    int batch = 0;
+    while (done < n && !(c->flags & SP__CONN_PAUSED) && c->close_reason < 0 &&
            sp__frame_split(f, p + done, n - done, &msg, &adv)) {
         int rc;
         done += adv;
-        /* the last message of the read with nothing staged: its reply needs no stage */
+        /* replies wait in the stage while more messages follow (one send for all); a
+         * read of one message has no batch: its reply goes out at once */
+        if (done < n && !batch) {
+            sp__ev_begin_batch(c);
+            batch = 1;
+        }
         srv->batching = srv->stage_len > 0 || done < n ? c : NULL;
         /* a whole message: the idle clock restarts */
         c->last_active = (uint32_t)srv->now;
@@ -121,7 +126,8 @@ static size_t deliver_read(sp_conn *c, const unsigned char *p, size_t n)
         if (c->close_reason >= 0)
             sp__ev_enlist(c);
     }
-    sp__ev_end_batch(c);
+    if (batch)
+        sp__ev_end_batch(c);
     return done;
 }
 
