@@ -292,12 +292,15 @@ static void on_event(sp_server *srv, const sp_event *e)
     }
     {
         sp_conn *c = (sp_conn *)e->data;
-        if ((e->events & (SP_EV_READ | SP_EV_ERROR | SP_EV_HUP)) && c->close_reason < 0 &&
+        const int events = e->events; /* read once: the handlers' calls come between */
+        if ((events & (SP_EV_READ | SP_EV_ERROR | SP_EV_HUP)) && c->close_reason < 0 &&
             !(c->flags & SP__CONN_PAUSED))
             read_some(c);
-        if ((e->events & SP_EV_WRITE) && c->reg.sock != SP_INVALID_SOCKET)
+        if (!(events & (SP_EV_WRITE | SP_EV_ERROR)))
+            return; /* the common case: readable only */
+        if ((events & SP_EV_WRITE) && c->reg.sock != SP_INVALID_SOCKET)
             sp__ev_flush(c);
-        if ((e->events & SP_EV_ERROR) && !(e->events & (SP_EV_READ | SP_EV_WRITE)))
+        if ((events & SP_EV_ERROR) && !(events & (SP_EV_READ | SP_EV_WRITE)))
             sp__ev_mark_closing(c, SP_CLOSE_ERROR, sp_socket_error(c->reg.sock));
     }
 }
