@@ -213,24 +213,14 @@ int sp_server_run(sp_server *srv)
     return run_body(srv);
 }
 
-/* sp_server_start waits on this (on its stack) until the run is ready or has ended. */
-struct sp__start_wait {
-    sp__cond cond;
-    int done; /* under srv->lock */
-    int rc;   /* the run's error when it ended before it was ready */
-};
-
 /* Wake sp_server_start, if it waits: ready (rc 0), or the run ended with rc. Once. */
 static void start_done(sp_server *srv, int rc)
 {
-    struct sp__start_wait *w;
     sp__mutex_lock(&srv->lock);
-    w = srv->start_wait;
-    srv->start_wait = NULL; /* the waiter's memory is not touched after this */
-    if (w != NULL) {
-        w->done = 1;
-        w->rc = rc;
-        sp__cond_signal(&w->cond);
+    if (srv->start_waiting && !srv->start_done) {
+        srv->start_done = 1;
+        srv->start_rc = rc;
+        sp__cond_signal(&srv->start_cond);
     }
     sp__mutex_unlock(&srv->lock);
 }
@@ -251,35 +241,35 @@ static void runner(void *arg)
 
 int sp_server_start(sp_server *srv)
 {
-    struct sp__start_wait w;
     int rc;
     if (srv == NULL || srv->runner != NULL || srv->running || srv->nlisteners == 0)
         return SP_EINVAL;
-    rc = sp__cond_init(&w.cond);
+    rc = sp__cond_init(&srv->start_cond);
     if (rc != 0)
         return rc;
-    w.done = 0;
-    w.rc = 0;
-    srv->running = 1;     /* before the thread: a second start or run is refused at once */
-    srv->start_wait = &w; /* no thread yet: no lock needed */
+    srv->running = 1;       /* before the thread: a second start or run is refused at once */
+    srv->start_waiting = 1; /* no thread yet: no lock needed */
+    srv->start_done = 0;
+    srv->start_rc = 0;
     rc = sp__thread_start(&srv->runner, runner, srv);
-    if (rc != 0) {
+    if (rc == 0) {
+        sp__mutex_lock(&srv->lock);
+        while (!srv->start_done)
+            (void)sp__cond_wait(&srv->start_cond, &srv->lock, -1);
+        srv->start_waiting = 0;
+        rc = srv->start_rc;
+        sp__mutex_unlock(&srv->lock);
+        if (rc != 0) { /* the run has ended: nothing for sp_server_wait */
+            sp__thread_join(srv->runner);
+            srv->runner = NULL;
+        }
+    } else {
         srv->runner = NULL;
         srv->running = 0;
-        srv->start_wait = NULL;
-        sp__cond_destroy(&w.cond);
-        return rc;
+        srv->start_waiting = 0;
     }
-    sp__mutex_lock(&srv->lock);
-    while (!w.done)
-        (void)sp__cond_wait(&w.cond, &srv->lock, -1);
-    sp__mutex_unlock(&srv->lock);
-    sp__cond_destroy(&w.cond);
-    if (w.rc != 0) { /* the run has ended: nothing for sp_server_wait */
-        sp__thread_join(srv->runner);
-        srv->runner = NULL;
-    }
-    return w.rc;
+    sp__cond_destroy(&srv->start_cond);
+    return rc;
 }
 
 int sp_server_wait(sp_server *srv)

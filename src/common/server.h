@@ -128,8 +128,12 @@ struct sp_server {
     int running;
     sp__thread *runner; /* sp_server_start's thread */
     int run_result;
-    struct sp__start_wait *start_wait; /* sp_server_start waiting for the run to be ready */
-    void *spawn_state;                 /* the spawner's (fork model: its children) */
+    /* sp_server_start waits (on start_cond, under lock) until the run is ready or ended */
+    sp__cond start_cond;
+    int start_waiting; /* a start waits: start_done / start_rc tell it */
+    int start_done;
+    int start_rc;      /* the run's error when it ended before it was ready */
+    void *spawn_state; /* the spawner's (fork model: its children) */
     /* accepting (every model): the listeners and the waker are registered with poller */
     sp_poller *poller;
     int accepting;          /* listeners watched for reading */

@@ -340,7 +340,7 @@ static int loop_timeout(const sp_server *srv, uint64_t stop_at)
 
 static int events_setup(sp_server *srv)
 {
-    int rc = 0;
+    /* the read buffer: raw reads, and framed reads between messages (server_events.c) */
     if ((srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
     if ((srv->stage = (char *)malloc(SP__STAGE_CAP)) == NULL)
@@ -348,9 +348,7 @@ static int events_setup(sp_server *srv)
     srv->stage_len = 0;
     srv->batching = NULL;
     srv->closing = NULL;
-    if (rc == 0)
-        rc = sp__accept_setup(srv);
-    return rc;
+    return sp__accept_setup(srv);
 }
 
 static int run_events(sp_server *srv)
