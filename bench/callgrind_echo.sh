@@ -98,6 +98,7 @@ measure() {
 }
 
 printf '### Callgrind: user-space instructions per round trip, pingpong %s x %s B\n\n' "$CONNS" "$SIZE"
+# shellcheck disable=SC2016 # the backquotes are Markdown
 printf -- '- command: `ROW=%s S1=%s S2=%s bench/callgrind_echo.sh` (%s)\n' "$ROW" "$S1" "$S2" \
     "$(valgrind --version)"
 printf -- '- (Ir(%s s run) - Ir(%s s run)) / (echoes(%s s) - echoes(%s s)): start, accepts,\n' \
@@ -142,7 +143,9 @@ fn_costs() {
 if [ "$TOP" -gt 0 ] && command -v callgrind_annotate > /dev/null; then
     while read -r kind ipr d; do
         [ "$ipr" = - ] && continue
-        [ -f "$TMP/$kind.long.cg" ] && [ -f "$TMP/$kind.short.cg" ] || continue
+        if [ ! -f "$TMP/$kind.long.cg" ] || [ ! -f "$TMP/$kind.short.cg" ]; then
+            continue
+        fi
         fn_costs "$TMP/$kind.short.cg" > "$TMP/fs"
         fn_costs "$TMP/$kind.long.cg" > "$TMP/fl"
         printf '\n%s: the %s costliest functions, self instructions per round trip (same\n' "$kind" "$TOP"
