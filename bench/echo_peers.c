@@ -26,7 +26,9 @@
  *       and the connections closed in order. With -p, the server's CPU time over the
  *       measured window (run time of the threads of PID and of its children, from
  *       /proc/.../schedstat). Prints one line:
- *       "rt=N seconds=S rt_per_s=R mb_per_s=M p50_us=A p99_us=B cpu_us_per_rt=C errors=E"
+ *       "rt=N seconds=S rt_per_s=R mb_per_s=M p50_us=A p99_us=B cpu_us_per_rt=C errors=E
+ *       rt_all=T" (T: every echo received, warm-up and drain included: bench/callgrind_echo.sh
+ *       divides the server's instruction count by it)
  *
  *   sockport_bench_echo load idle ADDRESS N [FIRST]
  *       Open N connections (IPv4: bound to 127.0.0.2 .. 127.0.0.17 in turn, from the
@@ -1206,7 +1208,7 @@ static int run_load(const char *address, long conns, size_t size, double seconds
     ld_conn *cs = (ld_conn *)calloc((size_t)conns, sizeof *cs);
     uint64_t *t0s = (uint64_t *)calloc((size_t)conns * k, sizeof *t0s);
     struct epoll_event events[256];
-    uint64_t rt = 0, errors = 0, t_start, t_end, t_drain, t;
+    uint64_t rt = 0, rt_all = 0, errors = 0, t_start, t_end, t_drain, t;
     long long cpu0 = 0, cpu1 = 0;
     long i, open = 0, busy, served = 0;
     int phase = 0; /* 0 warm-up, 1 measuring, 2 draining */
@@ -1338,6 +1340,7 @@ static int run_load(const char *address, long conns, size_t size, double seconds
                     c->head = (c->head + 1) % k;
                     c->inflight--;
                     c->rpos = 0;
+                    rt_all++;
                     if (!c->served) {
                         c->served = 1;
                         served++;
@@ -1386,12 +1389,13 @@ static int run_load(const char *address, long conns, size_t size, double seconds
         double elapsed = t_end > t_start ? (double)(t_end - t_start) * 1e-9 : 0.0;
         double cpu_us = (double)(cpu1 - cpu0) / 1e3;
         printf("rt=%llu seconds=%.3f rt_per_s=%.0f mb_per_s=%.1f p50_us=%.1f p99_us=%.1f "
-               "cpu_us_per_rt=%.3f errors=%llu\n",
+               "cpu_us_per_rt=%.3f errors=%llu rt_all=%llu\n",
                (unsigned long long)rt, elapsed, elapsed > 0 ? (double)rt / elapsed : 0.0,
                elapsed > 0 ? (double)rt * (double)size / elapsed / 1e6 : 0.0,
                rt ? hist_percentile(hist, rt, 0.50) : 0.0,
                rt ? hist_percentile(hist, rt, 0.99) : 0.0,
-               server_pid > 0 && rt ? cpu_us / (double)rt : 0.0, (unsigned long long)errors);
+               server_pid > 0 && rt ? cpu_us / (double)rt : 0.0, (unsigned long long)errors,
+               (unsigned long long)rt_all);
     }
     free(r.frame);
     free(r.frames);

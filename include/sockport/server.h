@@ -172,16 +172,21 @@ SP_API int sp_server_run(sp_server *srv);
 
 /**
  * sp_server_run() on a thread of its own, for a program that has other work to do (a GUI,
- * a client in the same process, a test). Returns once the thread runs.
+ * a client in the same process, a test). Returns once the server is ready: its poller
+ * made and its listeners watched, so a client that connects right after it is served. An
+ * error that keeps the server from serving is returned here, the thread already joined.
  * @param srv the server.
- * @return 0, or SP_EINVAL (NULL, no listener, already started or running), SP_ENOMEM or
- *   the thread library's error (SP_EAGAIN, ...).
+ * @return 0, or SP_EINVAL (NULL, no listener, already started or running), SP_ENOMEM, the
+ *   thread library's error (SP_EAGAIN, ...), or the run's setup error (the poller's:
+ *   SP_ENOTSUP when SOCKPORT_POLLER names a backend this system lacks, SP_EINVAL for a
+ *   name it does not know, SP_EMFILE when out of descriptors, ...).
  */
 SP_API int sp_server_start(sp_server *srv);
 /**
  * Join the thread of sp_server_start() (after sp_server_stop()).
  * @param srv the server.
- * @return what sp_server_run() returned, or SP_EINVAL (NULL, not started).
+ * @return what sp_server_run() returned, or SP_EINVAL (NULL, not started, or a start that
+ *   failed: its error came back from sp_server_start()).
  */
 SP_API int sp_server_wait(sp_server *srv);
 

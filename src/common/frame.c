@@ -108,21 +108,7 @@ static size_t overhead(const sp_framer *f)
     return f->kind == SP_FRAME_FIXED ? 0 : f->width;
 }
 
-static uint64_t load_prefix(const unsigned char *p, unsigned width)
-{
-    switch (width) {
-    case 1:
-        return p[0];
-    case 2:
-        return sp_load_be16(p);
-    case 4:
-        return sp_load_be32(p);
-    default:
-        return sp_load_be64(p);
-    }
-}
-
-static void store_prefix(unsigned char *p, unsigned width, uint64_t v)
+static inline void store_prefix(unsigned char *p, unsigned width, uint64_t v)
 {
     switch (width) {
     case 1:
@@ -138,25 +124,6 @@ static void store_prefix(unsigned char *p, unsigned width, uint64_t v)
         sp_store_be64(p, v);
         break;
     }
-}
-
-/*
- * The payload length a prefix announces: 0 and *len when it is allowed; SP_EMSGSIZE when
- * it is over max (*len is then the announced payload length, which can be skipped) or,
- * inclusive, smaller than the prefix (*len = 0: nothing to skip to).
- */
-static int prefix_payload(const sp_framer *f, const unsigned char *p, uint64_t *len)
-{
-    uint64_t v = load_prefix(p, f->width);
-    if (f->flags & SP_FRAME_PREFIX_INCLUSIVE) {
-        if (v < f->width) {
-            *len = 0;
-            return SP_EMSGSIZE;
-        }
-        v -= f->width;
-    }
-    *len = v;
-    return v > (uint64_t)f->max ? SP_EMSGSIZE : 0;
 }
 
 /* ---- delimiter search ---------------------------------------------------------------- */
@@ -348,6 +315,14 @@ int sp__frame_decoder_move(sp_frame_decoder *dst, sp_frame_decoder *src)
     return sp_frame_decoder_reset(src);
 }
 
+int sp__frame_decoder_load(sp_frame_decoder *d, const void *p, size_t n)
+{
+    int rc = append(d, p, n);
+    if (rc == 0 && n > 0)
+        d->state_ &= ~ST_DRAINED;
+    return rc;
+}
+
 size_t sp_frame_decoder_pending(const sp_frame_decoder *d)
 {
     size_t n;
@@ -386,32 +361,20 @@ static int decode_one(sp_frame_decoder *d, const unsigned char *p, size_t n, sp_
                       size_t *adv)
 {
     const sp_framer *f = &d->framer_;
-    if (f->kind == SP_FRAME_FIXED) {
-        if (n < f->max)
-            return 0;
-        out->data = p;
-        out->len = f->max;
-        *adv = f->max;
-        return 1;
-    }
-    if (f->kind == SP_FRAME_PREFIX) {
+    if (f->kind != SP_FRAME_DELIM) {
         uint64_t len;
         int rc;
-        if (n < f->width)
+        if (sp__frame_split(f, p, n, out, adv))
+            return 1;
+        if (f->kind == SP_FRAME_FIXED || n < f->width)
             return 0;
-        rc = prefix_payload(f, p, &len);
+        rc = sp__frame_prefix_payload(f, p, &len);
         if (rc != 0) {
             d->skip_ = len;
             if (len == 0)
                 d->state_ |= ST_NOSKIP;
-            return rc;
         }
-        if ((uint64_t)(n - f->width) < len)
-            return 0;
-        out->data = p + f->width;
-        out->len = (size_t)len;
-        *adv = f->width + (size_t)len;
-        return 1;
+        return rc; /* 0: only the start of the message is here */
     } else {
         size_t s = find_in(p, n, d->scan_, f->max + 1, f->delim, f->width);
         if (s == NOT_FOUND) {
@@ -452,6 +415,18 @@ static size_t skip_some(sp_frame_decoder *d, const unsigned char *p, size_t n)
     }
     keep = n < f->width - 1 ? n : f->width - 1;
     return n - keep;
+}
+
+int sp__frame_split_delim(const sp_framer *f, const unsigned char *p, size_t n, sp_frame_msg *out,
+                          size_t *adv)
+{
+    size_t s = find_in(p, n, 0, f->max + 1, f->delim, f->width);
+    if (s == NOT_FOUND)
+        return 0;
+    out->data = p;
+    out->len = s;
+    *adv = s + f->width;
+    return 1;
 }
 
 int sp_frame_decoder_next(sp_frame_decoder *d, sp_frame_msg *out)
@@ -554,7 +529,7 @@ static size_t complete_needs(sp_frame_decoder *d, const unsigned char *c, size_t
             return len; /* the prefix is still not complete */
         memcpy(hdr, p, from_buf);
         memcpy(hdr + from_buf, c, from_c);
-        if (prefix_payload(f, hdr, &plen) != 0)
+        if (sp__frame_prefix_payload(f, hdr, &plen) != 0)
             return from_c; /* next() reports it, from the held prefix */
         total = f->width + plen;
         return total - have < (uint64_t)len ? (size_t)(total - have) : len;
@@ -644,7 +619,8 @@ ptrdiff_t sp__frame_decoder_space(sp_frame_decoder *d, void **room, size_t want)
         want = f->max - have;
     } else if (f->kind == SP_FRAME_PREFIX && have >= f->width && !(d->state_ & ST_SKIPPING)) {
         uint64_t plen;
-        if (prefix_payload(f, d->buf_ + d->rd_, &plen) == 0 && f->width + plen - have > want)
+        if (sp__frame_prefix_payload(f, d->buf_ + d->rd_, &plen) == 0 &&
+            f->width + plen - have > want)
             want = (size_t)(f->width + plen - have);
     }
     limit = recv_limit(f);
@@ -788,15 +764,15 @@ int sp_frame_encode(const sp_framer *f, const void *payload, size_t len,
 int sp__frame_encode_fast(const sp_framer *f, const void *payload, size_t len,
                           unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec iov[2])
 {
-    if (f->kind == SP_FRAME_PREFIX && len <= f->max && len > 0 && payload != NULL) {
-        store_prefix(hdr, f->width,
-                     (uint64_t)len + ((f->flags & SP_FRAME_PREFIX_INCLUSIVE) ? f->width : 0));
-        iov[0] = sp_iovec_make(hdr, f->width);
-        iov[1] = sp_iovec_make(payload, len);
-        if ((size_t)iov[1].len == len)
-            return 2;
-    }
-    return sp_frame_encode(f, payload, len, hdr, iov); /* the rest, and every error */
+    /* the rest, and every error, the long way (first: the prefix path stays a leaf) */
+    if (f->kind != SP_FRAME_PREFIX || len > f->max || len == 0 || payload == NULL ||
+        (size_t)sp_iovec_make(payload, len).len != len)
+        return sp_frame_encode(f, payload, len, hdr, iov);
+    store_prefix(hdr, f->width,
+                 (uint64_t)len + ((f->flags & SP_FRAME_PREFIX_INCLUSIVE) ? f->width : 0));
+    iov[0] = sp_iovec_make(hdr, f->width);
+    iov[1] = sp_iovec_make(payload, len);
+    return 2;
 }
 
 int sp_frame_send(sp_socket_t s, const sp_framer *f, const void *payload, size_t len,

@@ -27,6 +27,82 @@ ptrdiff_t sp__frame_read(sp_frame_decoder *d, sp_socket_t s, size_t want, int do
  * call on d. */
 size_t sp__frame_decoder_rest(const sp_frame_decoder *d, const void **p);
 
+/*
+ * The payload length a prefix announces: 0 and *len when it is allowed; SP_EMSGSIZE when
+ * it is over max (*len is then the announced payload length, which can be skipped) or,
+ * inclusive, smaller than the prefix (*len = 0: nothing to skip to).
+ */
+static inline int sp__frame_prefix_payload(const sp_framer *f, const unsigned char *p,
+                                           uint64_t *len)
+{
+    uint64_t v;
+    switch (f->width) {
+    case 1:
+        v = p[0];
+        break;
+    case 2:
+        v = sp_load_be16(p);
+        break;
+    case 4:
+        v = sp_load_be32(p);
+        break;
+    default:
+        v = sp_load_be64(p);
+        break;
+    }
+    if (f->flags & SP_FRAME_PREFIX_INCLUSIVE) {
+        if (v < f->width) {
+            *len = 0;
+            return SP_EMSGSIZE;
+        }
+        v -= f->width;
+    }
+    *len = v;
+    return v > (uint64_t)f->max ? SP_EMSGSIZE : 0;
+}
+
+/* sp__frame_split for a delimiter framer (frame.c: a search, never inlined). */
+int sp__frame_split_delim(const sp_framer *f, const unsigned char *p, size_t n, sp_frame_msg *out,
+                          size_t *adv);
+
+/*
+ * The message at the start of p[0, n) judged without a decoder (the event-model server
+ * reads into one buffer and hands each message to its handler from there): 1 with *out
+ * and *adv (the bytes the frame spans) when a whole, valid message starts there; 0 when
+ * not (p holds only the start of one, or a prefix over the limit, or no delimiter within
+ * it): those bytes go to a decoder, which keeps, skips or refuses them. Inline: it runs
+ * once per message.
+ */
+static inline int sp__frame_split(const sp_framer *f, const unsigned char *p, size_t n,
+                                  sp_frame_msg *out, size_t *adv)
+{
+    uint64_t len;
+    if (f->kind == SP_FRAME_PREFIX) {
+        if (n < f->width || sp__frame_prefix_payload(f, p, &len) != 0 ||
+            (uint64_t)(n - f->width) < len)
+            return 0;
+        out->data = p + f->width;
+        out->len = (size_t)len;
+        *adv = f->width + (size_t)len;
+        return 1;
+    }
+    if (f->kind == SP_FRAME_FIXED) {
+        if (n < f->max)
+            return 0;
+        out->data = p;
+        out->len = f->max;
+        *adv = f->max;
+        return 1;
+    }
+    return sp__frame_split_delim(f, p, n, out, adv);
+}
+
+/*
+ * Give an empty decoder the n bytes at p to decode (copied: the decoder owns them, p may
+ * be reused at once), whatever their size; 0 or SP_ENOMEM (nothing taken).
+ */
+int sp__frame_decoder_load(sp_frame_decoder *d, const void *p, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

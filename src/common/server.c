@@ -298,10 +298,30 @@ int sp_server_run(sp_server *srv)
     return run_body(srv);
 }
 
+/* Wake sp_server_start, if it waits: ready (rc 0), or the run ended with rc. Once. */
+static void start_done(sp_server *srv, int rc)
+{
+    sp__mutex_lock(&srv->lock);
+    if (srv->start_waiting && !srv->start_done) {
+        srv->start_done = 1;
+        srv->start_rc = rc;
+        sp__cond_signal(&srv->start_cond);
+    }
+    sp__mutex_unlock(&srv->lock);
+}
+
+void sp__server_ready(sp_server *srv)
+{
+    start_done(srv, 0);
+}
+
 static void runner(void *arg)
 {
     sp_server *srv = (sp_server *)arg;
-    srv->run_result = run_body(srv);
+    int rc = run_body(srv);
+    srv->run_result = rc;
+    /* a run that ended before it was ready (a setup error): sp_server_start returns it */
+    start_done(srv, rc != 0 ? rc : SP_EUNKNOWN);
 }
 
 int sp_server_start(sp_server *srv)
@@ -309,14 +329,33 @@ int sp_server_start(sp_server *srv)
     int rc;
     if (srv == NULL || srv->runner != NULL || srv->running || srv->nlisteners == 0)
         return SP_EINVAL;
+    rc = sp__cond_init(&srv->start_cond);
+    if (rc != 0)
+        return rc;
     srv->running = 1; /* before the thread: a second start or run is refused at once */
     sp__posts_open(srv);
+    srv->start_waiting = 1; /* no thread yet: no lock needed */
+    srv->start_done = 0;
+    srv->start_rc = 0;
     rc = sp__thread_start(&srv->runner, runner, srv);
-    if (rc != 0) {
+    if (rc == 0) {
+        sp__mutex_lock(&srv->lock);
+        while (!srv->start_done)
+            (void)sp__cond_wait(&srv->start_cond, &srv->lock, -1);
+        srv->start_waiting = 0;
+        rc = srv->start_rc;
+        sp__mutex_unlock(&srv->lock);
+        if (rc != 0) { /* the run has ended: nothing for sp_server_wait */
+            sp__thread_join(srv->runner);
+            srv->runner = NULL;
+        }
+    } else {
         sp__posts_close(srv);
         srv->runner = NULL;
         srv->running = 0;
+        srv->start_waiting = 0;
     }
+    sp__cond_destroy(&srv->start_cond);
     return rc;
 }
 

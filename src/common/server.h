@@ -176,6 +176,11 @@ struct sp_server {
     int running;
     sp__thread *runner; /* sp_server_start's thread */
     int run_result;
+    /* sp_server_start waits (on start_cond, under lock) until the run is ready or ended */
+    sp__cond start_cond;
+    int start_waiting; /* a start waits: start_done / start_rc tell it */
+    int start_done;
+    int start_rc;      /* the run's error when it ended before it was ready */
     void *spawn_state; /* the spawner's (fork model: its children) */
     /* accepting (every model): the listeners and the waker are registered with poller */
     sp_poller *poller;
@@ -194,6 +199,12 @@ struct sp_server {
     sp__theap timers; /* the server's timers; event model: every connection's too */
     sp__tmap tmap;    /* event model: a connection's timers */
 };
+
+/* ---- lifecycle (server.c) ------------------------------------------------------------- */
+
+/* The run is ready: its poller made, the listeners and the waker registered (called once
+ * by sp__accept_setup). sp_server_start, waiting for it, returns. */
+void sp__server_ready(sp_server *srv);
 
 /* ---- the connection rules (server_conn.c) --------------------------------------------- */
 

@@ -243,6 +243,8 @@ int sp__accept_setup(sp_server *srv)
     srv->accepting = 1;
     srv->backoff_until = 0;
     srv->now = sp__now_ms();
+    if (rc == 0)
+        sp__server_ready(srv);
     return rc;
 }
 

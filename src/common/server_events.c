@@ -10,6 +10,7 @@
 #include "frame_internal.h"
 #include "server.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #define EV_BATCH     256
@@ -106,21 +107,94 @@ void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d)
     sp__ev_enlist(c);
 }
 
-/* One read of a framed connection into its decoder (the shared one unless it holds the
- * start of a message), then its messages delivered. */
+/* Hand the whole messages at the front of one read, p[0, n), to the handler where they
+ * lie (until back-pressure pauses c or it is closing); returns the bytes they took. */
+static size_t deliver_read(sp_conn *c, const unsigned char *p, size_t n)
+{
+    sp_server *srv = c->srv;
+    const sp_framer *f = srv->cfg.framer;
+    int (*on_message)(sp_conn *, const void *, size_t) = srv->cfg.handler->on_message;
+    size_t done = 0, adv;
+    sp_frame_msg msg;
+    int batch = 0;
+    while (done < n && !(c->flags & (SP__CONN_PAUSED | SP__CONN_RAW)) && c->close_reason < 0 &&
+           sp__frame_split(f, p + done, n - done, &msg, &adv)) {
+        int rc;
+        done += adv;
+        /* replies wait in the stage while more messages follow (one send for all); a
+         * read of one message has no batch: its reply goes out at once */
+        if (done < n && !batch) {
+            sp__ev_begin_batch(c);
+            batch = 1;
+        }
+        srv->batching = srv->stage_len > 0 || done < n ? c : NULL;
+        /* a whole message: the idle clock restarts */
+        c->last_active = (uint32_t)srv->now;
+        rc = on_message(c, msg.data, msg.len);
+        if (rc < 0)
+            sp__conn_handler_result(c, rc, 0);
+        if (c->close_reason >= 0)
+            sp__ev_enlist(c);
+    }
+    if (batch)
+        sp__ev_end_batch(c);
+    if ((c->flags & SP__CONN_RAW) && c->close_reason < 0 && done < n) {
+        /* switched to raw input by a handler: the bytes after its message go to on_data */
+        sp__ev_data(c, p + done, n - done);
+        done = n;
+    }
+    return done;
+}
+
+/* The rest of a read that deliver_read did not take (a cut message, messages that wait
+ * out back-pressure, or bytes only the decoder can judge: an oversize message) goes to a
+ * decoder of c's own, which delivers or keeps them. */
+static void hold_rest(sp_conn *c, const unsigned char *p, size_t n)
+{
+    sp_frame_decoder *d = (sp_frame_decoder *)malloc(sizeof *d);
+    int rc = d == NULL ? SP_ENOMEM : sp_frame_decoder_init(d, c->srv->cfg.framer);
+    if (rc == 0 && (rc = sp__frame_decoder_load(d, p, n)) != 0)
+        sp_frame_decoder_free(d);
+    if (rc != 0) {
+        free(d);
+        sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+        return;
+    }
+    c->dec = d;
+    if (c->flags & SP__CONN_PAUSED)
+        c->flags |= SP__CONN_UNDRAINED; /* delivered by sp__ev_flush() once resumed */
+    else
+        sp__ev_deliver(c, d);
+    if ((rc = sp__ev_settle(c, d, 0)) != 0)
+        sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+}
+
+/* One read of a framed connection. Between messages (no decoder of its own) it goes into
+ * the server's buffer and its messages to the handler from there, the rest kept by
+ * hold_rest; a connection holding the start of a message reads into its decoder. */
 static ptrdiff_t read_framed(sp_conn *c, int *filled)
 {
-    int shared = c->dec == NULL, rc;
-    sp_frame_decoder *d = shared ? &c->srv->scratch : c->dec;
-    /* the shared decoder reads as much as the raw path; a connection's own, the rest of
-     * its message (at least SP_FRAME_RECV_SIZE) */
-    ptrdiff_t got =
-        sp__frame_read(d, c->reg.sock, shared ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE, 0, filled);
+    ptrdiff_t got;
+    int rc;
+    if (c->dec == NULL) {
+        unsigned char *buf = (unsigned char *)c->srv->rbuf;
+        size_t used;
+        got = sp__recv_dontwait(c->reg.sock, buf, SP__READ_CHUNK, 1);
+        *filled = got == SP__READ_CHUNK;
+        if (got <= 0)
+            return got;
+        used = deliver_read(c, buf, (size_t)got);
+        if (used < (size_t)got && c->close_reason < 0)
+            hold_rest(c, buf + used, (size_t)got - used);
+        return got;
+    }
+    /* the rest of its message (at least SP_FRAME_RECV_SIZE) */
+    got = sp__frame_read(c->dec, c->reg.sock, SP_FRAME_RECV_SIZE, 1, filled);
     if (got > 0)
-        sp__ev_deliver(c, d);
+        sp__ev_deliver(c, c->dec);
     if (got < 0 && got != SP_EAGAIN)
         sp__conn_read_result(c, got); /* before settling: an error drops what is held */
-    if ((rc = sp__ev_settle(c, d, shared)) != 0)
+    if ((rc = sp__ev_settle(c, c->dec, 0)) != 0)
         sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
     return got;
 }
@@ -131,27 +205,37 @@ static ptrdiff_t read_framed(sp_conn *c, int *filled)
 static void read_some(sp_conn *c)
 {
     sp_server *srv = c->srv;
-    int k, filled = 1;
-    for (k = 0; k < READS_PER_EV && filled && c->close_reason < 0 && !(c->flags & SP__CONN_PAUSED);
-         k++) {
+    int k = 0, filled;
+    do {
         ptrdiff_t got;
         if (srv->cfg.framer != NULL && !(c->flags & SP__CONN_RAW)) {
             got = read_framed(c, &filled);
         } else {
-            got = sp_recv(c->reg.sock, srv->rbuf, SP__READ_CHUNK);
+            got = sp__recv_dontwait(c->reg.sock, srv->rbuf, SP__READ_CHUNK, 1);
             filled = got == SP__READ_CHUNK;
-            if (got > 0)
+            if (got > 0) {
                 sp__ev_data(c, srv->rbuf, (size_t)got);
+                if (sp__conn_bytes_restart_idle(c))
+                    c->last_active = (uint32_t)srv->now;
+            }
         }
-        if (got == SP_EAGAIN)
+        if (got <= 0) {
+            if (got == SP_EAGAIN)
+                break;
+            /* the peer's end: replies already queued still go out */
+            sp__conn_read_result(c, got);
+            sp__ev_enlist(c);
             break;
-        /* the peer's end: replies already queued still go out */
-        sp__conn_read_result(c, got);
-        sp__ev_enlist(c);
-        if (got > 0 && sp__conn_bytes_restart_idle(c))
-            c->last_active = (uint32_t)srv->now;
-    }
-    sp__ev_update_interest(c);
+        }
+        if (c->close_reason >= 0) {
+            sp__ev_enlist(c);
+            break;
+        }
+    } while (filled && ++k < READS_PER_EV && !(c->flags & SP__CONN_PAUSED));
+    /* the interest changes only when output was queued, reading paused or c is closing */
+    if (c->out != NULL || c->flags != 0 || c->close_reason >= 0 ||
+        (c->reg.events & (SP_EV_READ | SP_EV_WRITE)) != SP_EV_READ)
+        sp__ev_update_interest(c);
 }
 
 static void finalize(sp_conn *c)
@@ -209,23 +293,29 @@ static void add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
 
 static void on_event(sp_server *srv, const sp_event *e)
 {
-    sp_socket_t *l;
     if (e->data == (void *)srv->waker) {
         (void)sp_waker_drain(srv->waker);
         return;
     }
-    if ((l = sp__accept_listener(srv, e)) != NULL) {
-        sp__accept_burst(srv, *l, add_conn);
+    /* a listener's registration data points into srv (&srv->listeners[i]), a
+     * connection's never does: one test instead of a search per event */
+    if ((uintptr_t)e->data - (uintptr_t)srv < sizeof *srv) {
+        sp_socket_t *l = sp__accept_listener(srv, e);
+        if (l != NULL)
+            sp__accept_burst(srv, *l, add_conn);
         return;
     }
     {
         sp_conn *c = (sp_conn *)e->data;
-        if ((e->events & (SP_EV_READ | SP_EV_ERROR | SP_EV_HUP)) && c->close_reason < 0 &&
+        const int events = e->events; /* read once: the handlers' calls come between */
+        if ((events & (SP_EV_READ | SP_EV_ERROR | SP_EV_HUP)) && c->close_reason < 0 &&
             !(c->flags & SP__CONN_PAUSED))
             read_some(c);
-        if ((e->events & SP_EV_WRITE) && c->reg.sock != SP_INVALID_SOCKET)
+        if (!(events & (SP_EV_WRITE | SP_EV_ERROR)))
+            return; /* the common case: readable only */
+        if ((events & SP_EV_WRITE) && c->reg.sock != SP_INVALID_SOCKET)
             sp__ev_flush(c);
-        if ((e->events & SP_EV_ERROR) && !(e->events & (SP_EV_READ | SP_EV_WRITE)))
+        if ((events & SP_EV_ERROR) && !(events & (SP_EV_READ | SP_EV_WRITE)))
             sp__ev_mark_closing(c, SP_CLOSE_ERROR, sp_socket_error(c->reg.sock));
     }
 }
@@ -284,18 +374,15 @@ static int loop_timeout(const sp_server *srv, uint64_t stop_at)
 static int events_setup(sp_server *srv)
 {
     int rc = 0;
-    if (srv->cfg.handler->on_data != NULL && (srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
+    /* the read buffer: raw reads, and framed reads between messages (read_framed) */
+    if ((srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
     if ((srv->stage = (char *)malloc(SP__STAGE_CAP)) == NULL)
         return SP_ENOMEM;
     srv->stage_len = 0;
     srv->batching = NULL;
-    if (srv->cfg.framer != NULL)
-        rc = sp_frame_decoder_init(&srv->scratch, srv->cfg.framer);
     srv->closing = NULL;
-    if (rc == 0)
-        rc = sp__accept_setup(srv);
-    return rc;
+    return sp__accept_setup(srv);
 }
 
 static int run_events(sp_server *srv)
@@ -338,8 +425,6 @@ static int run_events(sp_server *srv)
         process_closing(srv, 1);
     }
     sp__accept_teardown(srv);
-    if (srv->cfg.framer != NULL)
-        sp_frame_decoder_free(&srv->scratch);
     free(srv->rbuf);
     srv->rbuf = NULL;
     free(srv->stage);

@@ -71,29 +71,37 @@ static int push_out(sp_conn *c, const sp_iovec *iov, int n)
 {
     sp_server *srv = c->srv;
     sp_iovec all[SP__OUT_IOV + 1];
-    size_t sent = 0;
+    size_t sent = 0, total = 0;
     int m = 0, i, rc;
-    if (srv->batching == c && srv->stage_len > 0)
+    if (srv->batching == c && srv->stage_len > 0) {
         all[m++] = sp_iovec_make(srv->stage, srv->stage_len);
-    for (i = 0; i < n; i++)
-        all[m++] = iov[i];
+        for (i = 0; i < n; i++)
+            all[m++] = iov[i];
+        iov = all;
+    } else {
+        m = n; /* nothing staged: iov as it is */
+    }
     if (srv->batching == c)
         srv->stage_len = 0;
     if (m == 0)
         return 0;
     if (sp__ev_queued(c) == 0) { /* nothing ahead of it: try the socket first */
-        ptrdiff_t r = sp_sendv(c->reg.sock, all, m);
+        ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, iov, m, 1);
         if (r < 0 && r != SP_EAGAIN) {
             sp__conn_reply_failed(c, (int)r);
             sp__ev_enlist(c);
             return (int)r;
         }
         sent = r > 0 ? (size_t)r : 0;
+        for (i = 0; i < m; i++)
+            total += (size_t)iov[i].len;
+        if (sent == total)
+            return 0; /* all taken: nothing queued, the interest unchanged */
     }
     for (i = 0; i < m; i++) { /* queue what the socket did not take */
-        size_t l = (size_t)all[i].len, skip = sent < l ? sent : l;
+        size_t l = (size_t)iov[i].len, skip = sent < l ? sent : l;
         sent -= skip;
-        if (l > skip && (rc = enqueue(c, (const char *)all[i].base + skip, l - skip)) != 0) {
+        if (l > skip && (rc = enqueue(c, (const char *)iov[i].base + skip, l - skip)) != 0) {
             sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
             return rc;
         }

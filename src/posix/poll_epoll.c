@@ -81,12 +81,12 @@ static int ep_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     for (i = 0; i < n; i++) {
         const sp__reg *r = (const sp__reg *)st->buf[i].data.ptr;
         uint32_t e = st->buf[i].events;
-        int out = ((e & EPOLLIN) ? SP_EV_READ : 0) | ((e & EPOLLOUT) ? SP_EV_WRITE : 0);
         /* EPOLLRDHUP alone (peer shut its side) is readable: the read returns 0 */
-        if (e & EPOLLRDHUP)
-            out |= SP_EV_READ;
-        out = (out & r->events) |
-              sp__error_events(r->events, (e & EPOLLERR) != 0, (e & EPOLLHUP) != 0);
+        int out =
+            ((e & (EPOLLIN | EPOLLRDHUP)) ? SP_EV_READ : 0) | ((e & EPOLLOUT) ? SP_EV_WRITE : 0);
+        out &= r->events;
+        if (e & (EPOLLERR | EPOLLHUP)) /* rare: one test on the common path */
+            out |= sp__error_events(r->events, (e & EPOLLERR) != 0, (e & EPOLLHUP) != 0);
         ev[i].sock = r->sock;
         ev[i].events = out;
         ev[i].data = r->data;
