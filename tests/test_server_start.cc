@@ -38,7 +38,7 @@ int start_echo(sp_conn *c, const void *msg, size_t len)
     return sp_conn_send(c, msg, len);
 }
 
-const sp_server_handler kHandler = {start_open, start_echo, nullptr, nullptr};
+const sp_server_handler kHandler = {start_open, start_echo, nullptr, nullptr, nullptr};
 
 class ServerStart : public SpTest, public ::testing::WithParamInterface<int>
 {

@@ -189,7 +189,6 @@ struct sp_server {
     uint64_t now;           /* sp__now_ms() when the loop last woke up */
     /* event model (its connections are the poller's owned registrations) */
     char *rbuf;               /* the read buffer for raw connections */
-    sp_frame_decoder scratch; /* framed: the decoder every read goes through first */
     sp_conn *closing;         /* connections to look at for closing (next_closing) */
     char *stage;              /* small replies to the messages being delivered */
     size_t stage_len;

@@ -373,7 +373,6 @@ static int loop_timeout(const sp_server *srv, uint64_t stop_at)
 
 static int events_setup(sp_server *srv)
 {
-    int rc = 0;
     /* the read buffer: raw reads, and framed reads between messages (read_framed) */
     if ((srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
