@@ -339,7 +339,7 @@ static void sp_echo_close(sp_conn *c, int reason, int error)
 }
 
 static const sp_server_handler sp_echo_handler = {sp_echo_open, sp_echo_message, NULL,
-                                                  sp_echo_close};
+                                                  sp_echo_close, NULL};
 
 static void on_stop_sockport(int sig)
 {

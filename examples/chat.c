@@ -21,7 +21,7 @@ static int on_line(sp_conn *c, const void *line, size_t len)
     return 0;
 }
 
-static const sp_server_handler chat_handler = {NULL, on_line, NULL, NULL};
+static const sp_server_handler chat_handler = {NULL, on_line, NULL, NULL, NULL};
 
 static int make_server(sp_server **srv, int model, const char *address)
 {

@@ -23,7 +23,7 @@ static int echo_message(sp_conn *c, const void *msg, size_t len)
     return sp_conn_send(c, msg, len);
 }
 
-static const sp_server_handler echo_handler = {NULL, echo_message, NULL, NULL};
+static const sp_server_handler echo_handler = {NULL, echo_message, NULL, NULL, NULL};
 
 static int parse_model(const char *name)
 {

@@ -134,7 +134,7 @@ void on_close(sp_conn *c, int reason, int error)
     g_seen->closed.push_back(cl);
 }
 
-const sp_server_handler handler = {nullptr, on_message, nullptr, on_close};
+const sp_server_handler handler = {nullptr, on_message, nullptr, on_close, nullptr};
 
 const char *model_name(int m)
 {

@@ -99,7 +99,7 @@ void h_close(sp_conn *c, int reason, int error)
     log_add(K_CLOSE, peer_port(c), reason, error);
 }
 
-const sp_server_handler kHandler = {h_open, h_message, nullptr, h_close};
+const sp_server_handler kHandler = {h_open, h_message, nullptr, h_close, nullptr};
 
 /* A server on 127.0.0.1 with a 4-byte prefix framer (max 64 KiB unless told). */
 class FpServer

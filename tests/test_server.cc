@@ -85,7 +85,7 @@ void on_close(sp_conn *, int reason, int)
     g_seen->closes++;
 }
 
-const sp_server_handler handler = {on_open, on_message, nullptr, on_close};
+const sp_server_handler handler = {on_open, on_message, nullptr, on_close, nullptr};
 
 const char *model_name(int m)
 {
@@ -460,7 +460,7 @@ int on_data_echo(sp_conn *c, const void *data, size_t len)
     return sp_conn_send(c, data, len);
 }
 
-const sp_server_handler raw_handler = {on_open, nullptr, on_data_echo, on_close};
+const sp_server_handler raw_handler = {on_open, nullptr, on_data_echo, on_close, nullptr};
 
 TEST_P(Server, IdleTimeoutCountsEveryRawByte)
 {

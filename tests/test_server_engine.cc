@@ -63,7 +63,7 @@ int echo_message(sp_conn *c, const void *msg, size_t len)
     return sp_conn_send(c, msg, len);
 }
 
-const sp_server_handler kEcho = {nullptr, echo_message, nullptr, nullptr};
+const sp_server_handler kEcho = {nullptr, echo_message, nullptr, nullptr, nullptr};
 
 /* Room for n clients and the server's own descriptors (the fork model keeps one per
  * child): raise the soft limit toward the hard one. False when it cannot. */

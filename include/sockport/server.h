@@ -83,6 +83,13 @@ typedef struct sp_server_handler {
     /** The connection is closing: reason is an ::sp_close_reason, error the SP_E* code for
      * SP_CLOSE_ERROR (else 0). The socket is still open during the call. May be NULL. */
     void (*on_close)(sp_conn *c, int reason, int error);
+    /** The connection's queued output is at or below drain_low_water, once after each
+     * sp_conn_want_drain(): send the next chunk of a stream there and ask again. Event
+     * model: when the queue falls there (at once, after the current callback, when it
+     * already is); thread and fork models, where a send returns when the kernel took the
+     * bytes: right after the current callback returns. Runs on the connection's handler
+     * thread. Not called once the connection is closing (a stop included). May be NULL. */
+    void (*on_drain)(sp_conn *c);
 } sp_server_handler;
 
 /** A server's configuration: zero it with sp_server_config_init(), then set fields. */
@@ -106,6 +113,12 @@ typedef struct sp_server_config {
                                  0: 1 MiB */
     int grace_ms;             /**< on stop: time handlers get to finish; 0: 2000 */
     int backlog;              /**< listen backlog; 0: the system's maximum */
+    /** A reply the peer takes no byte of for this long fails: the connection closes with
+     * SP_CLOSE_ERROR / SP_ETIMEDOUT (thread and fork models: the send returns
+     * SP_ETIMEDOUT; it also ends after idle_timeout_ms without progress when that is
+     * shorter; event model: queued output that makes no progress). 0: 30000; -1: none. */
+    int send_timeout_ms;
+    size_t drain_low_water; /**< queued output at which on_drain is called; 0: 64 KiB */
 } sp_server_config;
 
 /* sp_server_config_init: zero the configuration (every default). */
@@ -122,8 +135,8 @@ SP_API void sp_server_config_init(sp_server_config *cfg);
  * @param cfg the configuration.
  * @return 0, or SP_EINVAL (NULL out or cfg, no handler, a framer without on_message, no
  *   framer without on_data, an unknown model or overflow, a negative max_connections,
- *   idle_timeout_ms or grace_ms), SP_ENOTSUP (SP_MODEL_FORK on Windows), SP_ENOMEM, or an
- *   error of sp_waker_create() (SP_EMFILE, ...).
+ *   idle_timeout_ms or grace_ms, a send_timeout_ms below -1), SP_ENOTSUP (SP_MODEL_FORK on
+ * Windows), SP_ENOMEM, or an error of sp_waker_create() (SP_EMFILE, ...).
  */
 SP_API int sp_server_create(sp_server **out, const sp_server_config *cfg);
 
@@ -280,6 +293,85 @@ SP_API void *sp_conn_user(const sp_conn *c);
  * @param user the pointer.
  */
 SP_API void sp_conn_set_user(sp_conn *c, void *user);
+
+/* ---- output: gathered, raw and streamed (issue #13) ---------------------------------- */
+
+/** The most parts one sp_conn_sendv() / sp_conn_writev() takes. */
+#define SP_CONN_IOV_MAX 12
+
+/**
+ * Reply with one message made of several parts (one frame around all of them, as if
+ * they were one buffer: a header and a body without a copy). Same blocking, ordering and
+ * closing rules as sp_conn_send().
+ * @param c   the connection.
+ * @param iov the parts (not modified; their bytes are not kept after the call).
+ * @param n   how many: 0 to SP_CONN_IOV_MAX.
+ * @return 0, or SP_EINVAL (NULL c, NULL iov with n > 0, n out of range, a delimited
+ *   message that holds the delimiter), SP_EMSGSIZE (over the framer's maximum, or a fixed
+ *   framer's length mismatch), SP_ENOMEM, SP_EPIPE (the connection is closed already),
+ *   SP_ETIMEDOUT (thread and fork models: send_timeout_ms passed without progress, or the
+ *   stop's grace period ended), or a transfer error (SP_ECONNRESET, ...). After a transfer
+ *   error or SP_ETIMEDOUT the connection closes (SP_CLOSE_ERROR, or SP_CLOSE_STOPPING when
+ *   the stop cut it).
+ */
+SP_API int sp_conn_sendv(sp_conn *c, const sp_iovec *iov, int n);
+
+/**
+ * Send raw bytes, never framed whatever the server's framer (an HTTP head and body on a
+ * connection whose requests are framed by "\r\n\r\n"). Ordered with sp_conn_send() and
+ * the other writes; same blocking and closing rules.
+ * @param c   the connection.
+ * @param buf the bytes.
+ * @param len how many.
+ * @return 0, or SP_EINVAL (NULL c, NULL buf with len > 0), SP_ENOMEM, SP_EPIPE,
+ *   SP_ETIMEDOUT, or a transfer error, as sp_conn_sendv().
+ */
+SP_API int sp_conn_write(sp_conn *c, const void *buf, size_t len);
+
+/**
+ * sp_conn_write() of several parts, in one gather call where the model sends at once.
+ * @param c   the connection.
+ * @param iov the parts (not modified).
+ * @param n   how many: 0 to SP_CONN_IOV_MAX.
+ * @return 0, or SP_EINVAL (NULL c, NULL iov with n > 0, n out of range), SP_ENOMEM,
+ *   SP_EPIPE, SP_ETIMEDOUT, or a transfer error, as sp_conn_sendv().
+ */
+SP_API int sp_conn_writev(sp_conn *c, const sp_iovec *iov, int n);
+
+/**
+ * Ask for sp_server_handler::on_drain once, when the connection's queued output is at or
+ * below drain_low_water. Streaming a file: on_message sends the head and the first chunk
+ * and calls this; on_drain sends the next chunk and calls it again, until the end. The
+ * memory a stream holds is then drain_low_water plus one chunk. Call it from a handler
+ * of the connection.
+ * @param c the connection.
+ * @return 0, or SP_EINVAL (NULL c, no on_drain handler), SP_EPIPE (the connection is
+ *   closing or closed).
+ */
+SP_API int sp_conn_want_drain(sp_conn *c);
+
+/**
+ * The bytes accepted by sends and writes on this connection and not yet taken by the
+ * kernel: the event model's queue; in the thread and fork models the replies gathered
+ * during the current read (sent before the next read), else 0. No errors.
+ * @param c the connection.
+ * @return the count; 0 for NULL.
+ */
+SP_API size_t sp_conn_queued(const sp_conn *c);
+
+/**
+ * Switch a connection's input between its framer and raw bytes. raw = 1: the following
+ * input goes to on_data, starting with the bytes that came after the current message
+ * (the decoder may hold some already: they come first, in order, right after the current
+ * on_message returns); raw = 0: the input after the current on_data call goes to the
+ * framer again (on_message). Call it from a handler of the connection (an HTTP server:
+ * raw after a head that announces a body, framed again once the body is read; bytes of
+ * the last on_data past the body are the handler's to keep).
+ * @param c   the connection.
+ * @param raw 1 for raw bytes, 0 for the framer.
+ * @return 0, or SP_EINVAL (NULL c, a server without a framer or without on_data).
+ */
+SP_API int sp_conn_set_raw(sp_conn *c, int raw);
 
 #ifdef __cplusplus
 }

@@ -873,3 +873,10 @@ int sp_frame_recv(sp_socket_t s, sp_frame_decoder *d, sp_frame_msg *out, int tim
             return rc;
     }
 }
+
+size_t sp__frame_decoder_rest(const sp_frame_decoder *d, const void **p)
+{
+    size_t n;
+    *p = view(d, &n);
+    return n;
+}

@@ -22,6 +22,11 @@ extern "C" {
 ptrdiff_t sp__frame_read(sp_frame_decoder *d, sp_socket_t s, size_t want, int dontwait,
                          int *filled);
 
+/* The bytes d holds past the messages returned so far (its fed buffer's rest, or its
+ * own), for a server connection switched to raw input; *p points at them until the next
+ * call on d. */
+size_t sp__frame_decoder_rest(const sp_frame_decoder *d, const void **p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,8 @@
 #define SP__DEFAULT_MAX_CONN  1024
 #define SP__DEFAULT_OUT_LIMIT ((size_t)1 << 20)
 #define SP__DEFAULT_GRACE_MS  2000
+#define SP__DEFAULT_SEND_MS   30000
+#define SP__DEFAULT_LOW_WATER ((size_t)64 << 10)
 
 void sp_server_config_init(sp_server_config *cfg)
 {
@@ -26,7 +28,7 @@ int sp_server_create(sp_server **out, const sp_server_config *cfg)
     *out = NULL;
     if (cfg == NULL || cfg->handler == NULL || cfg->model < SP_MODEL_AUTO ||
         cfg->model > SP_MODEL_EVENTS || cfg->max_connections < 0 || cfg->idle_timeout_ms < 0 ||
-        cfg->grace_ms < 0 ||
+        cfg->grace_ms < 0 || cfg->send_timeout_ms < -1 ||
         (cfg->overflow != SP_OVERFLOW_WAIT && cfg->overflow != SP_OVERFLOW_REFUSE))
         return SP_EINVAL;
     if (cfg->framer ? cfg->handler->on_message == NULL : cfg->handler->on_data == NULL)
@@ -46,6 +48,10 @@ int sp_server_create(sp_server **out, const sp_server_config *cfg)
         srv->cfg.output_limit = SP__DEFAULT_OUT_LIMIT;
     if (srv->cfg.grace_ms == 0)
         srv->cfg.grace_ms = SP__DEFAULT_GRACE_MS;
+    if (srv->cfg.send_timeout_ms == 0)
+        srv->cfg.send_timeout_ms = SP__DEFAULT_SEND_MS;
+    if (srv->cfg.drain_low_water == 0)
+        srv->cfg.drain_low_water = SP__DEFAULT_LOW_WATER;
     switch (cfg->model == SP_MODEL_AUTO ? sp__server_default_model() : cfg->model) {
     case SP_MODEL_THREADS:
         srv->model = &sp__model_threads;
@@ -169,11 +175,82 @@ void sp_conn_set_user(sp_conn *c, void *user)
         c->user = user;
 }
 
+/* ---- output: one path for send, sendv, write, writev ---------------------------------- */
+
+/* iov[0..n) as one message (framed) or raw bytes, to the model's output. */
+static int conn_out(sp_conn *c, const sp_iovec *iov, int n, int framed)
+{
+    const sp_framer *f;
+    unsigned char hdr[SP_FRAME_HEADER_MAX];
+    sp_iovec parts[SP__OUT_IOV];
+    int i, m = 0;
+    if (c == NULL || n < 0 || n > SP_CONN_IOV_MAX || (iov == NULL && n > 0))
+        return SP_EINVAL;
+    f = framed ? c->srv->cfg.framer : NULL;
+    if (f != NULL)
+        return (m = sp__conn_frame(f, iov, n, hdr, parts)) < 0 ? m
+                                                               : c->srv->model->output(c, parts, m);
+    for (i = 0; i < n; i++)
+        if (iov[i].len > 0)
+            parts[m++] = iov[i];
+    return c->srv->model->output(c, parts, m);
+}
+
 int sp_conn_send(sp_conn *c, const void *buf, size_t len)
 {
+    sp_iovec v;
     if (c == NULL || (buf == NULL && len > 0))
         return SP_EINVAL;
-    return c->srv->model->send(c, buf, len);
+    v = sp_iovec_make(buf, len);
+    if ((size_t)v.len != len)
+        return SP_EMSGSIZE; /* does not fit one sp_iovec here (Windows: 4 GiB) */
+    return conn_out(c, &v, 1, 1);
+}
+
+int sp_conn_sendv(sp_conn *c, const sp_iovec *iov, int n)
+{
+    return conn_out(c, iov, n, 1);
+}
+
+int sp_conn_write(sp_conn *c, const void *buf, size_t len)
+{
+    sp_iovec v;
+    if (c == NULL || (buf == NULL && len > 0))
+        return SP_EINVAL;
+    v = sp_iovec_make(buf, len);
+    if ((size_t)v.len != len)
+        return SP_EMSGSIZE;
+    return conn_out(c, &v, 1, 0);
+}
+
+int sp_conn_writev(sp_conn *c, const sp_iovec *iov, int n)
+{
+    return conn_out(c, iov, n, 0);
+}
+
+int sp_conn_want_drain(sp_conn *c)
+{
+    if (c == NULL || c->srv->cfg.handler->on_drain == NULL)
+        return SP_EINVAL;
+    if (c->close_reason >= 0 || c->reg.sock == SP_INVALID_SOCKET)
+        return SP_EPIPE;
+    return c->srv->model->want_drain(c);
+}
+
+size_t sp_conn_queued(const sp_conn *c)
+{
+    return c != NULL ? c->srv->model->queued(c) : 0;
+}
+
+int sp_conn_set_raw(sp_conn *c, int raw)
+{
+    if (c == NULL || c->srv->cfg.framer == NULL || c->srv->cfg.handler->on_data == NULL)
+        return SP_EINVAL;
+    if (raw)
+        c->flags |= SP__CONN_RAW;
+    else
+        c->flags &= (unsigned char)~SP__CONN_RAW;
+    return 0;
 }
 
 int sp_conn_close(sp_conn *c)

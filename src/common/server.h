@@ -25,12 +25,15 @@
 extern "C" {
 #endif
 
-#define SP__MAX_LISTENERS 8
-#define SP__READ_CHUNK    65536 /* raw reads and the event model's shared decoder */
-#define SP__STAGE_CAP     65536 /* event model: the replies one read's messages gather */
-#define SP__STAGE_SMALL   4096  /* event model: larger replies are never copied */
-#define SP__ACCEPT_BURST  64    /* accepts per listener readiness */
-#define SP__BACKOFF_MS    100   /* after EMFILE/ENFILE, accept again this much later */
+#define SP__MAX_LISTENERS  8
+#define SP__READ_CHUNK     65536 /* raw reads and the event model's shared decoder */
+#define SP__STAGE_CAP      65536 /* event model: the replies one read's messages gather */
+#define SP__STAGE_SMALL    4096  /* event model: larger replies are never copied */
+#define SP__ACCEPT_BURST   64    /* accepts per listener readiness */
+#define SP__BACKOFF_MS     100   /* after EMFILE/ENFILE, accept again this much later */
+#define SP__BSTAGE_CAP     16384 /* blocking models: the replies one read's messages gather */
+#define SP__STOP_MARGIN_MS 250   /* fork: after the grace period, before SIGTERM */
+#define SP__OUT_IOV        (SP_CONN_IOV_MAX + 3) /* stage, frame header, parts, delimiter */
 
 /*
  * A connection. The event model allocates just this struct, with the peer's sockaddr
@@ -58,13 +61,16 @@ struct sp_conn {
 /* An SP_E* code as stored in close_error (every code fits; anything else is unknown). */
 #define SP__SMALL_ERROR(e) ((signed char)((e) >= -128 && (e) <= 0 ? (e) : SP_EUNKNOWN))
 
-#define SP__CONN_PAUSED    1u /* reading paused: output over the limit */
-#define SP__CONN_UNDRAINED 2u /* messages left in the decoder while paused */
-#define SP__CONN_CLOSING   4u /* on the server's closing list */
+#define SP__CONN_PAUSED    1u  /* reading paused: output over the limit */
+#define SP__CONN_UNDRAINED 2u  /* messages left in the decoder while paused */
+#define SP__CONN_CLOSING   4u  /* on the server's closing list */
+#define SP__CONN_DRAIN     8u  /* sp_conn_want_drain: call on_drain at the low-water mark */
+#define SP__CONN_RAW       16u /* sp_conn_set_raw: input to on_data, not the framer */
 
 /* Queued output of an event-model connection: data[off..len) in the cap bytes after it. */
 struct sp__outq {
     size_t off, len, cap;
+    uint64_t progress; /* sp__now_ms() when the queue was made or last shrank */
 };
 
 /* A connection of the blocking models (threads, fork). */
@@ -72,7 +78,11 @@ typedef struct sp__conn_blocking {
     struct sp_conn c;                      /* first: an sp_conn * points to it */
     struct sp__conn_blocking *prev, *next; /* thread model: the server's list */
     sp__mutex send_lock;
-    int send_error; /* the first transfer error of sp_conn_send (under send_lock) */
+    int send_error; /* the first transfer error of a send (under send_lock) */
+    int send_cut;   /* that error was the stop's grace period ending (under send_lock) */
+    int batching;   /* replies gather in the stage (under send_lock) */
+    char *stage;    /* SP__BSTAGE_CAP bytes, made at the first gathered reply */
+    size_t stage_len;
     sp__thread *thread;
     sp__atomic done; /* the thread has finished: join it */
     int refs;        /* thread model: broadcasts sending to it (under the server's lock) */
@@ -104,7 +114,10 @@ typedef struct sp__model {
     size_t conn_size; /* a connection's struct (the peer's sockaddr follows it) */
     int blocking;     /* connections served by the blocking loop (decoder, send lock) */
     int (*run)(sp_server *srv);
-    int (*send)(sp_conn *c, const void *buf, size_t len);
+    /* send iov[0..n) (framed already, at most SP__OUT_IOV - 1 parts) */
+    int (*output)(sp_conn *c, const sp_iovec *iov, int n);
+    size_t (*queued)(const sp_conn *c);
+    int (*want_drain)(sp_conn *c);
     void (*close)(sp_conn *c); /* sp_conn_close */
     int (*broadcast)(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
     const sp__spawner *spawner; /* blocking models */
@@ -168,6 +181,16 @@ void sp__conn_handler_result(sp_conn *c, int rc, int send_error);
 /* A reply to c failed in transfer: SP_CLOSE_ERROR, even after the peer's orderly end. */
 void sp__conn_reply_failed(sp_conn *c, int error);
 
+/* The frame of one message of n parts, into out (at most n + 2 parts, hdr holding the
+ * header): as sp_frame_encode with the payload the parts' concatenation. The count, or
+ * SP_EINVAL (the delimiter inside), SP_EMSGSIZE. */
+int sp__conn_frame(const sp_framer *f, const sp_iovec *iov, int n,
+                   unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec *out);
+
+/* Milliseconds a send may go without progress (-1: no limit): send_timeout_ms, or
+ * idle_timeout_ms when shorter. */
+int sp__conn_send_limit(const sp_server *srv);
+
 /* Whether c is between messages: a stopping server closes it now; otherwise it gets
  * the grace period to finish the message it is in. */
 int sp__conn_between_messages(const sp_conn *c);
@@ -212,8 +235,10 @@ int sp__accept_timeout(const sp_server *srv, int t);
  * Calls on_open, on_message / on_data, on_close; closes the socket; frees nothing. */
 void sp__conn_serve_blocking(sp_conn *c);
 
-/* The blocking models' send and close. */
-int sp__blocking_send(sp_conn *c, const void *buf, size_t len);
+/* The blocking models' output and close. */
+int sp__blocking_output(sp_conn *c, const sp_iovec *iov, int n);
+size_t sp__blocking_queued(const sp_conn *c);
+int sp__blocking_want_drain(sp_conn *c);
 void sp__blocking_close(sp_conn *c);
 
 /* Their accept loop: accept, hand to srv->model->spawner, reap; until stopped. */
@@ -236,7 +261,13 @@ void sp__ev_update_interest(sp_conn *c);
 void sp__ev_flush(sp_conn *c);
 void sp__ev_begin_batch(sp_conn *c);
 void sp__ev_end_batch(sp_conn *c);
-int sp__ev_send(sp_conn *c, const void *buf, size_t len);
+int sp__ev_output(sp_conn *c, const sp_iovec *iov, int n);
+int sp__ev_want_drain(sp_conn *c);
+size_t sp__ev_conn_queued(const sp_conn *c);
+/* Queued output without progress for the send limit: dropped, c closing (SP_ETIMEDOUT). */
+void sp__ev_check_stalled(sp_conn *c, uint64_t now);
+/* Raw bytes to on_data (the handler's result applied). */
+void sp__ev_data(sp_conn *c, const void *p, size_t n);
 int sp__ev_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
 
 /* ---- backend (src/posix/server.c, src/win32/server.c) -------------------------------- */

@@ -13,43 +13,7 @@
 
 #define EV_BATCH 64
 
-/* ---- the connection loop ------------------------------------------------------------- */
-
-int sp__blocking_send(sp_conn *c, const void *buf, size_t len)
-{
-    int rc;
-    sp__mutex_lock(&SP__BLOCKING(c)->send_lock);
-    if (c->reg.sock == SP_INVALID_SOCKET)
-        rc = SP_EPIPE; /* closed already (a broadcast racing with the end) */
-    else if (c->srv->cfg.framer)
-        rc = sp_frame_send(c->reg.sock, c->srv->cfg.framer, buf, len, -1);
-    else
-        rc = sp_send_all(c->reg.sock, buf, len, -1, NULL);
-    /* a transfer error (not a refused message: nothing was sent then) ends the
-     * connection; remembered so that it closes with SP_CLOSE_ERROR and this code, as in
-     * the event model, when the handler passes the error on */
-    if (rc < 0 && rc != SP_EMSGSIZE && rc != SP_EINVAL && SP__BLOCKING(c)->send_error == 0)
-        SP__BLOCKING(c)->send_error = rc;
-    sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
-    return rc;
-}
-
-void sp__blocking_close(sp_conn *c)
-{
-    sp__conn_end(c, SP_CLOSE_HANDLER, 0); /* on the connection's own thread */
-}
-
-/* The handler returned rc (sp__conn_handler_result, with the first failed reply). */
-static void handler_returned(sp_conn *c, int rc)
-{
-    int err;
-    if (rc >= 0)
-        return;
-    sp__mutex_lock(&SP__BLOCKING(c)->send_lock);
-    err = SP__BLOCKING(c)->send_error;
-    sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
-    sp__conn_handler_result(c, rc, err);
-}
+/* ---- output ------------------------------------------------------------------------ */
 
 /* Milliseconds until `at` (0 when passed); -1 for "never" (at == 0). */
 static int ms_until(uint64_t at, uint64_t now)
@@ -59,53 +23,247 @@ static int ms_until(uint64_t at, uint64_t now)
     return at > now ? (at - now > INT_MAX ? INT_MAX : (int)(at - now)) : 0;
 }
 
-/* Wait until c's socket is readable, the server stops (when watch_stop), or timeout_ms.
- * 1: readable; 0: not (stop or timeout); or an error. In a forked child, whose stop flag
- * the parent cannot set, the stop waker (an eventfd or pipe shared across fork, readable
- * from the stop until the run ends) sets it. No thread wakes up on a timer: an idle
- * connection costs nothing until it speaks, times out or the server stops. */
-static int wait_readable(sp_conn *c, int timeout_ms, int watch_stop)
+static int min_timeout(int a, int b)
+{
+    return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
+/* Wait until c's socket is readable (or writable: `write`), the server stops (when
+ * watch_stop), or timeout_ms. 1: ready; 0: not (stop or timeout); or an error. In a
+ * forked child, whose stop flag the parent cannot set, the stop waker (an eventfd or pipe
+ * shared across fork, readable from the stop until the run ends) sets it. No thread wakes
+ * up on a timer: an idle connection costs nothing until it speaks, times out or the
+ * server stops. */
+static int wait_sock(sp_conn *c, int write, int timeout_ms, int watch_stop)
 {
     sp_server *srv = c->srv;
-    struct sp__sockslot slots[2];
-    sp_sockset rd;
+    struct sp__sockslot slots[2], wslot;
+    sp_sockset rd, wr;
     int rc;
     memset(slots, 0, sizeof slots);
-    slots[0].sock = c->reg.sock;
+    memset(&wslot, 0, sizeof wslot);
+    slots[0].sock = write ? sp_waker_socket(srv->stop_waker) : c->reg.sock;
     slots[1].sock = sp_waker_socket(srv->stop_waker);
+    wslot.sock = c->reg.sock;
     rd.slots = slots;
-    rd.count = watch_stop ? 2 : 1;
+    rd.count = write ? (watch_stop ? 1 : 0) : (watch_stop ? 2 : 1);
     rd.cap = 2;
-    /* a pending error (a keepalive timeout, a reset) is left for the recv to report */
-    rc = sp__select(&rd, NULL, NULL, timeout_ms, 0);
+    wr.slots = &wslot;
+    wr.count = 1;
+    wr.cap = 1;
+    /* a pending error (a keepalive timeout, a reset) is left for the recv / send */
+    rc = sp__select(&rd, write ? &wr : NULL, NULL, timeout_ms, 0);
     if (rc < 0)
         return rc;
-    if (watch_stop && slots[1].ready)
+    if (watch_stop && (write ? slots[0].ready : slots[1].ready))
         sp__atomic_store(&srv->stopping, 1);
-    return slots[0].ready;
+    return write ? wslot.ready : slots[0].ready;
+}
+
+/* Whether the server is stopping; a forked child learns it from the stop waker. */
+static int stop_seen(sp_conn *c)
+{
+    if (sp__atomic_load(&c->srv->stopping))
+        return 1;
+    (void)wait_sock(c, 0, 0, 1);
+    return sp__atomic_load(&c->srv->stopping) != 0;
+}
+
+/* Send v[0..n) (modified) with the socket non-blocking, waiting for writability: fails
+ * with SP_ETIMEDOUT when the peer takes nothing for the send limit, or when the stop's
+ * grace period ends (send_cut). Under the send lock. */
+static int send_parts(sp_conn *c, sp_iovec *v, int n)
+{
+    sp_server *srv = c->srv;
+    int limit = sp__conn_send_limit(srv), i = 0;
+    uint64_t now = sp__now_ms(), stall_at, stop_at = 0;
+    stall_at = limit < 0 ? 0 : now + (uint64_t)limit;
+    while (i < n) {
+        ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, v + i, n - i, 1);
+        int w;
+        if (r >= 0) {
+            size_t k = (size_t)r;
+            while (i < n && k >= (size_t)v[i].len)
+                k -= (size_t)v[i++].len;
+            if (i < n && k > 0)
+                v[i] = sp_iovec_make((char *)v[i].base + k, (size_t)v[i].len - k);
+            if (r > 0 && limit >= 0)
+                stall_at = sp__now_ms() + (uint64_t)limit; /* progress */
+            continue;
+        }
+        if (r != SP_EAGAIN)
+            return (int)r;
+        now = sp__now_ms();
+        if (stop_at == 0 && sp__atomic_load(&srv->stopping))
+            stop_at = now + (uint64_t)srv->cfg.grace_ms;
+        if (stop_at != 0 && now >= stop_at) {
+            SP__BLOCKING(c)->send_cut = 1;
+            return SP_ETIMEDOUT;
+        }
+        if (stall_at != 0 && now >= stall_at)
+            return SP_ETIMEDOUT;
+        w = wait_sock(c, 1, min_timeout(ms_until(stall_at, now), ms_until(stop_at, now)),
+                      stop_at == 0);
+        if (w < 0)
+            return w;
+    }
+    return 0;
+}
+
+/* Send the stage and v[0..n) (not kept) in one gather call. Under the send lock. */
+static int send_with_stage(sp_conn *c, const sp_iovec *v, int n)
+{
+    sp__conn_blocking *b = SP__BLOCKING(c);
+    sp_iovec all[SP__OUT_IOV + 1];
+    int m = 0, i, rc = 0;
+    if (b->stage_len > 0)
+        all[m++] = sp_iovec_make(b->stage, b->stage_len);
+    for (i = 0; i < n; i++)
+        all[m++] = v[i];
+    b->stage_len = 0;
+    if (b->send_error != 0)
+        return b->send_error; /* the stream is cut: nothing more goes */
+    if (m > 0)
+        rc = send_parts(c, all, m);
+    if (rc < 0)
+        b->send_error = rc;
+    return rc;
+}
+
+int sp__blocking_output(sp_conn *c, const sp_iovec *iov, int n)
+{
+    sp__conn_blocking *b = SP__BLOCKING(c);
+    size_t total = 0;
+    int i, rc = 0;
+    for (i = 0; i < n; i++)
+        total += (size_t)iov[i].len;
+    sp__mutex_lock(&b->send_lock);
+    if (c->reg.sock == SP_INVALID_SOCKET) {
+        rc = SP_EPIPE; /* closed already (a broadcast racing with the end) */
+    } else if (b->send_error != 0) {
+        rc = b->send_error;
+    } else if (b->batching && total <= SP__STAGE_SMALL && b->stage_len + total <= SP__BSTAGE_CAP &&
+               (b->stage != NULL || (b->stage = (char *)malloc(SP__BSTAGE_CAP)) != NULL)) {
+        /* a small reply to one of several messages of a read: gathered, sent with the
+         * next big reply, before the next read, or when the stage is full */
+        for (i = 0; i < n; i++) {
+            memcpy(b->stage + b->stage_len, iov[i].base, (size_t)iov[i].len);
+            b->stage_len += (size_t)iov[i].len;
+        }
+    } else {
+        rc = send_with_stage(c, iov, n); /* big replies straight from the caller's buffer */
+    }
+    sp__mutex_unlock(&b->send_lock);
+    return rc;
+}
+
+size_t sp__blocking_queued(const sp_conn *c)
+{
+    sp__conn_blocking *b = SP__BLOCKING((sp_conn *)(uintptr_t)c);
+    size_t n;
+    sp__mutex_lock(&b->send_lock);
+    n = b->stage_len;
+    sp__mutex_unlock(&b->send_lock);
+    return n;
+}
+
+int sp__blocking_want_drain(sp_conn *c)
+{
+    c->flags |= SP__CONN_DRAIN; /* on the connection's own thread */
+    return 0;
+}
+
+void sp__blocking_close(sp_conn *c)
+{
+    sp__conn_end(c, SP_CLOSE_HANDLER, 0); /* on the connection's own thread */
+}
+
+/* Gather small replies from now (on) or not (off: the next reply takes the stage with
+ * it); flush: send what was gathered now. */
+static void set_batching(sp_conn *c, int on, int flush)
+{
+    sp__conn_blocking *b = SP__BLOCKING(c);
+    sp__mutex_lock(&b->send_lock);
+    b->batching = on;
+    if (flush && b->stage_len > 0)
+        (void)send_with_stage(c, NULL, 0);
+    sp__mutex_unlock(&b->send_lock);
+}
+
+/* ---- the connection loop ------------------------------------------------------------- */
+
+/* The handler returned rc: a failed reply closes (SP_CLOSE_ERROR with its error, or
+ * SP_CLOSE_STOPPING when the stop cut it), else a negative rc (SP_CLOSE_HANDLER). */
+static void handler_returned(sp_conn *c, int rc)
+{
+    int err, cut;
+    sp__mutex_lock(&SP__BLOCKING(c)->send_lock);
+    err = SP__BLOCKING(c)->send_error;
+    cut = SP__BLOCKING(c)->send_cut;
+    sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
+    if (cut)
+        sp__conn_end(c, SP_CLOSE_STOPPING, 0);
+    else if (err != 0)
+        sp__conn_reply_failed(c, err);
+    else
+        sp__conn_handler_result(c, rc, 0);
+}
+
+/* After a handler call: its result, then the drains it asked for (a send returns when
+ * the kernel took the bytes, so nothing is queued: on_drain runs at once). */
+static void after_callback(sp_conn *c, int rc)
+{
+    handler_returned(c, rc);
+    while (c->close_reason < 0 && (c->flags & SP__CONN_DRAIN)) {
+        set_batching(c, 0, 1);
+        handler_returned(c, 0);
+        if (c->close_reason >= 0 || stop_seen(c))
+            break; /* stopping: the loop closes it between messages */
+        c->flags &= (unsigned char)~SP__CONN_DRAIN;
+        c->srv->cfg.handler->on_drain(c);
+        handler_returned(c, 0);
+    }
+}
+
+/* Raw bytes to on_data, their replies gathered. */
+static void deliver_data(sp_conn *c, const void *p, size_t n)
+{
+    set_batching(c, 1, 0);
+    after_callback(c, c->srv->cfg.handler->on_data(c, p, n));
 }
 
 /* One read into the decoder (framed) or buf (raw), raw bytes delivered. */
 static void read_once(sp_conn *c, char *buf)
 {
+    int raw = c->dec == NULL || (c->flags & SP__CONN_RAW);
     ptrdiff_t got;
-    /* readable: this will not block (MSG_DONTWAIT where the OS has it) */
-    if (c->dec != NULL)
+    /* readable: this will not block (the socket is non-blocking) */
+    if (!raw)
         got = sp__frame_read(c->dec, c->reg.sock, SP_FRAME_RECV_SIZE, 1, NULL);
     else
         got = sp__recv_dontwait(c->reg.sock, buf, SP__READ_CHUNK, 1);
     sp__conn_read_result(c, got);
-    if (got > 0 && c->dec == NULL)
-        handler_returned(c, c->srv->cfg.handler->on_data(c, buf, (size_t)got));
+    if (got > 0 && raw)
+        deliver_data(c, buf, (size_t)got);
 }
 
-/* Hand the next whole message in the decoder to the handler: 1 if there was one. */
+/* Hand the next whole message in the decoder to the handler: 1 if there was one. Its
+ * replies gather while more bytes wait in the decoder. After a switch to raw input, the
+ * bytes the decoder holds go to on_data. */
 static int deliver_one(sp_conn *c)
 {
     sp_frame_msg msg;
     int rc = sp_frame_decoder_next(c->dec, &msg);
     if (rc == 1) {
-        handler_returned(c, c->srv->cfg.handler->on_message(c, msg.data, msg.len));
+        set_batching(c, sp_frame_decoder_pending(c->dec) > 0, 0);
+        after_callback(c, c->srv->cfg.handler->on_message(c, msg.data, msg.len));
+        if ((c->flags & SP__CONN_RAW) && c->close_reason < 0) {
+            const void *p;
+            size_t n = sp__frame_decoder_rest(c->dec, &p);
+            if (n > 0)
+                deliver_data(c, p, n);
+            (void)sp_frame_decoder_reset(c->dec);
+        }
         return 1;
     }
     sp__conn_decode_result(c, rc);
@@ -119,10 +277,12 @@ void sp__conn_serve_blocking(sp_conn *c)
     uint64_t last = sp__now_ms(), stop_at = 0;
     int idle = srv->cfg.idle_timeout_ms;
     char *buf = NULL;
-    if (c->dec == NULL && (buf = (char *)malloc(SP__READ_CHUNK)) == NULL)
+    if (h->on_data != NULL && (buf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         sp__conn_end(c, SP_CLOSE_ERROR, SP_ENOMEM);
-    if (c->close_reason < 0 && h->on_open)
+    if (c->close_reason < 0 && h->on_open) {
         h->on_open(c);
+        after_callback(c, 0);
+    }
     while (c->close_reason < 0) {
         uint64_t now = sp__now_ms();
         int timeout, r;
@@ -136,18 +296,18 @@ void sp__conn_serve_blocking(sp_conn *c)
             sp__conn_end(c, SP_CLOSE_IDLE, 0);
             break;
         }
-        if (c->dec != NULL && deliver_one(c)) {
+        if (c->dec != NULL && !(c->flags & SP__CONN_RAW) && deliver_one(c)) {
             last = sp__now_ms(); /* a whole message: the idle clock restarts */
             continue;
         }
+        set_batching(c, 0, 1); /* the replies gathered go out before the next read */
+        handler_returned(c, 0);
         if (c->close_reason >= 0)
             break;
         timeout = ms_until(idle > 0 ? last + (uint64_t)idle : 0, now);
-        if (stop_at != 0) {
-            int g = ms_until(stop_at, now);
-            timeout = timeout < 0 || g < timeout ? g : timeout;
-        }
-        r = wait_readable(c, timeout, stop_at == 0);
+        if (stop_at != 0)
+            timeout = min_timeout(timeout, ms_until(stop_at, now));
+        r = wait_sock(c, 0, timeout, stop_at == 0);
         if (r < 0) {
             sp__conn_end(c, SP_CLOSE_ERROR, r);
         } else if (r > 0) {
@@ -156,6 +316,7 @@ void sp__conn_serve_blocking(sp_conn *c)
                 last = sp__now_ms();
         }
     }
+    set_batching(c, 0, 1); /* before on_close (a failed send changes no reason now) */
     if (h->on_close)
         h->on_close(c, c->close_reason, c->close_error);
     free(buf);
@@ -354,7 +515,8 @@ static const sp__spawner thread_spawner = {thread_spawn, thread_reap, thread_fin
                                            thread_timeout};
 
 const sp__model sp__model_threads = {
-    SP_MODEL_THREADS, sizeof(sp__conn_blocking), 1,
-    sp__blocking_run, sp__blocking_send,         sp__blocking_close,
-    thread_broadcast, &thread_spawner,
+    SP_MODEL_THREADS,        sizeof(sp__conn_blocking), 1,
+    sp__blocking_run,        sp__blocking_output,       sp__blocking_queued,
+    sp__blocking_want_drain, sp__blocking_close,        thread_broadcast,
+    &thread_spawner,
 };

@@ -49,7 +49,10 @@ sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
             return NULL;
         }
     }
-    if (blocking && sp__mutex_init(&SP__BLOCKING(c)->send_lock) != 0) {
+    /* blocking models too: a send waits for writability with a deadline and the stop,
+     * never in the kernel (Winsock has no per-call MSG_DONTWAIT) */
+    if ((blocking && sp_set_nonblocking(s, 1) != 0) ||
+        (blocking && sp__mutex_init(&SP__BLOCKING(c)->send_lock) != 0)) {
         sp_frame_decoder_free(c->dec);
         free(c->dec);
         free(c);
@@ -74,8 +77,10 @@ void sp__conn_free(sp_conn *c)
         sp_frame_decoder_free(c->dec);
         free(c->dec);
     }
-    if (c->srv->model->blocking)
+    if (c->srv->model->blocking) {
         sp__mutex_destroy(&SP__BLOCKING(c)->send_lock);
+        free(SP__BLOCKING(c)->stage);
+    }
     free(c->out);
     free(c);
 }
@@ -129,6 +134,73 @@ void sp__conn_reply_failed(sp_conn *c, int error)
     sp__conn_end(c, SP_CLOSE_ERROR, error);
 }
 
+/* ---- output rules -------------------------------------------------------------------- */
+
+/* Whether the delimiter d (w bytes) occurs in the concatenation of iov[0..n): each part
+ * is searched, and each joint (the last w - 1 bytes before it and the first w - 1 of the
+ * part). */
+static int delim_in_parts(const unsigned char *d, size_t w, const sp_iovec *iov, int n)
+{
+    unsigned char tail[2 * SP_FRAME_DELIM_MAX];
+    size_t tl = 0, i;
+    int p;
+    for (p = 0; p < n; p++) {
+        const unsigned char *b = (const unsigned char *)iov[p].base;
+        size_t l = (size_t)iov[p].len, j = l < w - 1 ? l : w - 1;
+        memcpy(tail + tl, b, j); /* the joint: tail (< w) + the part's first w - 1 */
+        for (i = 0; i + w <= tl + j; i++)
+            if (memcmp(tail + i, d, w) == 0)
+                return 1;
+        for (i = 0; i + w <= l; i++)
+            if (b[i] == d[0] && memcmp(b + i, d, w) == 0)
+                return 1;
+        /* keep the last w - 1 bytes of everything so far */
+        if (l >= w - 1) {
+            memcpy(tail, b + l - (w - 1), w - 1);
+            tl = w - 1;
+        } else {
+            tl += j;
+            if (tl > w - 1) {
+                memmove(tail, tail + tl - (w - 1), w - 1);
+                tl = w - 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int sp__conn_frame(const sp_framer *f, const sp_iovec *iov, int n,
+                   unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec *out)
+{
+    size_t total = 0;
+    int i, h, m = 0;
+    if (n == 1) /* one part: the frame code's own checks and fast path */
+        return sp__frame_encode_fast(f, iov[0].base, (size_t)iov[0].len, hdr, out);
+    for (i = 0; i < n; i++)
+        total += (size_t)iov[i].len;
+    h = sp_frame_header(f, total, hdr, SP_FRAME_HEADER_MAX);
+    if (h < 0)
+        return h;
+    if (f->kind == SP_FRAME_DELIM && delim_in_parts(f->delim, f->width, iov, n))
+        return SP_EINVAL;
+    if (h > 0)
+        out[m++] = sp_iovec_make(hdr, (size_t)h);
+    for (i = 0; i < n; i++)
+        if (iov[i].len > 0)
+            out[m++] = iov[i];
+    if (f->kind == SP_FRAME_DELIM)
+        out[m++] = sp_iovec_make(f->delim, f->width);
+    return m;
+}
+
+int sp__conn_send_limit(const sp_server *srv)
+{
+    int s = srv->cfg.send_timeout_ms, idle = srv->cfg.idle_timeout_ms;
+    if (idle > 0 && (s < 0 || idle < s))
+        return idle;
+    return s;
+}
+
 int sp__conn_between_messages(const sp_conn *c)
 {
     return c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0;
@@ -136,7 +208,7 @@ int sp__conn_between_messages(const sp_conn *c)
 
 int sp__conn_bytes_restart_idle(const sp_conn *c)
 {
-    return c->srv->cfg.framer == NULL;
+    return c->srv->cfg.framer == NULL || (c->flags & SP__CONN_RAW);
 }
 
 int sp__conn_idle_expired(const sp_conn *c, uint64_t last, uint64_t now)

@@ -79,7 +79,8 @@ void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d)
     int r = 0;
     c->flags &= (unsigned char)~SP__CONN_UNDRAINED;
     sp__ev_begin_batch(c);
-    while (!(c->flags & SP__CONN_PAUSED) && (r = sp_frame_decoder_next(d, &msg)) > 0) {
+    while (!(c->flags & (SP__CONN_PAUSED | SP__CONN_RAW)) &&
+           (r = sp_frame_decoder_next(d, &msg)) > 0) {
         if (c->close_reason >= 0)
             continue; /* closing: drain without delivering */
         /* the last message of the read with nothing staged: its reply needs no stage */
@@ -90,6 +91,15 @@ void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d)
         sp__ev_enlist(c);
     }
     sp__ev_end_batch(c);
+    if ((c->flags & SP__CONN_RAW) && c->close_reason < 0) {
+        /* switched to raw input: the bytes after the message go to on_data */
+        const void *p;
+        size_t n = sp__frame_decoder_rest(d, &p);
+        if (n > 0)
+            sp__ev_data(c, p, n);
+        (void)sp_frame_decoder_reset(d);
+        return;
+    }
     if ((c->flags & SP__CONN_PAUSED) && r > 0)
         c->flags |= SP__CONN_UNDRAINED; /* resumed by sp__ev_flush() */
     sp__conn_decode_result(c, r);
@@ -125,16 +135,13 @@ static void read_some(sp_conn *c)
     for (k = 0; k < READS_PER_EV && filled && c->close_reason < 0 && !(c->flags & SP__CONN_PAUSED);
          k++) {
         ptrdiff_t got;
-        if (srv->cfg.framer != NULL) {
+        if (srv->cfg.framer != NULL && !(c->flags & SP__CONN_RAW)) {
             got = read_framed(c, &filled);
         } else {
             got = sp_recv(c->reg.sock, srv->rbuf, SP__READ_CHUNK);
             filled = got == SP__READ_CHUNK;
-            if (got > 0) {
-                sp__ev_begin_batch(c);
-                sp__conn_handler_result(c, srv->cfg.handler->on_data(c, srv->rbuf, (size_t)got), 0);
-                sp__ev_end_batch(c);
-            }
+            if (got > 0)
+                sp__ev_data(c, srv->rbuf, (size_t)got);
         }
         if (got == SP_EAGAIN)
             break;
@@ -230,8 +237,15 @@ static void sweep(sp_server *srv, uint64_t now, int stopping, int all)
     while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
         sp_conn *c = (sp_conn *)r->data;
         uint64_t last;
-        if (!(r->events & SP__REG_OWNED) || c->close_reason >= 0)
+        if (!(r->events & SP__REG_OWNED))
             continue;
+        if (!all)
+            sp__ev_check_stalled(c, now); /* output the peer takes nothing of */
+        if (c->close_reason >= 0) {
+            if (all) /* marked before, waiting for its output: closed now (issue #13) */
+                sp__ev_enlist(c);
+            continue;
+        }
         /* last_active holds the low 32 bits: the age is taken modulo 2^32 */
         last = now - (uint32_t)((uint32_t)now - c->last_active);
         if (!all && sp__conn_idle_expired(c, last, now))
@@ -241,11 +255,20 @@ static void sweep(sp_server *srv, uint64_t now, int stopping, int all)
     }
 }
 
+/* How often the sweep looks at every connection: a quarter of the shortest of the idle
+ * timeout and the send limit (-1: never). */
+static int sweep_every(const sp_server *srv)
+{
+    int idle = srv->cfg.idle_timeout_ms, t = sp__conn_send_limit(srv);
+    if (idle > 0 && (t < 0 || idle < t))
+        t = idle;
+    return t < 0 ? -1 : t / 4;
+}
+
 static int loop_timeout(const sp_server *srv, uint64_t stop_at)
 {
-    int t = -1;
-    if (srv->cfg.idle_timeout_ms > 0) {
-        t = srv->cfg.idle_timeout_ms / 4;
+    int t = sweep_every(srv);
+    if (t >= 0) {
         t = t < 10 ? 10 : t > 1000 ? 1000 : t;
     }
     t = sp__accept_timeout(srv, t);
@@ -257,7 +280,7 @@ static int loop_timeout(const sp_server *srv, uint64_t stop_at)
 static int events_setup(sp_server *srv)
 {
     int rc = 0;
-    if (srv->cfg.framer == NULL && (srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
+    if (srv->cfg.handler->on_data != NULL && (srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
     if ((srv->stage = (char *)malloc(SP__STAGE_CAP)) == NULL)
         return SP_ENOMEM;
@@ -293,9 +316,9 @@ static int run_events(sp_server *srv)
         if (stop_at == 0 && sp__atomic_load(&srv->stopping))
             stop_at = now + (uint64_t)srv->cfg.grace_ms;
         sp__accept_resume(srv, stop_at != 0);
-        if (stop_at != 0 || (srv->cfg.idle_timeout_ms > 0 && now >= next_sweep)) {
+        if (stop_at != 0 || (sweep_every(srv) >= 0 && now >= next_sweep)) {
             sweep(srv, now, stop_at != 0, 0);
-            next_sweep = now + (uint64_t)(srv->cfg.idle_timeout_ms / 4 + 1);
+            next_sweep = now + (uint64_t)(sweep_every(srv) + 1);
         }
         process_closing(srv, 0);
         if (stop_at != 0 && (sp_server_connections(srv) == 0 || now >= stop_at))
@@ -319,6 +342,14 @@ static int run_events(sp_server *srv)
 }
 
 const sp__model sp__model_events = {
-    SP_MODEL_EVENTS, sizeof(sp_conn),  0,    run_events, sp__ev_send,
-    events_close,    sp__ev_broadcast, NULL,
+    SP_MODEL_EVENTS,
+    sizeof(sp_conn),
+    0,
+    run_events,
+    sp__ev_output,
+    sp__ev_conn_queued,
+    sp__ev_want_drain,
+    events_close,
+    sp__ev_broadcast,
+    NULL,
 };

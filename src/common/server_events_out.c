@@ -20,12 +20,19 @@ static char *out_data(const sp_conn *c)
     return (char *)(c->out + 1);
 }
 
+size_t sp__ev_conn_queued(const sp_conn *c)
+{
+    return sp__ev_queued(c) + (c->srv->batching == c ? c->srv->stage_len : 0);
+}
+
 /* Register the interest c needs now: reading unless paused or closing, writing while
- * output is queued. */
+ * output is queued or on_drain is wanted (the socket's writability then calls it, at
+ * once when the kernel has room). */
 void sp__ev_update_interest(sp_conn *c)
 {
-    int want = ((c->flags & SP__CONN_PAUSED) || c->close_reason >= 0 ? 0 : SP_EV_READ) |
-               (sp__ev_queued(c) > 0 ? SP_EV_WRITE : 0);
+    int open = c->close_reason < 0;
+    int want = ((c->flags & SP__CONN_PAUSED) || !open ? 0 : SP_EV_READ) |
+               (sp__ev_queued(c) > 0 || (open && (c->flags & SP__CONN_DRAIN)) ? SP_EV_WRITE : 0);
     if (want != (c->reg.events & (SP_EV_READ | SP_EV_WRITE)))
         (void)sp__poller_modify_reg(c->srv->poller, &c->reg, want);
 }
@@ -46,8 +53,10 @@ static int enqueue(sp_conn *c, const char *p, size_t n)
         q = (struct sp__outq *)realloc(c->out, sizeof *q + cap);
         if (q == NULL)
             return SP_ENOMEM;
-        if (c->out == NULL)
+        if (c->out == NULL) {
             q->off = q->len = 0;
+            q->progress = c->srv->now; /* the send limit counts from here */
+        }
         q->cap = cap;
         c->out = q;
     }
@@ -61,7 +70,7 @@ static int enqueue(sp_conn *c, const char *p, size_t n)
 static int push_out(sp_conn *c, const sp_iovec *iov, int n)
 {
     sp_server *srv = c->srv;
-    sp_iovec all[3];
+    sp_iovec all[SP__OUT_IOV + 1];
     size_t sent = 0;
     int m = 0, i, rc;
     if (srv->batching == c && srv->stage_len > 0)
@@ -95,22 +104,13 @@ static int push_out(sp_conn *c, const sp_iovec *iov, int n)
     return 0;
 }
 
-int sp__ev_send(sp_conn *c, const void *buf, size_t len)
+int sp__ev_output(sp_conn *c, const sp_iovec *iov, int n)
 {
     sp_server *srv = c->srv;
-    unsigned char hdr[SP_FRAME_HEADER_MAX];
-    sp_iovec iov[2];
     size_t total = 0;
-    int n = 1, i;
+    int i;
     if (c->reg.sock == SP_INVALID_SOCKET)
         return SP_EPIPE;
-    if (srv->cfg.framer) {
-        n = sp__frame_encode_fast(srv->cfg.framer, buf, len, hdr, iov);
-        if (n < 0)
-            return n;
-    } else {
-        iov[0] = sp_iovec_make(buf, len);
-    }
     for (i = 0; i < n; i++)
         total += (size_t)iov[i].len;
     /* A small reply to the messages being delivered waits in the stage, so that the
@@ -127,7 +127,36 @@ int sp__ev_send(sp_conn *c, const void *buf, size_t len)
     return push_out(c, iov, n);
 }
 
-/* Delivery to c starts / ends: replies wait in the stage meanwhile (sp__ev_send). */
+int sp__ev_want_drain(sp_conn *c)
+{
+    c->flags |= SP__CONN_DRAIN;
+    sp__ev_update_interest(c); /* called by the writability (at once when under low water) */
+    return 0;
+}
+
+void sp__ev_data(sp_conn *c, const void *p, size_t n)
+{
+    sp__ev_begin_batch(c);
+    sp__conn_handler_result(c, c->srv->cfg.handler->on_data(c, p, n), 0);
+    sp__ev_end_batch(c);
+    sp__ev_enlist(c);
+}
+
+void sp__ev_check_stalled(sp_conn *c, uint64_t now)
+{
+    int limit = sp__conn_send_limit(c->srv);
+    if (sp__ev_queued(c) == 0 || limit < 0 || now - c->out->progress < (uint64_t)limit)
+        return;
+    /* the peer took nothing for the limit: what is queued is dropped, the connection
+     * closes (an orderly end or a reason given before becomes the error) */
+    free(c->out);
+    c->out = NULL;
+    sp__conn_reply_failed(c, SP_ETIMEDOUT);
+    sp__ev_enlist(c);
+    sp__ev_update_interest(c);
+}
+
+/* Delivery to c starts / ends: replies wait in the stage meanwhile (sp__ev_output). */
 void sp__ev_begin_batch(sp_conn *c)
 {
     c->srv->batching = c;
@@ -155,7 +184,7 @@ int sp__ev_broadcast(sp_server *srv, const sp_conn *except, const void *msg, siz
     while ((r = sp__poller_next_reg(srv->poller, &pos)) != NULL) {
         sp_conn *c = (sp_conn *)r->data;
         if ((r->events & SP__REG_OWNED) && c != except && c->close_reason < 0 &&
-            sp__ev_send(c, msg, len) == 0)
+            sp_conn_send(c, msg, len) == 0)
             n++;
     }
     return n;
@@ -179,12 +208,19 @@ void sp__ev_flush(sp_conn *c)
             return;
         }
         c->out->off += (size_t)r;
+        c->out->progress = c->srv->now;
     }
     if (sp__ev_queued(c) == 0) {
         free(c->out); /* an idle connection keeps no buffer */
         c->out = NULL;
         if (c->close_reason >= 0)
             sp__ev_enlist(c); /* flushed: may close now */
+    }
+    if ((c->flags & SP__CONN_DRAIN) && c->close_reason < 0 &&
+        sp__ev_queued(c) <= c->srv->cfg.drain_low_water) {
+        c->flags &= (unsigned char)~SP__CONN_DRAIN; /* asked again by on_drain */
+        c->srv->cfg.handler->on_drain(c);
+        sp__ev_enlist(c);
     }
     if ((c->flags & SP__CONN_PAUSED) && sp__ev_queued(c) < c->srv->cfg.output_limit / 2) {
         c->flags &= (unsigned char)~SP__CONN_PAUSED;

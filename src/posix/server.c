@@ -229,7 +229,9 @@ static void fork_finish(sp_server *srv)
     if (st == NULL)
         return;
     sp__accept_watch(srv, 0);
-    wait_children(srv, st, sp__now_ms() + (uint64_t)srv->cfg.grace_ms);
+    /* a child cuts its own blocked send at the grace period counted from when it saw
+     * the stop, a little after this: a margin before the signals */
+    wait_children(srv, st, sp__now_ms() + (uint64_t)srv->cfg.grace_ms + SP__STOP_MARGIN_MS);
     if (st->n > 0) {
         for (i = 0; i < st->n; i++)
             kill(st->kids[i].pid, SIGTERM);
@@ -248,8 +250,10 @@ static void fork_finish(sp_server *srv)
 static const sp__spawner fork_spawner = {fork_spawn, fork_reap, fork_finish, fork_timeout};
 
 static const sp__model fork_model = {
-    SP_MODEL_FORK,     sizeof(sp__conn_blocking), 1,    sp__blocking_run,
-    sp__blocking_send, sp__blocking_close,        NULL, &fork_spawner,
+    SP_MODEL_FORK,           sizeof(sp__conn_blocking), 1,
+    sp__blocking_run,        sp__blocking_output,       sp__blocking_queued,
+    sp__blocking_want_drain, sp__blocking_close,        NULL,
+    &fork_spawner,
 };
 
 const sp__model *sp__server_fork_model(void)

@@ -1,0 +1,443 @@
+/*
+ * test_server_output.cc - the server's output side (issue #13, #14): a stop bounded by
+ * grace_ms whatever the clients do, with every connection closed (SP_CLOSE_STOPPING) and
+ * no socket left; the send deadline; raw writes beside framed sends; raw input after a
+ * head and back; gathered sends; streaming through on_drain with bounded memory; the
+ * blocking models gathering the replies to one read. Every model the OS has.
+ */
+#include "fault_proc.h"
+
+#include <sockport.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace sptest;
+using namespace sptest::fp;
+
+namespace
+{
+
+const struct {
+    int model;
+    const char *name;
+} kModels[] = {
+    {SP_MODEL_THREADS, "threads"},
+#ifndef _WIN32
+    {SP_MODEL_FORK, "fork"},
+#endif
+    {SP_MODEL_EVENTS, "events"},
+};
+
+std::vector<int> os_models()
+{
+    std::vector<int> v;
+    for (const auto &k : kModels)
+        v.push_back(k.model);
+    return v;
+}
+
+std::string param_name(const ::testing::TestParamInfo<int> &info)
+{
+    for (const auto &k : kModels)
+        if (k.model == info.param)
+            return k.name;
+    return "unknown";
+}
+
+/* Record kinds of the event log (a fork model's child reports through it too). */
+enum { R_OPEN = 1, R_CLOSE, R_RESULT, R_QUEUED };
+
+EventLog *g_log;
+const size_t kBig = (size_t)20 << 20; /* a download: 20 MiB */
+const size_t kChunk = (size_t)64 << 10;
+std::vector<unsigned char> *g_big;
+
+void h_open(sp_conn *)
+{
+    g_log->add(R_OPEN, 0, 0, 0);
+}
+
+void h_close(sp_conn *c, int reason, int error)
+{
+    g_log->add(R_CLOSE, 0, reason, error);
+    delete (std::string *)sp_conn_user(c);
+}
+
+int count(const std::vector<Rec> &v, int kind, int a = -1000)
+{
+    return (int)std::count_if(v.begin(), v.end(), [&](const Rec &r) {
+        return r.kind == kind && (a == -1000 || r.a == a);
+    });
+}
+
+/* "get\n": 20 MiB in one reply; "stream\n": 20 MiB through on_drain. */
+int dl_message(sp_conn *c, const void *msg, size_t len)
+{
+    std::string m((const char *)msg, len);
+    if (m == "get")
+        return sp_conn_write(c, g_big->data(), g_big->size());
+    if (m == "stream") {
+        sp_conn_set_user(c, new std::string("0")); /* the next chunk's offset, as text */
+        int rc = sp_conn_write(c, g_big->data(), kChunk);
+        *(std::string *)sp_conn_user(c) = std::to_string(kChunk);
+        return rc != 0 ? rc : sp_conn_want_drain(c);
+    }
+    return sp_conn_send(c, msg, len);
+}
+
+size_t g_max_queued; /* the most queued after a chunk (one process: see the test) */
+
+void dl_drain(sp_conn *c)
+{
+    std::string *st = (std::string *)sp_conn_user(c);
+    size_t off = std::stoull(*st);
+    size_t n = std::min(kChunk, kBig - off);
+    if (n == 0)
+        return;
+    if (sp_conn_write(c, g_big->data() + off, n) != 0)
+        return;
+    g_max_queued = std::max(g_max_queued, sp_conn_queued(c));
+    *st = std::to_string(off + n);
+    if (off + n < kBig)
+        sp_conn_want_drain(c);
+    else
+        g_log->add(R_QUEUED, 0, (int)(g_max_queued >> 10), 0);
+}
+
+const sp_server_handler kDownload = {h_open, dl_message, nullptr, h_close, dl_drain};
+
+class ServerOutput : public SpTest, public ::testing::WithParamInterface<int>
+{
+  protected:
+    void SetUp() override
+    {
+        SpTest::SetUp();
+        g_log = &log_;
+        if (g_big == nullptr) {
+            g_big = new std::vector<unsigned char>(make_pattern(kBig));
+        }
+        g_max_queued = 0;
+        sp_framer_delim(&lines_, "\n", 1, 1024);
+        sp_framer_delim(&heads_, "\r\n\r\n", 4, 4096);
+    }
+    void TearDown() override
+    {
+        if (srv_ != nullptr) {
+            sp_server_stop(srv_);
+            sp_server_destroy(srv_);
+        }
+        SpTest::TearDown();
+    }
+    void start(sp_server_config &cfg)
+    {
+        cfg.model = GetParam();
+        ASSERT_OK(sp_server_create(&srv_, &cfg));
+        ASSERT_OK(sp_server_listen(srv_, "127.0.0.1:0"));
+        ASSERT_OK(sp_server_local_addr(srv_, 0, &addr_));
+        ASSERT_OK(sp_server_start(srv_));
+    }
+    void connect(Sock &s, int rcvbuf = 0)
+    {
+        ASSERT_OK(sp_socket_open(s.out(), SP_AF_INET, SP_SOCK_STREAM));
+        if (rcvbuf > 0) {
+            ASSERT_OK(sp_set_recv_buffer(s, rcvbuf));
+        }
+        ASSERT_OK(sp_connect(s, &addr_));
+        ASSERT_OK(sp_set_recv_timeout(s, 10000));
+    }
+    void send_text(Sock &s, const std::string &t)
+    {
+        ASSERT_OK(sp_send_all(s, t.data(), t.size(), 5000, nullptr));
+    }
+    std::string recv_n(Sock &s, size_t n)
+    {
+        std::string out(n, '\0');
+        size_t got = 0;
+        EXPECT_OK(sp_recv_all(s, &out[0], n, 5000, &got));
+        out.resize(got);
+        return out;
+    }
+
+    EventLog log_;
+    sp_server *srv_ = nullptr;
+    sp_addr addr_;
+    sp_framer lines_, heads_;
+};
+
+/* Issue #13 defects 1 and 2: stop while 8 clients download 20 MiB slowly. The run ends
+ * within grace_ms plus a small bound, every on_close ran with SP_CLOSE_STOPPING, no
+ * connection is counted and no descriptor is left after destroy. */
+TEST_P(ServerOutput, StopWithSlowDownloadersIsBoundedAndClosesEverything)
+{
+    const int kClients = 8, kGrace = 500;
+    const int fds0 = count_fds();
+    {
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.handler = &kDownload;
+        cfg.framer = &lines_;
+        cfg.grace_ms = kGrace;
+        start(cfg);
+        std::vector<Sock> cs(kClients);
+        std::atomic<bool> quit{false};
+        std::atomic<long long> got{0};
+        std::vector<std::thread> readers;
+        for (auto &c : cs) {
+            connect(c, 8192);
+            send_text(c, "get\n");
+        }
+        for (auto &c : cs) /* a slow reader each: 4 KiB every 20 ms */
+            readers.emplace_back([&, s = c.get()] {
+                char buf[4096];
+                while (!quit) {
+                    ptrdiff_t r = sp_recv(s, buf, sizeof buf);
+                    if (r <= 0)
+                        return;
+                    got += r;
+                    sleep_ms(20);
+                }
+            });
+        log_.wait([&](const std::vector<Rec> &v) { return count(v, R_OPEN) == kClients; }, 5000);
+        while (got < kClients * 16384)
+            sleep_ms(10);
+        const double t0 = now_ms();
+        ASSERT_OK(sp_server_stop(srv_));
+        int rc;
+        {
+            /* without the fix the run never ends: end the clients so that the test fails */
+            Watchdog dog(10000, [&] {
+                for (auto &c : cs)
+                    sp_shutdown(c, SP_SHUT_RDWR);
+            });
+            rc = sp_server_wait(srv_);
+        }
+        const double took = now_ms() - t0;
+        EXPECT_OK(rc);
+        EXPECT_LE(took, kGrace + 1500.0) << "the stop took " << took << " ms";
+        EXPECT_EQ(0, sp_server_connections(srv_));
+        auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) == kClients; },
+                           3000);
+        EXPECT_EQ(kClients, count(v, R_CLOSE)) << "on_close calls";
+        EXPECT_EQ(kClients, count(v, R_CLOSE, SP_CLOSE_STOPPING)) << "with SP_CLOSE_STOPPING";
+        quit = true;
+        for (auto &c : cs)
+            sp_shutdown(c, SP_SHUT_RDWR);
+        for (auto &t : readers)
+            t.join();
+        sp_server_destroy(srv_);
+        srv_ = nullptr;
+    }
+    if (fds0 >= 0) {
+        EXPECT_EQ(fds0, count_fds()) << "descriptors (sockets) left after destroy";
+    }
+}
+
+/* A client that never reads: send_timeout_ms closes it (SP_CLOSE_ERROR / SP_ETIMEDOUT)
+ * in every model; the idle timeout does too while a reply is blocked. */
+TEST_P(ServerOutput, NeverReadingClientIsClosedBySendTimeoutAndIdle)
+{
+    for (int round = 0; round < 2; round++) {
+        EventLog log; /* this round's */
+        g_log = &log;
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.handler = &kDownload;
+        cfg.framer = &lines_;
+        if (round == 0)
+            cfg.send_timeout_ms = 300;
+        else
+            cfg.idle_timeout_ms = 300; /* send_timeout_ms: the default 30 s */
+        start(cfg);
+        Sock c;
+        connect(c, 8192);
+        const double t0 = now_ms();
+        send_text(c, "get\n");
+        auto v = log.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) == 1; }, 5000);
+        const double took = now_ms() - t0;
+        ASSERT_EQ(1, count(v, R_CLOSE)) << "round " << round;
+        EXPECT_EQ(1, count(v, R_CLOSE, SP_CLOSE_ERROR)) << "round " << round;
+        for (const auto &r : v)
+            if (r.kind == R_CLOSE) {
+                EXPECT_SP(SP_ETIMEDOUT, r.b) << "round " << round;
+            }
+        EXPECT_LE(took, 2500.0) << "round " << round;
+        sp_server_stop(srv_);
+        EXPECT_OK(sp_server_wait(srv_));
+        sp_server_destroy(srv_);
+        srv_ = nullptr;
+    }
+}
+
+/* ---- raw writes, raw input, gathered sends ------------------------------------------- */
+
+/* Heads end with "\r\n\r\n". "LEN n" then n raw bytes: replied "got:<bytes>" raw;
+ * "PING": "PONG" framed; "DELIM": sp_conn_send of a message holding the delimiter (refused)
+ * and a gathered one across parts (refused), then the same bytes written raw;
+ * "V": a framed message of three parts. */
+int http_message(sp_conn *c, const void *msg, size_t len)
+{
+    std::string m((const char *)msg, len);
+    if (m.compare(0, 4, "LEN ") == 0) {
+        sp_conn_set_user(c, new std::string(m.substr(4) + ":"));
+        return sp_conn_set_raw(c, 1);
+    }
+    if (m == "PING")
+        return sp_conn_send(c, "PONG", 4);
+    if (m == "DELIM") {
+        const char *reply = "HTTP/1.0 200 OK\r\n\r\nbody";
+        g_log->add(R_RESULT, 0, sp_conn_send(c, reply, std::strlen(reply)), 0);
+        sp_iovec p[2] = {sp_iovec_make("ab\r\n", 4), sp_iovec_make("\r\ncd", 4)};
+        g_log->add(R_RESULT, 1, sp_conn_sendv(c, p, 2), 0);
+        return sp_conn_write(c, reply, std::strlen(reply));
+    }
+    if (m == "V") {
+        sp_iovec p[3] = {sp_iovec_make("one,", 4), sp_iovec_make("two,", 4),
+                         sp_iovec_make("three", 5)};
+        return sp_conn_sendv(c, p, 3);
+    }
+    return -1;
+}
+
+int http_data(sp_conn *c, const void *data, size_t len)
+{
+    std::string *st = (std::string *)sp_conn_user(c); /* "n:" + the body so far */
+    st->append((const char *)data, len);
+    size_t colon = st->find(':');
+    size_t want = std::stoull(st->substr(0, colon));
+    if (st->size() - colon - 1 < want)
+        return 0;
+    std::string body = st->substr(colon + 1);
+    int rc = sp_conn_write(c, ("got:" + body).data(), 4 + body.size());
+    delete st;
+    sp_conn_set_user(c, nullptr);
+    sp_conn_set_raw(c, 0);
+    return rc;
+}
+
+const sp_server_handler kHttp = {h_open, http_message, http_data, h_close, nullptr};
+
+TEST_P(ServerOutput, RawWritesAndRawInputAfterAHeadOnADelimitedConnection)
+{
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &kHttp;
+    cfg.framer = &heads_;
+    start(cfg);
+    Sock c;
+    connect(c);
+    /* raw writes holding the delimiter */
+    send_text(c, "DELIM\r\n\r\n");
+    EXPECT_EQ("HTTP/1.0 200 OK\r\n\r\nbody", recv_n(c, 23));
+    /* head and body in one send: the body is in the decoder after the head */
+    send_text(c, "LEN 10\r\n\r\n0123\r\n\r\n89");
+    EXPECT_EQ("got:0123\r\n\r\n89", recv_n(c, 14));
+    /* framed again, then a body in two pieces */
+    send_text(c, "PING\r\n\r\n");
+    EXPECT_EQ("PONG\r\n\r\n", recv_n(c, 8));
+    send_text(c, "LEN 6\r\n\r\nab");
+    sleep_ms(50);
+    send_text(c, "cdef");
+    EXPECT_EQ("got:abcdef", recv_n(c, 10));
+    send_text(c, "V\r\n\r\n");
+    EXPECT_EQ("one,two,three\r\n\r\n", recv_n(c, 17));
+    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_RESULT) == 2; }, 3000);
+    ASSERT_EQ(2, count(v, R_RESULT));
+    for (const auto &r : v)
+        if (r.kind == R_RESULT) {
+            EXPECT_SP(SP_EINVAL, r.a) << (r.port == 0 ? "send" : "sendv across parts");
+        }
+}
+
+/* sp_conn_sendv with a length prefix: one frame around every part. */
+int prefix_message(sp_conn *c, const void *msg, size_t len)
+{
+    sp_iovec p[3] = {sp_iovec_make("<", 1), sp_iovec_make(msg, len), sp_iovec_make(">", 1)};
+    return sp_conn_sendv(c, p, 3);
+}
+const sp_server_handler kPrefix = {nullptr, prefix_message, nullptr, nullptr, nullptr};
+
+TEST_P(ServerOutput, SendvIsOneFrame)
+{
+    sp_framer f;
+    sp_framer_prefix(&f, 2, 0, 1000);
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &kPrefix;
+    cfg.framer = &f;
+    start(cfg);
+    Sock c;
+    connect(c);
+    send_text(c, std::string("\0\3abc", 5));
+    EXPECT_EQ(std::string("\0\5<abc>", 7), recv_n(c, 7));
+}
+
+/* 20 MiB streamed through on_drain to a slow reader: every byte arrives in order, and
+ * the server's queue never holds more than the low-water mark plus one chunk. */
+TEST_P(ServerOutput, StreamThroughOnDrainKeepsTheQueueBounded)
+{
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &kDownload;
+    cfg.framer = &lines_;
+    start(cfg);
+    Sock c;
+    connect(c, 65536);
+    send_text(c, "stream\n");
+    std::vector<unsigned char> got(kBig);
+    size_t have = 0;
+    int reads = 0;
+    while (have < kBig) {
+        ptrdiff_t r = sp_recv(c, got.data() + have, std::min<size_t>(kBig - have, 262144));
+        ASSERT_GT(r, 0) << "after " << have << " bytes";
+        have += (size_t)r;
+        if (++reads % 16 == 0)
+            sleep_ms(1); /* slower than the server */
+    }
+    EXPECT_TRUE(same_bytes(g_big->data(), got.data(), kBig));
+    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_QUEUED) == 1; }, 3000);
+    ASSERT_EQ(1, count(v, R_QUEUED));
+    for (const auto &r : v)
+        if (r.kind == R_QUEUED) {
+            EXPECT_LE((size_t)r.a << 10, ((size_t)64 << 10) + kChunk) << "KiB queued at most";
+        }
+}
+
+/* Issue #14: the replies to the messages of one read gather (sp_conn_queued sees the
+ * earlier ones while the last is handled) and leave in one send, in every model. */
+int gather_message(sp_conn *c, const void *msg, size_t len)
+{
+    if (len == 3 && std::memcmp(msg, "end", 3) == 0)
+        g_log->add(R_QUEUED, 0, (int)sp_conn_queued(c), 0);
+    return sp_conn_send(c, msg, len);
+}
+const sp_server_handler kGather = {nullptr, gather_message, nullptr, nullptr, nullptr};
+
+TEST_P(ServerOutput, RepliesToOneReadGather)
+{
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &kGather;
+    cfg.framer = &lines_;
+    start(cfg);
+    Sock c;
+    connect(c);
+    std::string batch;
+    for (int i = 0; i < 15; i++)
+        batch += "msg" + std::to_string(i % 10) + "\n"; /* 5 bytes framed */
+    batch += "end\n";
+    send_text(c, batch);
+    EXPECT_EQ(batch, recv_n(c, batch.size()));
+    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_QUEUED) == 1; }, 3000);
+    ASSERT_EQ(1, count(v, R_QUEUED));
+    for (const auto &r : v)
+        if (r.kind == R_QUEUED) {
+            EXPECT_EQ(15 * 5, r.a) << "bytes gathered before the last reply";
+        }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ServerOutput, ::testing::ValuesIn(os_models()), param_name);
+
+} // namespace
