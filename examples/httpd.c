@@ -50,10 +50,12 @@ static sp_server *running_server;
 typedef struct conn_state {
     char in[HEAD_MAX + 1]; /* received bytes not yet consumed (heads of pipelined requests) */
     size_t in_len;
-    FILE *file;      /* the body being streamed, or NULL */
-    long left;       /* its bytes still to send */
-    int close_after; /* close once the current reply is out */
-    int closing;     /* sp_conn_close() asked: ignore further input */
+    sp_conn *conn;
+    sp_timer *head_timer; /* runs while a head is incomplete (slowloris), or NULL */
+    FILE *file;           /* the body being streamed, or NULL */
+    long left;            /* its bytes still to send */
+    int close_after;      /* close once the current reply is out */
+    int closing;          /* sp_conn_close() asked: ignore further input */
     char chunk[CHUNK];
 } conn_state;
 
@@ -122,7 +124,7 @@ static int send_head(sp_conn *c, int status, const char *type, long length, int 
                      status == 405 ? "Allow: GET, HEAD\r\n" : "", keep ? "keep-alive" : "close");
     if (n < 0 || (size_t)n >= sizeof head)
         return SP_EINVAL;
-    return sp_conn_send(c, head, (size_t)n);
+    return sp_conn_write(c, head, (size_t)n);
 }
 
 /* An error reply with a one-line body. */
@@ -132,25 +134,30 @@ static int send_error(sp_conn *c, conn_state *st, int status, int head_only, int
     int n = snprintf(body, sizeof body, "%d %s\n", status, reason_of(status));
     int rc = send_head(c, status, "text/plain; charset=utf-8", (long)n, keep);
     if (rc == 0 && !head_only)
-        rc = sp_conn_send(c, body, (size_t)n);
+        rc = sp_conn_write(c, body, (size_t)n);
     if (!keep)
         st->close_after = 1;
     return rc;
 }
 
-/* Send the rest of the body being streamed. */
+/* Send the next chunk of the body being streamed and ask for on_drain while more is left:
+ * the same code in every model (blocking models call on_drain right after the handler;
+ * the event model when its queue is down to drain_low_water), so a download holds one
+ * chunk and the low water mark, never the file. */
 static int stream_body(sp_conn *c, conn_state *st)
 {
-    while (st->file != NULL && st->left > 0) {
+    if (st->file != NULL && st->left > 0) {
         size_t want = st->left < CHUNK ? (size_t)st->left : CHUNK;
         size_t got = fread(st->chunk, 1, want, st->file);
         int rc;
         if (got == 0)
             return SP_EEOF; /* the file shrank: the length is promised, close */
-        rc = sp_conn_send(c, st->chunk, got);
+        rc = sp_conn_write(c, st->chunk, got);
         if (rc != 0)
             return rc;
         st->left -= (long)got;
+        if (st->left > 0)
+            return sp_conn_want_drain(c);
     }
     if (st->file != NULL) {
         fclose(st->file);
@@ -337,6 +344,31 @@ static int handle_request(sp_conn *c, conn_state *st, const char *head, size_t l
     return status != 0 ? status : stream_body(c, st);
 }
 
+/* The head timer ran out: 408 and close (a client that trickles a head, slowloris). */
+static void head_timeout(sp_timer *t, void *arg)
+{
+    conn_state *st = (conn_state *)arg;
+    (void)t;
+    st->head_timer = NULL; /* a one-shot timer is freed after it ran */
+    if (st->closing || st->file != NULL || st->in_len == 0)
+        return;
+    st->closing = 1;
+    send_error(st->conn, st, 408, 0, 0);
+    sp_conn_close(st->conn);
+}
+
+/* Run the head timer while an incomplete head is held and nothing is being sent. */
+static void arm_head_timer(sp_conn *c, conn_state *st)
+{
+    int waiting = st->in_len > 0 && st->file == NULL && !st->closing;
+    if (waiting && st->head_timer == NULL && head_timeout_s > 0) {
+        sp_conn_timer(c, &st->head_timer, head_timeout_s * 1000, 0, head_timeout, st);
+    } else if (!waiting && st->head_timer != NULL) {
+        sp_timer_cancel(st->head_timer);
+        st->head_timer = NULL;
+    }
+}
+
 /* Answer every complete head held, in order. */
 static int serve_input(sp_conn *c, conn_state *st)
 {
@@ -362,6 +394,10 @@ static int serve_input(sp_conn *c, conn_state *st)
             return 0;
         }
         used = i + 4;
+        if (st->head_timer != NULL) { /* this head is complete: the next one starts afresh */
+            sp_timer_cancel(st->head_timer);
+            st->head_timer = NULL;
+        }
         rc = handle_request(c, st, st->in, i);
         memmove(st->in, st->in + used, st->in_len - used);
         st->in_len -= used;
@@ -379,6 +415,7 @@ static void http_open(sp_conn *c)
         sp_conn_close(c);
         return;
     }
+    st->conn = c;
     sp_conn_set_user(c, st);
 }
 
@@ -399,9 +436,28 @@ static int http_data(sp_conn *c, const void *data, size_t len)
         if (rc != 0)
             return rc;
         if (n == 0 && st->file != NULL)
-            return SP_ENOMEM; /* cannot happen in the blocking models; no drain yet */
+            return -1; /* 8 KiB of pipelined requests behind a download: too much, close */
     }
+    arm_head_timer(c, st);
     return 0;
+}
+
+/* The queued output is down to the low water mark: the next chunk, or the next request. */
+static void http_drain(sp_conn *c)
+{
+    conn_state *st = (conn_state *)sp_conn_user(c);
+    int rc;
+    if (st == NULL || st->closing)
+        return;
+    rc = stream_body(c, st);
+    if (rc == 0 && st->file == NULL)
+        rc = serve_input(c, st); /* requests pipelined behind the download */
+    if (rc != 0) {
+        st->closing = 1;
+        sp_conn_close(c);
+        return;
+    }
+    arm_head_timer(c, st);
 }
 
 static void http_close(sp_conn *c, int reason, int error)
@@ -413,11 +469,12 @@ static void http_close(sp_conn *c, int reason, int error)
         return;
     if (st->file != NULL)
         fclose(st->file);
+    /* its timer, if any, is cancelled by the server after this call */
     free(st);
     sp_conn_set_user(c, NULL);
 }
 
-static const sp_server_handler http_handler = {http_open, NULL, http_data, http_close};
+static const sp_server_handler http_handler = {http_open, NULL, http_data, http_close, http_drain};
 
 /* ---- main ---------------------------------------------------------------------------- */
 
@@ -499,7 +556,8 @@ int main(int argc, char **argv)
     cfg.model = model;
     cfg.handler = &http_handler;
     cfg.grace_ms = grace_ms > 0 ? grace_ms : 1;
-    cfg.idle_timeout_ms = 60000; /* an idle keep-alive connection */
+    cfg.idle_timeout_ms = 60000;           /* an idle keep-alive connection */
+    cfg.send_timeout_ms = send_timeout_ms; /* a reader that stops reading is closed */
     rc = sp_server_create(&srv, &cfg);
     if (rc == 0 && (rc = sp_server_listen(srv, address)) != 0)
         sp_server_destroy(srv);

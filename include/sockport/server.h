@@ -373,6 +373,106 @@ SP_API size_t sp_conn_queued(const sp_conn *c);
  */
 SP_API int sp_conn_set_raw(sp_conn *c, int raw);
 
+/* ---- Replying later, from any thread; timers (issue #13) ----------------------------- */
+
+/**
+ * Take a reference on a connection: its handle (not its socket) stays valid after it
+ * closes, until the matching sp_conn_release(), so that a reply made later (from another
+ * thread, through sp_server_post()) can still call sp_conn_send() on it: a closed
+ * connection's send returns SP_EPIPE and sp_conn_is_open() 0. Callable from any thread
+ * (an atomic count); take the first reference where the handle is known to be valid (a
+ * handler of the connection, or a post holding another reference). Release every
+ * reference before sp_server_destroy(). No errors.
+ * @param c the connection; NULL is ignored.
+ */
+SP_API void sp_conn_hold(sp_conn *c);
+/**
+ * Drop a reference taken with sp_conn_hold(); the last one (the server's own ends when
+ * the connection closes) frees the handle. Callable from any thread. No errors.
+ * @param c the connection; NULL is ignored.
+ */
+SP_API void sp_conn_release(sp_conn *c);
+/**
+ * Whether the connection is still open: 1 until its socket is closed (after on_close
+ * returned), then 0 (a held handle). In the event model call it on the loop's thread (a
+ * handler, a posted function, a timer); in the thread and fork models from any thread.
+ * No errors.
+ * @param c the connection.
+ * @return 1 or 0; 0 for NULL.
+ */
+SP_API int sp_conn_is_open(const sp_conn *c);
+
+/**
+ * Run fn(srv, arg) under the server's rules, from any thread (not from a signal handler).
+ * Event model: fn runs on the loop's thread, soon (the loop is woken), posts of one thread
+ * in the order they were made; what it sends goes out like a handler's reply (queued,
+ * flushed), and a handler that waits for something slow (a database) posts its reply
+ * from the thread that waited, so no other connection waits for it. Thread and fork
+ * models: fn runs at once on the calling thread, where sp_conn_send() is thread-safe.
+ * Posts are accepted while the server runs (from sp_server_start() or the start of
+ * sp_server_run() until it returns); those still queued when it stops run before
+ * sp_server_run() returns (so the references they hold are released), and none runs
+ * afterwards. A post to a server that is not running is refused (SP_EINVAL): fn does not
+ * run, and the caller releases what arg holds.
+ * @param srv the server.
+ * @param fn  the function.
+ * @param arg its argument.
+ * @return 0, or SP_EINVAL (NULL srv or fn, the server is not running), SP_ENOMEM, or the
+ *   error of waking the loop (sp_waker_wake(); fn still runs).
+ */
+SP_API int sp_server_post(sp_server *srv, void (*fn)(sp_server *srv, void *arg), void *arg);
+
+/** A timer of a server or of a connection (opaque). */
+typedef struct sp_timer sp_timer;
+/** A timer's callback: the timer and the argument it was made with. */
+typedef void (*sp_timer_fn)(sp_timer *t, void *arg);
+
+/**
+ * A timer bound to a connection: fn(t, arg) runs delay_ms from now, then every repeat_ms
+ * (0: once). It runs on the connection's handler thread: event model, the loop; thread
+ * model, the connection's thread (its loop waits until the next timer, the idle deadline
+ * or the stop, whichever comes first); fork model, the child. A repeating timer does not
+ * drift: each due time is the previous one plus the period, and periods missed while the
+ * thread was busy are skipped. The timer is cancelled (freed) when the connection closes,
+ * after on_close (which may cancel it itself). O(log n) to add and to cancel, nothing for
+ * a connection without timers. Call it from the connection's handler thread.
+ * @param c         the connection.
+ * @param out       receives the timer (for sp_timer_cancel()); may be NULL.
+ * @param delay_ms  the first run, from now: never earlier (0: at the next pass of the
+ *                  thread's loop).
+ * @param repeat_ms the period afterwards; 0: one shot (freed after it ran).
+ * @param fn        the callback.
+ * @param arg       its argument.
+ * @return 0, or SP_EINVAL (NULL c or fn, a negative delay or period), SP_EPIPE (the
+ *   connection is closed), SP_ENOMEM.
+ */
+SP_API int sp_conn_timer(sp_conn *c, sp_timer **out, int delay_ms, int repeat_ms, sp_timer_fn fn,
+                         void *arg);
+/**
+ * A timer of the server, as sp_conn_timer() but bound to no connection: it runs on the
+ * loop's thread (event model) or on the accepting thread (thread model; the parent in the
+ * fork model), while the server runs; it lives until cancelled or sp_server_destroy()
+ * (a stop leaves it pending for the next run). Create it before the run or from the thread
+ * it runs on (a handler in the event model, a server timer's callback in every model).
+ * @param srv       the server.
+ * @param out       receives the timer; may be NULL.
+ * @param delay_ms  the first run, from now.
+ * @param repeat_ms the period afterwards; 0: one shot.
+ * @param fn        the callback.
+ * @param arg       its argument.
+ * @return 0, or SP_EINVAL (NULL srv or fn, a negative delay or period), SP_ENOMEM.
+ */
+SP_API int sp_server_timer(sp_server *srv, sp_timer **out, int delay_ms, int repeat_ms,
+                           sp_timer_fn fn, void *arg);
+/**
+ * Cancel a timer and free it, from the thread it runs on; its own callback may cancel it
+ * (and others, and add new ones). A one-shot timer is freed after it ran: do not cancel it
+ * afterwards; nor a connection's timer after the connection closed.
+ * @param t the timer.
+ * @return 0, or SP_EINVAL (NULL).
+ */
+SP_API int sp_timer_cancel(sp_timer *t);
+
 #ifdef __cplusplus
 }
 #endif

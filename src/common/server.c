@@ -72,6 +72,10 @@ int sp_server_create(sp_server **out, const sp_server_config *cfg)
         rc = sp_waker_create(&srv->waker);
         if (rc == 0 && (rc = sp_waker_create(&srv->stop_waker)) != 0)
             sp_waker_destroy(srv->waker);
+        if (rc == 0 && (rc = sp__posts_init(srv)) != 0) {
+            sp_waker_destroy(srv->waker);
+            sp_waker_destroy(srv->stop_waker);
+        }
         if (rc != 0)
             sp__mutex_destroy(&srv->lock);
     }
@@ -96,6 +100,8 @@ void sp_server_destroy(sp_server *srv)
         sp_close(srv->listeners[i]);
     sp_waker_destroy(srv->waker);
     sp_waker_destroy(srv->stop_waker);
+    sp__timers_free(srv);
+    sp__posts_fini(srv);
     sp__mutex_destroy(&srv->lock);
     free(srv);
 }
@@ -275,6 +281,7 @@ int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void *msg, 
 static int run_body(sp_server *srv)
 {
     int rc = srv->model->run(srv);
+    sp__posts_close(srv); /* what is still queued runs now: its references are released */
     (void)sp_waker_drain(srv->waker);
     (void)sp_waker_drain(srv->stop_waker);
     sp__atomic_store(&srv->stopping, 0);
@@ -287,6 +294,7 @@ int sp_server_run(sp_server *srv)
     if (srv == NULL || srv->nlisteners == 0 || srv->running)
         return SP_EINVAL;
     srv->running = 1;
+    sp__posts_open(srv);
     return run_body(srv);
 }
 
@@ -302,8 +310,10 @@ int sp_server_start(sp_server *srv)
     if (srv == NULL || srv->runner != NULL || srv->running || srv->nlisteners == 0)
         return SP_EINVAL;
     srv->running = 1; /* before the thread: a second start or run is refused at once */
+    sp__posts_open(srv);
     rc = sp__thread_start(&srv->runner, runner, srv);
     if (rc != 0) {
+        sp__posts_close(srv);
         srv->runner = NULL;
         srv->running = 0;
     }

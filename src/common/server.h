@@ -8,6 +8,8 @@
  *                      hands each connection to a spawn hook; the thread model's hooks
  *   server_events.c    the event model: reading, closing, the loop
  *   server_events_out.c  its output: queue, stage of replies, flush, back-pressure
+ *   server_post.c      sp_server_post and connection references (hold, release)
+ *   server_timer.c     timers: a heap per running thread, a map to a connection's timers
  *   posix/server.c     the fork model's hooks (fork, reaping); win32/server.c: none
  *
  * A model is a table (sp__model) chosen once at create; nothing else asks which model
@@ -51,12 +53,20 @@ struct sp_conn {
     sp_frame_decoder *dec;
     struct sp__outq *out;     /* event model: queued output; NULL when none */
     sp_conn *next_closing;    /* event model: the server's list of connections to close */
+    sp__atomic refs;          /* references: the server's (until it is done with it) and
+                               * sp_conn_hold's; the last sp_conn_release frees it */
     uint32_t last_active;     /* event model: low 32 bits of sp__now_ms() at the last read */
     signed char close_error;  /* the SP_E* code for SP_CLOSE_ERROR (all fit in a char) */
     signed char close_reason; /* -1 while open, else the first reason given */
     unsigned char flags;      /* SP__CONN_* */
-    unsigned char peer_len;   /* bytes of the peer's sockaddr stored after the struct */
+    unsigned char peer_len;   /* bytes of the peer's sockaddr stored after the struct, and
+                               * SP__PEER_TRIMMED */
 };
+
+/* In peer_len: the address ended in 8 zero bytes (IPv4's sin_zero), which are not stored
+ * (the room they leave pays for refs: an idle connection stays within 128 bytes). */
+#define SP__PEER_TRIMMED 0x80u
+#define SP__PEER_TRIM    8u
 
 /* An SP_E* code as stored in close_error (every code fits; anything else is unknown). */
 #define SP__SMALL_ERROR(e) ((signed char)((e) >= -128 && (e) <= 0 ? (e) : SP_EUNKNOWN))
@@ -73,6 +83,30 @@ struct sp__outq {
     uint64_t progress; /* sp__now_ms() when the queue was made or last shrank */
 };
 
+/* A binary min-heap of timers (server_timer.c), run by one thread. */
+typedef struct sp__theap {
+    sp_timer **v;
+    size_t n, cap;
+    sp_timer *running; /* the timer whose callback runs */
+} sp__theap;
+
+/* Event model: connection -> the head of its timers (open addressing). */
+typedef struct sp__tmap {
+    sp_conn **keys;
+    sp_timer **heads;
+    size_t cap, count;
+} sp__tmap;
+
+/* sp_server_post's state (server_post.c). */
+typedef struct sp__post sp__post;
+typedef struct sp__posts {
+    sp__mutex lock;
+    sp__cond idle; /* blocking models: no post runs */
+    sp__post *head, *tail;
+    int open; /* posts accepted: from the run's start to its end */
+    int busy; /* blocking models: posts running on their callers' threads */
+} sp__posts;
+
 /* A connection of the blocking models (threads, fork). */
 typedef struct sp__conn_blocking {
     struct sp_conn c;                      /* first: an sp_conn * points to it */
@@ -84,8 +118,9 @@ typedef struct sp__conn_blocking {
     char *stage;    /* SP__BSTAGE_CAP bytes, made at the first gathered reply */
     size_t stage_len;
     sp__thread *thread;
-    sp__atomic done; /* the thread has finished: join it */
-    int refs;        /* thread model: broadcasts sending to it (under the server's lock) */
+    sp__atomic done;  /* the thread has finished: join it */
+    int refs;         /* thread model: broadcasts sending to it (under the server's lock) */
+    sp__theap timers; /* its timers, run by its connection loop */
 } sp__conn_blocking;
 
 #define SP__BLOCKING(c) ((sp__conn_blocking *)(c))
@@ -154,6 +189,10 @@ struct sp_server {
     char *stage;              /* small replies to the messages being delivered */
     size_t stage_len;
     sp_conn *batching; /* the connection whose messages are being delivered */
+    /* replying later, timers (server_post.c, server_timer.c) */
+    sp__posts posts;
+    sp__theap timers; /* the server's timers; event model: every connection's too */
+    sp__tmap tmap;    /* event model: a connection's timers */
 };
 
 /* ---- the connection rules (server_conn.c) --------------------------------------------- */
@@ -269,6 +308,29 @@ void sp__ev_check_stalled(sp_conn *c, uint64_t now);
 /* Raw bytes to on_data (the handler's result applied). */
 void sp__ev_data(sp_conn *c, const void *p, size_t n);
 int sp__ev_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
+
+/* ---- replying later (server_post.c) ------------------------------------------------- */
+
+int sp__posts_init(sp_server *srv);
+void sp__posts_fini(sp_server *srv);
+/* The run starts: posts are accepted. */
+void sp__posts_open(sp_server *srv);
+/* The run ends: posts are refused from now on; those queued run now, those running on
+ * other threads (blocking models) are waited for. */
+void sp__posts_close(sp_server *srv);
+/* Event model, once per wakeup: run what was posted (in order). */
+void sp__posts_drain(sp_server *srv);
+
+/* ---- timers (server_timer.c) --------------------------------------------------------- */
+
+/* Milliseconds until h's next timer is due, combined with t (the smaller; -1: none). */
+int sp__timers_timeout(const sp__theap *h, uint64_t now, int t);
+/* Run h's timers due at now. */
+void sp__timers_run(sp__theap *h, uint64_t now);
+/* c closes (after on_close): cancel its timers. */
+void sp__timers_conn_closed(sp_conn *c);
+/* The server goes: free its timers. */
+void sp__timers_free(sp_server *srv);
 
 /* ---- backend (src/posix/server.c, src/win32/server.c) -------------------------------- */
 

@@ -286,6 +286,9 @@ void sp__conn_serve_blocking(sp_conn *c)
     while (c->close_reason < 0) {
         uint64_t now = sp__now_ms();
         int timeout, r;
+        sp__timers_run(&SP__BLOCKING(c)->timers, now); /* its timers, on its thread */
+        if (c->close_reason >= 0)
+            break;
         if (stop_at == 0 && sp__atomic_load(&srv->stopping))
             stop_at = now + (uint64_t)srv->cfg.grace_ms;
         if (stop_at != 0 && (sp__conn_between_messages(c) || now >= stop_at)) {
@@ -307,6 +310,7 @@ void sp__conn_serve_blocking(sp_conn *c)
         timeout = ms_until(idle > 0 ? last + (uint64_t)idle : 0, now);
         if (stop_at != 0)
             timeout = min_timeout(timeout, ms_until(stop_at, now));
+        timeout = sp__timers_timeout(&SP__BLOCKING(c)->timers, now, timeout);
         r = wait_sock(c, 0, timeout, stop_at == 0);
         if (r < 0) {
             sp__conn_end(c, SP_CLOSE_ERROR, r);
@@ -319,6 +323,7 @@ void sp__conn_serve_blocking(sp_conn *c)
     set_batching(c, 0, 1); /* before on_close (a failed send changes no reason now) */
     if (h->on_close)
         h->on_close(c, c->close_reason, c->close_error);
+    sp__timers_conn_closed(c); /* after on_close, which may cancel them itself */
     free(buf);
     sp__mutex_lock(&SP__BLOCKING(c)->send_lock); /* a broadcast may be sending on it */
     sp_close(c->reg.sock);
@@ -343,7 +348,9 @@ int sp__blocking_run(sp_server *srv)
     int rc = sp__accept_setup(srv);
     while (rc == 0) {
         int n, i, stopping;
-        n = sp_poller_wait(srv->poller, evs, EV_BATCH, sp__accept_timeout(srv, sp->timeout(srv)));
+        n = sp_poller_wait(srv->poller, evs, EV_BATCH,
+                           sp__timers_timeout(&srv->timers, sp__now_ms(),
+                                              sp__accept_timeout(srv, sp->timeout(srv))));
         if (n < 0) {
             rc = n;
             break;
@@ -359,6 +366,7 @@ int sp__blocking_run(sp_server *srv)
                 sp->reap(srv, &evs[i]);
         }
         sp->reap(srv, NULL); /* first: what ended frees room for new connections */
+        sp__timers_run(&srv->timers, sp__now_ms()); /* the server's, on this thread */
         stopping = sp__atomic_load(&srv->stopping) != 0;
         sp__accept_resume(srv, stopping);
         if (stopping)

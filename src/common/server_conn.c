@@ -21,23 +21,34 @@ int sp_conn_peer(const sp_conn *c, sp_addr *out)
         memset(out, 0, sizeof *out);
     if (c == NULL || out == NULL)
         return SP_EINVAL;
-    memcpy(out->u.bytes, peer_bytes(c), c->peer_len);
-    out->len = c->peer_len;
+    /* out is zeroed: trimmed zero bytes come back as they were */
+    memcpy(out->u.bytes, peer_bytes(c), c->peer_len & ~SP__PEER_TRIMMED);
+    out->len =
+        (c->peer_len & ~SP__PEER_TRIMMED) + ((c->peer_len & SP__PEER_TRIMMED) ? SP__PEER_TRIM : 0);
     return 0;
 }
 
 sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
 {
     int blocking = srv->model->blocking;
-    /* peer_len is a byte: every sockaddr fits (the storage is 128 bytes) */
-    size_t plen = peer->len <= sizeof peer->u.bytes ? peer->len : 0;
-    sp_conn *c = (sp_conn *)calloc(1, srv->model->conn_size + plen);
+    static const unsigned char zeros[SP__PEER_TRIM] = {0};
+    /* peer_len is 7 bits and a flag: every sockaddr fits (accept reports 110 at most) */
+    size_t plen = peer->len < SP__PEER_TRIMMED ? peer->len : 0;
+    unsigned char trim = 0;
+    sp_conn *c;
+    if (plen >= SP__PEER_TRIM &&
+        memcmp(peer->u.bytes + plen - SP__PEER_TRIM, zeros, SP__PEER_TRIM) == 0) {
+        plen -= SP__PEER_TRIM; /* IPv4's sin_zero: not stored */
+        trim = SP__PEER_TRIMMED;
+    }
+    c = (sp_conn *)calloc(1, srv->model->conn_size + plen);
     if (c == NULL)
         return NULL;
     c->srv = srv;
     c->reg.sock = s;
     c->close_reason = -1;
-    c->peer_len = (unsigned char)plen;
+    sp__atomic_store(&c->refs, 1); /* the server's */
+    c->peer_len = (unsigned char)(plen | trim);
     memcpy(peer_bytes(c), peer->u.bytes, plen);
     /* The event model reads through the server's decoder and makes one per connection
      * only when a message is cut; the blocking models read into their own. */
@@ -76,13 +87,11 @@ void sp__conn_free(sp_conn *c)
     if (c->dec != NULL) {
         sp_frame_decoder_free(c->dec);
         free(c->dec);
-    }
-    if (c->srv->model->blocking) {
-        sp__mutex_destroy(&SP__BLOCKING(c)->send_lock);
-        free(SP__BLOCKING(c)->stage);
+        c->dec = NULL;
     }
     free(c->out);
-    free(c);
+    c->out = NULL;
+    sp_conn_release(c); /* the server's reference: a held connection lives on, closed */
 }
 
 /* ---- close reasons ------------------------------------------------------------------- */

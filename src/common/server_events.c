@@ -159,8 +159,10 @@ static void finalize(sp_conn *c)
     sp_server *srv = c->srv;
     if (srv->cfg.handler->on_close)
         srv->cfg.handler->on_close(c, c->close_reason, c->close_error);
+    sp__timers_conn_closed(c); /* after on_close, which may cancel them itself */
     sp__poller_remove_reg(srv->poller, &c->reg);
     sp_close(c->reg.sock);
+    c->reg.sock = SP_INVALID_SOCKET; /* a held handle: sends say SP_EPIPE */
     sp__conn_free(c);
 }
 
@@ -272,6 +274,7 @@ static int loop_timeout(const sp_server *srv, uint64_t stop_at)
         t = t < 10 ? 10 : t > 1000 ? 1000 : t;
     }
     t = sp__accept_timeout(srv, t);
+    t = sp__timers_timeout(&srv->timers, sp__now_ms(), t);
     if (stop_at != 0)
         t = t < 0 || t > 50 ? 50 : t;
     return t;
@@ -312,6 +315,8 @@ static int run_events(sp_server *srv)
         srv->now = now = sp__now_ms();
         for (i = 0; i < n; i++)
             on_event(srv, &evs[i]);
+        sp__posts_drain(srv); /* after the waker: what other threads posted */
+        sp__timers_run(&srv->timers, sp__now_ms());
         process_closing(srv, 0); /* first: closing frees room for new connections */
         if (stop_at == 0 && sp__atomic_load(&srv->stopping))
             stop_at = now + (uint64_t)srv->cfg.grace_ms;

@@ -100,12 +100,15 @@ def main():
         s.sendall(get(path))
         time.sleep(secs)
         total, how = 0, "eof"
+        s.settimeout(5)  # a connection the server dropped may end without a FIN
         try:
             while True:
                 data = s.recv(1 << 20)
                 if not data:
                     break
                 total += len(data)
+        except socket.timeout:
+            how = "silence"
         except OSError as e:
             how = "error %s" % e.__class__.__name__
         print(total, how)
