@@ -480,7 +480,9 @@ static const sp_server_handler http_handler = {http_open, NULL, http_data, http_
 
 static void on_signal(int sig)
 {
-    (void)sig;
+    /* again: signal() may reset the handler on delivery (System V semantics, glibc's
+     * under strict C11 and on Windows), and a second Ctrl-C must not kill the stop */
+    signal(sig, on_signal);
     if (running_server)
         sp_server_stop(running_server); /* async-signal-safe */
 }
