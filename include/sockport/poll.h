@@ -51,19 +51,40 @@ extern "C" {
 
 /**
  * A set of sockets for sp_select(). Initialise with sp_sockset_init() (or
- * SP_SOCKSET_INIT), release with sp_sockset_free(). The fields are private.
+ * SP_SOCKSET_INIT), release with sp_sockset_free(). The fields are private (and their
+ * number may change while sockport is 0.x).
+ *
+ * Costs: add, remove, sp_sockset_ready(), sp_sockset_error() and sp_sockset_data() take
+ * constant time (a hash index from socket to member); sp_select() takes time linear in
+ * the members; sp_sockset_next_ready() walks only the sockets the last sp_select() found
+ * ready. A select loop over n sockets therefore costs O(n) per round, not O(n^2):
+ *
+ *     size_t pos = 0;
+ *     sp_socket_t s;
+ *     void *conn;
+ *     if (sp_select(&rd, NULL, NULL, -1) > 0)
+ *         while (sp_sockset_next_ready(&rd, &pos, &s, &conn))
+ *             serve(conn);   // may remove s (or others) from rd
  */
 typedef struct sp_sockset {
-    struct sp__sockslot *slots; /**< private */
+    struct sp__sockslot *slots; /**< private: the members, in the order added */
     size_t count, cap;          /**< private */
+    size_t *index;              /**< private: socket to member (open addressing) */
+    size_t index_cap;           /**< private */
+    size_t dead;                /**< private: removed members not yet compacted */
+    size_t *ready;              /**< private: members found ready by the last sp_select */
+    size_t nready, ready_cap;   /**< private */
+    size_t probes;              /**< private: index probes so far (a cost count for tests) */
 } sp_sockset;
 /** @var sp_sockset::count
- * private: the number of members (read it with sp_sockset_count()). */
+ * private: the number of member slots (read the count with sp_sockset_count()). */
+/** @var sp_sockset::nready
+ * private: the number of entries in sp_sockset::ready. */
 
 /** A static initialiser for an empty sp_sockset (the same as sp_sockset_init()). */
 #define SP_SOCKSET_INIT                                                                            \
     {                                                                                              \
-        NULL, 0, 0                                                                                 \
+        NULL, 0, 0, NULL, 0, 0, NULL, 0, 0, 0                                                      \
     }
 
 /**
@@ -86,7 +107,27 @@ SP_API void sp_sockset_free(sp_sockset *set);
 SP_API int sp_sockset_add(sp_sockset *set, sp_socket_t s);
 
 /**
- * Remove a socket; the others keep their order.
+ * Add a socket with a user pointer, or change the pointer of a member. The pointer comes
+ * back from sp_sockset_data() and sp_sockset_next_ready().
+ * @param set  the set.
+ * @param s    the socket.
+ * @param data the pointer (may be NULL).
+ * @return 0, or SP_EINVAL (NULL set, SP_INVALID_SOCKET), SP_ENOMEM.
+ */
+SP_API int sp_sockset_add_data(sp_sockset *set, sp_socket_t s, void *data);
+
+/**
+ * The user pointer of a member (sp_sockset_add_data()). No errors.
+ * @param set the set.
+ * @param s   the socket.
+ * @return the pointer; NULL for a member added with sp_sockset_add(), a socket not in the
+ *   set, or a NULL set.
+ */
+SP_API void *sp_sockset_data(const sp_sockset *set, sp_socket_t s);
+
+/**
+ * Remove a socket; the others keep their order. The slot is compacted away by the next
+ * sp_select() or sp_sockset_clear().
  * @param set the set.
  * @param s   the socket.
  * @return 0, or SP_ENOENT when s was not in the set, SP_EINVAL (NULL set).
@@ -106,7 +147,8 @@ SP_API void sp_sockset_clear(sp_sockset *set);
  */
 SP_API size_t sp_sockset_count(const sp_sockset *set);
 /**
- * A member of a set, in the order they were added. No errors.
+ * A member of a set, in the order they were added. Constant time, except after a
+ * sp_sockset_remove() not yet followed by sp_select() (then linear). No errors.
  * @param set the set.
  * @param i   0 .. sp_sockset_count() - 1.
  * @return the socket; SP_INVALID_SOCKET for NULL or an index out of range.
@@ -133,6 +175,27 @@ SP_API int sp_sockset_ready(const sp_sockset *set, sp_socket_t s);
  *   for none (also when s is not in the set).
  */
 SP_API int sp_sockset_error(const sp_sockset *set, sp_socket_t s);
+
+/**
+ * The next socket the last sp_select() found ready in this set: start with *pos = 0 and
+ * call until it returns 0. Each ready member comes once, in the order of the set. A member
+ * removed during the walk is skipped; one added during it is not reported (it was not
+ * asked); sp_sockset_clear() ends the walk. Cost: the number of ready members. No errors.
+ * @param set  the set.
+ * @param pos  the walk's position (0 to start); advanced by the call.
+ * @param s    receives the socket (may be NULL).
+ * @param data receives its user pointer (may be NULL).
+ * @return 1 with the next ready socket, 0 at the end (or for a NULL set or pos).
+ */
+SP_API int sp_sockset_next_ready(const sp_sockset *set, size_t *pos, sp_socket_t *s, void **data);
+
+/**
+ * How many members the last sp_select() found ready in this set (members removed since
+ * included). No errors.
+ * @param set the set.
+ * @return the count; 0 for NULL.
+ */
+SP_API size_t sp_sockset_ready_count(const sp_sockset *set);
 
 /**
  * Wait until a socket of `rd` is readable, one of `wr` writable, or one of `ex` has an

@@ -9,6 +9,22 @@
 
 /* ---- sp_sockset ---------------------------------------------------------------------- */
 
+static size_t hash_sock(sp_socket_t s, size_t cap)
+{
+    /* Fibonacci hashing: sockets are small integers (POSIX) or multiples of 4 (Windows) */
+    uint64_t h = (uint64_t)s * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+/*
+ * A set is an array of slots in the order added, plus an open-addressed index (linear
+ * probing, at most half full) from socket to slot number + 1 (0: empty), so that add,
+ * remove and the lookups of sp_sockset_ready / _error / _data take constant time. A
+ * removed slot becomes a hole (sock SP_INVALID_SOCKET) until sp_select or clear compacts
+ * the array; sp_select lists the ready slots in `ready`, which sp_sockset_next_ready walks.
+ * The select poller backend's own sets use slot_push alone (no index, no holes).
+ */
+
 void sp_sockset_init(sp_sockset *set)
 {
     if (set != NULL)
@@ -20,19 +36,60 @@ void sp_sockset_free(sp_sockset *set)
     if (set == NULL)
         return;
     free(set->slots);
+    free(set->index);
+    free(set->ready);
     memset(set, 0, sizeof *set);
+}
+
+/* The index position that holds s, or the empty one where it would go; adds the positions
+ * looked at to *probes (when not NULL). */
+static size_t index_find(const sp_sockset *set, sp_socket_t s, size_t *probes)
+{
+    size_t i = hash_sock(s, set->index_cap), n = 1;
+    while (set->index[i] != 0 && set->slots[set->index[i] - 1].sock != s) {
+        i = (i + 1) & (set->index_cap - 1);
+        n++;
+    }
+    if (probes != NULL)
+        *probes += n;
+    return i;
+}
+
+/* index_find for the calls that change the set: they count their probes in the set. */
+static size_t index_probe(sp_sockset *set, sp_socket_t s)
+{
+    return index_find(set, s, &set->probes);
 }
 
 static struct sp__sockslot *slot_of(const sp_sockset *set, sp_socket_t s)
 {
     size_t i;
-    for (i = 0; i < set->count; i++)
-        if (set->slots[i].sock == s)
-            return &set->slots[i];
-    return NULL;
+    if (set->index_cap == 0 || s == SP_INVALID_SOCKET)
+        return NULL;
+    i = index_find(set, s, NULL);
+    return set->index[i] != 0 ? &set->slots[set->index[i] - 1] : NULL;
 }
 
-/* Append a slot for s (no search for duplicates). */
+/* Build the index anew with room for `want` members (a power of two, at most half full). */
+static int index_rebuild(sp_sockset *set, size_t want)
+{
+    size_t cap = 16, i;
+    size_t *index;
+    while (cap < want * 2)
+        cap *= 2;
+    index = (size_t *)calloc(cap, sizeof *index);
+    if (index == NULL)
+        return SP_ENOMEM;
+    free(set->index);
+    set->index = index;
+    set->index_cap = cap;
+    for (i = 0; i < set->count; i++)
+        if (set->slots[i].sock != SP_INVALID_SOCKET)
+            set->index[index_probe(set, set->slots[i].sock)] = i + 1;
+    return 0;
+}
+
+/* Append a slot for s (no search for duplicates, no index). */
 static int slot_push(sp_sockset *set, sp_socket_t s, void *reg)
 {
     if (set->count == set->cap) {
@@ -49,40 +106,97 @@ static int slot_push(sp_sockset *set, sp_socket_t s, void *reg)
     return 0;
 }
 
-int sp_sockset_add(sp_sockset *set, sp_socket_t s)
+/* Drop the holes that removals left, keeping the order; rebuilds the index. */
+static int compact(sp_sockset *set)
 {
+    size_t i, j = 0;
+    if (set->dead == 0)
+        return 0;
+    for (i = 0; i < set->count; i++)
+        if (set->slots[i].sock != SP_INVALID_SOCKET)
+            set->slots[j++] = set->slots[i];
+    set->count = j;
+    set->dead = 0;
+    set->nready = 0;
+    return index_rebuild(set, set->count);
+}
+
+int sp_sockset_add_data(sp_sockset *set, sp_socket_t s, void *data)
+{
+    struct sp__sockslot *slot;
+    int rc;
     if (set == NULL || s == SP_INVALID_SOCKET)
         return SP_EINVAL;
-    if (slot_of(set, s) != NULL)
+    if ((slot = slot_of(set, s)) != NULL) {
+        slot->reg = data;
         return 0;
-    return slot_push(set, s, NULL);
+    }
+    /* the index stays at most half full, counting the holes' old entries out */
+    if ((set->count + 1) * 2 > set->index_cap &&
+        (rc = index_rebuild(set, (set->count + 1) * 2)) != 0)
+        return rc;
+    if ((rc = slot_push(set, s, data)) != 0)
+        return rc;
+    set->index[index_probe(set, s)] = set->count;
+    return 0;
+}
+
+int sp_sockset_add(sp_sockset *set, sp_socket_t s)
+{
+    struct sp__sockslot *slot = set != NULL ? slot_of(set, s) : NULL;
+    if (slot != NULL)
+        return 0; /* adding twice is a no-op: the pointer stays */
+    return sp_sockset_add_data(set, s, NULL);
 }
 
 int sp_sockset_remove(sp_sockset *set, sp_socket_t s)
 {
-    struct sp__sockslot *slot = set ? slot_of(set, s) : NULL;
-    if (slot == NULL)
-        return set ? SP_ENOENT : SP_EINVAL;
-    /* keep the order of the others: callers iterate with sp_sockset_get */
-    memmove(slot, slot + 1, (size_t)(set->slots + set->count - (slot + 1)) * sizeof *slot);
-    set->count--;
+    size_t i, j;
+    if (set == NULL)
+        return SP_EINVAL;
+    if (slot_of(set, s) == NULL)
+        return SP_ENOENT;
+    i = index_probe(set, s);
+    set->slots[set->index[i] - 1].sock = SP_INVALID_SOCKET; /* a hole: the order stays */
+    set->slots[set->index[i] - 1].ready = 0;
+    set->index[i] = 0;
+    set->dead++;
+    /* re-place the rest of the probe cluster so that lookups still find them */
+    for (j = (i + 1) & (set->index_cap - 1); set->index[j] != 0;
+         j = (j + 1) & (set->index_cap - 1)) {
+        size_t moved = set->index[j];
+        set->index[j] = 0;
+        set->index[index_probe(set, set->slots[moved - 1].sock)] = moved;
+    }
     return 0;
 }
 
 void sp_sockset_clear(sp_sockset *set)
 {
-    if (set != NULL)
-        set->count = 0;
+    if (set == NULL)
+        return;
+    set->count = 0;
+    set->dead = 0;
+    set->nready = 0;
+    if (set->index != NULL)
+        memset(set->index, 0, set->index_cap * sizeof *set->index);
 }
 
 size_t sp_sockset_count(const sp_sockset *set)
 {
-    return set ? set->count : 0;
+    return set ? set->count - set->dead : 0;
 }
 
 sp_socket_t sp_sockset_get(const sp_sockset *set, size_t i)
 {
-    return set && i < set->count ? set->slots[i].sock : SP_INVALID_SOCKET;
+    size_t k;
+    if (set == NULL || i >= set->count - set->dead)
+        return SP_INVALID_SOCKET;
+    if (set->dead == 0)
+        return set->slots[i].sock;
+    for (k = 0;; k++) /* holes since the last compaction: count the live ones */
+        if (set->slots[k].sock != SP_INVALID_SOCKET && i-- == 0)
+            return set->slots[k].sock;
 }
 
 int sp_sockset_ready(const sp_sockset *set, sp_socket_t s)
@@ -97,6 +211,34 @@ int sp_sockset_error(const sp_sockset *set, sp_socket_t s)
     return slot ? slot->error : 0;
 }
 
+void *sp_sockset_data(const sp_sockset *set, sp_socket_t s)
+{
+    const struct sp__sockslot *slot = set ? slot_of(set, s) : NULL;
+    return slot ? slot->reg : NULL;
+}
+
+int sp_sockset_next_ready(const sp_sockset *set, size_t *pos, sp_socket_t *s, void **data)
+{
+    if (set == NULL || pos == NULL)
+        return 0;
+    while (*pos < set->nready) {
+        const struct sp__sockslot *slot = &set->slots[set->ready[(*pos)++]];
+        if (slot->sock == SP_INVALID_SOCKET || !slot->ready)
+            continue; /* removed since the select */
+        if (s != NULL)
+            *s = slot->sock;
+        if (data != NULL)
+            *data = slot->reg;
+        return 1;
+    }
+    return 0;
+}
+
+size_t sp_sockset_ready_count(const sp_sockset *set)
+{
+    return set ? set->nready : 0;
+}
+
 static void reset_slots(sp_sockset *set)
 {
     size_t i;
@@ -106,22 +248,48 @@ static void reset_slots(sp_sockset *set)
     }
 }
 
+/* Compact a user set and make room for its ready list. */
+static int prepare_set(sp_sockset *set)
+{
+    if (set == NULL)
+        return 0;
+    set->nready = 0;
+    if (compact(set) != 0)
+        return SP_ENOMEM;
+    if (set->ready_cap < set->count) {
+        size_t *r = (size_t *)realloc(set->ready, set->cap * sizeof *r);
+        if (r == NULL)
+            return SP_ENOMEM;
+        set->ready = r;
+        set->ready_cap = set->cap;
+    }
+    reset_slots(set);
+    return 0;
+}
+
+static void list_ready(sp_sockset *set)
+{
+    size_t i;
+    for (i = 0; set && i < set->count; i++)
+        if (set->slots[i].ready)
+            set->ready[set->nready++] = i;
+}
+
 int sp_select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms)
 {
-    reset_slots(rd);
-    reset_slots(wr);
-    reset_slots(ex);
-    return sp__select(rd, wr, ex, timeout_ms, SP__SELECT_TAKE_ERRORS);
+    int rc;
+    if (prepare_set(rd) != 0 || prepare_set(wr) != 0 || prepare_set(ex) != 0)
+        return SP_ENOMEM;
+    rc = sp__select(rd, wr, ex, timeout_ms, SP__SELECT_TAKE_ERRORS);
+    if (rc > 0) {
+        list_ready(rd);
+        list_ready(wr);
+        list_ready(ex);
+    }
+    return rc;
 }
 
 /* ---- the registry -------------------------------------------------------------------- */
-
-static size_t hash_sock(sp_socket_t s, size_t cap)
-{
-    /* Fibonacci hashing: sockets are small integers (POSIX) or multiples of 4 (Windows) */
-    uint64_t h = (uint64_t)s * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & (cap - 1);
-}
 
 sp__reg *sp__regmap_find(const sp__regmap *m, sp_socket_t s)
 {

@@ -136,8 +136,10 @@ void sp_conn_release(sp_conn *c)
     if (c == NULL || sp__atomic_add(&c->refs, -1) != 0)
         return;
     /* the last one: the server is done with it (sp__conn_free freed the rest) */
-    if (c->srv->model->blocking)
+    if (c->srv->model->blocking) {
         sp__mutex_destroy(&SP__BLOCKING(c)->send_lock);
+        free(SP__BLOCKING(c)->stage); /* a held connection's send may have gathered */
+    }
     free(c);
 }
 
