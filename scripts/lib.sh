@@ -30,7 +30,7 @@ sp_need() {
 }
 
 SP_NATIVE_DEPS=(cmake:cmake ninja-build:ninja g++:g++ gcc:gcc libgtest-dev:/usr/include/gtest/gtest.h
-    iproute2:ip util-linux:unshare python3:python3 iptables:iptables)
+    iproute2:ip util-linux:unshare python3:python3 iptables:iptables curl:curl)
 SP_WINDOWS_DEPS=(mingw-w64:x86_64-w64-mingw32-g++-posix wine:wine wine64:/usr/lib/wine/wine64
     googletest:/usr/src/googletest/CMakeLists.txt util-linux:flock)
 
