@@ -188,9 +188,9 @@ struct sp_server {
     uint64_t backoff_until; /* accept paused after EMFILE until then */
     uint64_t now;           /* sp__now_ms() when the loop last woke up */
     /* event model (its connections are the poller's owned registrations) */
-    char *rbuf;               /* the read buffer for raw connections */
-    sp_conn *closing;         /* connections to look at for closing (next_closing) */
-    char *stage;              /* small replies to the messages being delivered */
+    char *rbuf;       /* the read buffer for raw connections */
+    sp_conn *closing; /* connections to look at for closing (next_closing) */
+    char *stage;      /* small replies to the messages being delivered */
     size_t stage_len;
     sp_conn *batching; /* the connection whose messages are being delivered */
     /* replying later, timers (server_post.c, server_timer.c) */

@@ -20,15 +20,15 @@ typedef void *sp_compat_udata_t;
 #endif
 
 struct kevent {
-    uintptr_t ident;          /* identifier for this event (a descriptor) */
-    short filter;             /* filter for event */
-    unsigned short flags;     /* action flags for kqueue */
-    unsigned int fflags;      /* filter flag value */
-    intptr_t data;            /* filter data value */
-    sp_compat_udata_t udata;  /* opaque user data identifier */
+    uintptr_t ident;         /* identifier for this event (a descriptor) */
+    short filter;            /* filter for event */
+    unsigned short flags;    /* action flags for kqueue */
+    unsigned int fflags;     /* filter flag value */
+    intptr_t data;           /* filter data value */
+    sp_compat_udata_t udata; /* opaque user data identifier */
 };
 
-#define EV_SET(kevp, a, b, c, d, e, f)                                                            \
+#define EV_SET(kevp, a, b, c, d, e, f)                                                             \
     do {                                                                                           \
         struct kevent *sp_compat_kevp = (kevp);                                                    \
         sp_compat_kevp->ident = (uintptr_t)(a);                                                    \
@@ -40,19 +40,19 @@ struct kevent {
     } while (0)
 
 /* filters */
-#define EVFILT_READ (-1)
+#define EVFILT_READ  (-1)
 #define EVFILT_WRITE (-2)
 
 /* actions and flags */
-#define EV_ADD 0x0001u
-#define EV_DELETE 0x0002u
-#define EV_ENABLE 0x0004u
+#define EV_ADD     0x0001u
+#define EV_DELETE  0x0002u
+#define EV_ENABLE  0x0004u
 #define EV_DISABLE 0x0008u
 #define EV_ONESHOT 0x0010u
-#define EV_CLEAR 0x0020u
+#define EV_CLEAR   0x0020u
 #define EV_RECEIPT 0x0040u
-#define EV_ERROR 0x4000u
-#define EV_EOF 0x8000u
+#define EV_ERROR   0x4000u
+#define EV_EOF     0x8000u
 
 int kqueue(void);
 int kevent(int kq, const struct kevent *changelist, int nchanges, struct kevent *eventlist,
