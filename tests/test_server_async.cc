@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -188,7 +189,7 @@ int h_message(sp_conn *c, const void *msg, size_t len)
     }
     if (m.rfind("tick ", 0) == 0) { /* "tick delay period" */
         int d = 0, p = 0;
-        std::sscanf(m.c_str() + 5, "%d %d", &d, &p);
+        std::istringstream(m.substr(5)) >> d >> p;
         st->t0 = now_ms();
         return sp_conn_timer(c, nullptr, d, p, on_tick, c);
     }
@@ -602,12 +603,13 @@ TEST_P(ServerAsync, TimersFireWithinTolerance)
     ASSERT_TRUE(send(b, "tick 50 50"));
     std::string m = recv(a, &da.d, 5000);
     int ms = -1;
-    ASSERT_EQ(1, std::sscanf(m.c_str(), "tick %d", &ms)) << m;
+    std::string word;
+    ASSERT_TRUE(std::istringstream(m) >> word >> ms && word == "tick") << m;
     EXPECT_GE(ms, 100);
     EXPECT_LT(ms, 100 + tol);
     for (int k = 1; k <= 8; k++) {
         m = recv(b, &db.d, 5000);
-        ASSERT_EQ(1, std::sscanf(m.c_str(), "tick %d", &ms)) << m;
+        ASSERT_TRUE(std::istringstream(m) >> word >> ms && word == "tick") << m;
         EXPECT_GE(ms, 50 * k) << "tick " << k;
         EXPECT_LT(ms, 50 * k + tol) << "tick " << k << ": drifted";
     }
@@ -627,7 +629,8 @@ TEST_P(ServerAsync, TenThousandConnectionTimers)
     ASSERT_TRUE(send(a, "many 10000"));
     std::string m = recv(a, &d.d, 5000);
     double add = -1, cancel = -1;
-    ASSERT_EQ(2, std::sscanf(m.c_str(), "timing %lf %lf", &add, &cancel)) << m;
+    std::string word;
+    ASSERT_TRUE(std::istringstream(m) >> word >> add >> cancel && word == "timing") << m;
     std::printf("[ MEASURED ] 10,000 connection timers added in %.2f ms, 5,000 cancelled in "
                 "%.2f ms\n",
                 add, cancel);

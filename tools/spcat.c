@@ -733,6 +733,9 @@ static void set_keepalive(sp_socket_t s)
     if (!opt.ka)
         return;
     rc = sp_set_keepalive(s, 1, opt.ka_idle, opt.ka_intvl, opt.ka_cnt);
+    if (rc == SP_KEEPALIVE_PARTIAL)
+        say("warning: keepalive on, timing %d,%d,%d partly applied (SP_KEEPALIVE_PARTIAL)",
+            opt.ka_idle, opt.ka_intvl, opt.ka_cnt);
     if (rc < 0) {
         char what[96];
         snprintf(what, sizeof what, "warning: keepalive %d,%d,%d not fully applied", opt.ka_idle,
@@ -744,8 +747,8 @@ static void set_keepalive(sp_socket_t s)
         say("keepalive %s: idle %d s, interval %d s, count %d", on ? "on" : "off", idle, intvl,
             cnt);
     else
-        say("keepalive %s (this system does not report its timing: %s)", on ? "on" : "off",
-            sp_strerror(rc));
+        say("keepalive %s (this system does not report its timing: %s, %s)", on ? "on" : "off",
+            sp_strerror(rc), sp_err_name(rc));
 }
 
 static int resolve(int type, sp_addr *addrs)

@@ -383,7 +383,7 @@ keepalive)
         if has "$work/$side.err" '^spcat: keepalive on: idle 7 s, interval 3 s, count 4$'; then
             continue
         fi
-        if [[ $wine == 1 ]] && has "$work/$side.err" 'SP_ENOPROTOOPT'; then
+        if [[ $wine == 1 ]] && has "$work/$side.err" 'SP_KEEPALIVE_PARTIAL|SP_ENOPROTOOPT'; then
             note_wine "$side: Wine has no TCP_KEEPIDLE/INTVL/CNT (WSAENOPROTOOPT): $(tr -d '\r' <"$work/$side.err" | grep -m1 keepalive)"
             continue
         fi
