@@ -35,7 +35,7 @@ mkdir -p "$logs"
 bin=$build/bin/sockport_tests
 export SOCKPORT_TEST_VALGRIND=1
 vg=(valgrind -q --error-exitcode=99 --num-callers=30)
-skip='-*FaultProc*' # see above
+skip='-*FaultProc*:*AThousandSimultaneous*' # see above
 
 pids=()
 for ((i = 0; i < shards; i++)); do
