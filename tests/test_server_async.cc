@@ -5,6 +5,7 @@
  * memory there is the child's.
  */
 #include "fault_proc.h"
+#include "server_fixture.h"
 
 #include <sockport.h>
 
@@ -20,32 +21,7 @@ using namespace sptest;
 namespace
 {
 
-const struct {
-    int model;
-    const char *name;
-} kModels[] = {
-    {SP_MODEL_THREADS, "threads"},
-#ifndef _WIN32
-    {SP_MODEL_FORK, "fork"},
-#endif
-    {SP_MODEL_EVENTS, "events"},
-};
-
-std::vector<int> os_models()
-{
-    std::vector<int> v;
-    for (const auto &k : kModels)
-        v.push_back(k.model);
-    return v;
-}
-
-std::string param_name(const ::testing::TestParamInfo<int> &info)
-{
-    for (const auto &k : kModels)
-        if (k.model == info.param)
-            return k.name;
-    return "unknown";
-}
+/* the models this OS has, named: os_models() and model_param_name() (server_fixture.h) */
 
 /* ---- a "database": replies made later on threads of its own -------------------------- */
 
@@ -709,6 +685,6 @@ TEST_P(ServerAsync, StopWithTimersPending)
     EXPECT_TRUE(rc == 0 || rc < 0) << "the connection was closed by the stop";
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, ServerAsync, ::testing::ValuesIn(os_models()), param_name);
+INSTANTIATE_TEST_SUITE_P(Models, ServerAsync, ::testing::ValuesIn(os_models()), model_param_name);
 
 } // namespace

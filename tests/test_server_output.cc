@@ -6,6 +6,7 @@
  * blocking models gathering the replies to one read. Every model the OS has.
  */
 #include "fault_proc.h"
+#include "server_fixture.h"
 
 #include <sockport.h>
 
@@ -20,32 +21,7 @@ using namespace sptest::fp;
 namespace
 {
 
-const struct {
-    int model;
-    const char *name;
-} kModels[] = {
-    {SP_MODEL_THREADS, "threads"},
-#ifndef _WIN32
-    {SP_MODEL_FORK, "fork"},
-#endif
-    {SP_MODEL_EVENTS, "events"},
-};
-
-std::vector<int> os_models()
-{
-    std::vector<int> v;
-    for (const auto &k : kModels)
-        v.push_back(k.model);
-    return v;
-}
-
-std::string param_name(const ::testing::TestParamInfo<int> &info)
-{
-    for (const auto &k : kModels)
-        if (k.model == info.param)
-            return k.name;
-    return "unknown";
-}
+/* the models this OS has, named: os_models() and model_param_name() (server_fixture.h) */
 
 /* Record kinds of the event log (a fork model's child reports through it too). */
 enum { R_OPEN = 1, R_CLOSE, R_RESULT, R_QUEUED };
@@ -472,6 +448,6 @@ TEST_P(ServerOutput, RepliesToOneReadGather)
         }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, ServerOutput, ::testing::ValuesIn(os_models()), param_name);
+INSTANTIATE_TEST_SUITE_P(Models, ServerOutput, ::testing::ValuesIn(os_models()), model_param_name);
 
 } // namespace
