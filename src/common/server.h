@@ -27,8 +27,14 @@
 extern "C" {
 #endif
 
-#define SP__MAX_LISTENERS  8
-#define SP__READ_CHUNK     65536 /* raw reads and the event model's shared decoder */
+#define SP__MAX_LISTENERS 8
+/* One server read of unframed bytes: into a connection's raw buffer (blocking models) or
+ * into the event loop's one buffer, which framed connections also read into between
+ * messages. Made from the decoder's room (SP_FRAME_RECV_SIZE, frame.h), the one read-size
+ * constant: reads into a decoder (sp__frame_read, in the middle of a message) take that
+ * room; the loop's buffer exists once per server, so it is four rooms and one recv takes
+ * many messages. 64 KiB. */
+#define SP__READ_CHUNK     (4 * SP_FRAME_RECV_SIZE)
 #define SP__STAGE_CAP      65536 /* event model: the replies one read's messages gather */
 #define SP__STAGE_SMALL    4096  /* event model: larger replies are never copied */
 #define SP__ACCEPT_BURST   64    /* accepts per listener readiness */
