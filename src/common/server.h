@@ -55,7 +55,7 @@ struct sp_conn {
     sp_server *srv;
     void *user;
     /* framed: always in the blocking models; in the event model only while it holds the
-     * start of a message (reads go through the server's shared decoder) */
+     * start of a message (between messages, reads go into the server's buffer) */
     sp_frame_decoder *dec;
     struct sp__outq *out;     /* event model: queued output; NULL when none */
     sp_conn *next_closing;    /* event model: the server's list of connections to close */
@@ -307,8 +307,8 @@ void sp__ev_enlist(sp_conn *c);
 void sp__ev_mark_closing(sp_conn *c, int reason, int error);
 /* Hand the complete messages in d to the handler (until back-pressure pauses it). */
 void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d);
-/* After a read or a resume: c keeps a decoder of its own only while it holds bytes. */
-int sp__ev_settle(sp_conn *c, sp_frame_decoder *d, int shared);
+/* After a read or a resume: c keeps its decoder d only while it holds bytes. */
+void sp__ev_settle(sp_conn *c, sp_frame_decoder *d);
 /* Output: bytes queued; the poller interest c needs now; flush on writability (and
  * resume reading below half the limit); the stage of one read's replies. */
 size_t sp__ev_queued(const sp_conn *c);
