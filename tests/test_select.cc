@@ -14,7 +14,6 @@
 
 #ifndef _WIN32
 #    include <fcntl.h>
-#    include <sys/resource.h>
 #    include <unistd.h>
 #endif
 
@@ -120,45 +119,12 @@ TEST_F(Select, SocksetGrowsAndKeepsOrder)
 
 /* ---- no size cap --------------------------------------------------------------------- */
 
-#ifndef _WIN32
-/* Raises the soft RLIMIT_NOFILE to the hard limit for the test's life; the old one comes
- * back after. */
-struct FdLimit {
-    struct rlimit old;
-    bool changed = false;
-    rlim_t soft = 0, hard = 0;
-    FdLimit()
-    {
-        if (getrlimit(RLIMIT_NOFILE, &old) != 0)
-            return;
-        soft = old.rlim_cur;
-        hard = old.rlim_max;
-        struct rlimit raised = old;
-        raised.rlim_cur = old.rlim_max;
-        if (raised.rlim_cur != old.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-            changed = true;
-            soft = raised.rlim_cur;
-        }
-    }
-    ~FdLimit()
-    {
-        if (changed)
-            setrlimit(RLIMIT_NOFILE, &old);
-    }
-};
-#endif
-
 TEST_F(Select, TwoThousandSocketsReadAndWriteSets)
 {
     const int PAIRS = 1000, N = 2 * PAIRS;
-#ifndef _WIN32
     FdLimit lim;
-    const rlim_t need = (rlim_t)N + 64;
-    if (lim.soft < need)
-        GTEST_SKIP() << "RLIMIT_NOFILE: soft " << (unsigned long long)lim.soft << ", hard "
-                     << (unsigned long long)lim.hard << ": fewer than the "
-                     << (unsigned long long)need << " descriptors this test needs";
-#endif
+    if (!lim.allows(N + 64))
+        GTEST_SKIP() << lim.shortfall(N + 64);
     std::vector<Sock> socks(N);
     for (int k = 0; k < PAIRS; k++)
         ASSERT_TRUE(socket_pair(socks[2 * k], socks[2 * k + 1])) << "pair " << k;

@@ -11,10 +11,6 @@
 #include <map>
 #include <vector>
 
-#ifndef _WIN32
-#    include <sys/resource.h>
-#endif
-
 using namespace sptest;
 
 namespace
@@ -35,32 +31,6 @@ struct Set {
         return &s;
     }
 };
-
-#ifndef _WIN32
-/* Raises the soft RLIMIT_NOFILE to the hard limit for the test's life. */
-struct FdLimit {
-    struct rlimit old;
-    bool changed = false;
-    rlim_t soft = 0;
-    FdLimit()
-    {
-        if (getrlimit(RLIMIT_NOFILE, &old) != 0)
-            return;
-        soft = old.rlim_cur;
-        struct rlimit raised = old;
-        raised.rlim_cur = old.rlim_max;
-        if (raised.rlim_cur != old.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-            changed = true;
-            soft = raised.rlim_cur;
-        }
-    }
-    ~FdLimit()
-    {
-        if (changed)
-            setrlimit(RLIMIT_NOFILE, &old);
-    }
-};
-#endif
 
 /* n sockets in pairs: socks[2k] and socks[2k + 1] are connected. */
 ::testing::AssertionResult make_pairs(std::vector<Sock> &socks, int n)
@@ -119,12 +89,9 @@ double select_round(std::vector<Sock> &socks, std::vector<int> &tag, size_t n, s
 TEST_F(Sockset, SelectLoopOverTenThousandSocketsIsLinear)
 {
     const int N = 10000, SMALL = 2500;
-#ifndef _WIN32
     FdLimit lim;
-    if (lim.soft < (rlim_t)N + 64)
-        GTEST_SKIP() << "RLIMIT_NOFILE: soft limit " << (unsigned long long)lim.soft
-                     << " after raising it: fewer than the " << N + 64 << " this test needs";
-#endif
+    if (!lim.allows(N + 64))
+        GTEST_SKIP() << lim.shortfall(N + 64);
     std::vector<Sock> socks;
     ASSERT_TRUE(make_pairs(socks, N));
     std::vector<int> tag((size_t)N);
@@ -170,11 +137,9 @@ TEST_F(Sockset, SelectLoopOverTenThousandSocketsIsLinear)
 TEST_F(Sockset, NextReadyGivesExactlyTheReadyOnesWithTheirPointers)
 {
     const int N = 2000;
-#ifndef _WIN32
     FdLimit lim;
-    if (lim.soft < (rlim_t)N + 64)
-        GTEST_SKIP() << "RLIMIT_NOFILE too low";
-#endif
+    if (!lim.allows(N + 64))
+        GTEST_SKIP() << lim.shortfall(N + 64);
     std::vector<Sock> socks;
     ASSERT_TRUE(make_pairs(socks, N));
     std::vector<int> tag((size_t)N);
