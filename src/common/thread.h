@@ -59,8 +59,10 @@ typedef struct sp__cond {
 /*
  * For a backend: `SP__NATIVE_VIEW(name, sp__mutex, pthread_mutex_t, u);` defines name(x),
  * the storage x->u.bytes of an sp__mutex seen as the native type, and checks at compile
- * time that the native type fits that storage (size and alignment).
+ * time that the native type fits that storage (size and alignment). `type` and
+ * `native_type` are type names, which a declaration cannot parenthesise.
  */
+/* NOLINTBEGIN(bugprone-macro-parentheses): type names (above) */
 #define SP__NATIVE_VIEW(name, type, native_type, field)                                            \
     static inline native_type *name(type *x)                                                       \
     {                                                                                              \
@@ -69,6 +71,7 @@ typedef struct sp__cond {
     _Static_assert(sizeof(native_type) <= sizeof(((type *)0)->field.bytes) &&                      \
                        _Alignof(native_type) <= _Alignof(type),                                    \
                    #native_type " fits in " #type)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 /*
  * Shared (common/thread.c): the mutex and the condition variable, over the backend's
