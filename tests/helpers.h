@@ -252,7 +252,7 @@ class SpTest : public ::testing::Test
     }
 };
 
-/* ---- an owning socket handle --------------------------------------------------------- */
+/* ---- owning socket handles and sets -------------------------------------------------- */
 
 class Sock
 {
@@ -306,6 +306,23 @@ class Sock
 
   private:
     sp_socket_t s_ = SP_INVALID_SOCKET;
+};
+
+/* An owning socket set: an sp_sockset freed at the end of the scope; &set is the
+ * sp_sockset * the calls take. */
+struct SockSet {
+    sp_sockset s = SP_SOCKSET_INIT;
+    SockSet() = default;
+    SockSet(const SockSet &) = delete;
+    SockSet &operator=(const SockSet &) = delete;
+    ~SockSet()
+    {
+        sp_sockset_free(&s);
+    }
+    sp_sockset *operator&()
+    {
+        return &s;
+    }
 };
 
 /* ---- addresses ----------------------------------------------------------------------- */

@@ -26,19 +26,6 @@ class Select : public SpTest
 {
 };
 
-/* An sp_sockset freed at the end of the scope. */
-struct Set {
-    sp_sockset s = SP_SOCKSET_INIT;
-    ~Set()
-    {
-        sp_sockset_free(&s);
-    }
-    sp_sockset *operator&()
-    {
-        return &s;
-    }
-};
-
 ::testing::AssertionResult socket_pair(Sock &a, Sock &b)
 {
     sp_socket_t pair[2];
@@ -57,7 +44,7 @@ TEST_F(Select, SocksetAddRemoveClearCountGet)
     Sock a, b, c, d;
     ASSERT_TRUE(socket_pair(a, b));
     ASSERT_TRUE(socket_pair(c, d));
-    Set set;
+    SockSet set;
     EXPECT_EQ(0u, sp_sockset_count(&set));
 
     ASSERT_OK(sp_sockset_add(&set, a));
@@ -103,7 +90,7 @@ TEST_F(Select, SocksetAddRemoveClearCountGet)
 /* Membership is bookkeeping only: many handles, order kept through removals. */
 TEST_F(Select, SocksetGrowsAndKeepsOrder)
 {
-    Set set;
+    SockSet set;
     const int N = 3000;
     for (int i = 0; i < N; i++)
         ASSERT_OK(sp_sockset_add(&set, (sp_socket_t)(4 * i + 8)));
@@ -140,7 +127,7 @@ TEST_F(Select, TwoThousandSocketsReadAndWriteSets)
     for (int j : chosen)
         ASSERT_TRUE(ready(socks[j], SP_EV_READ, 5000)) << "index " << j << " never got its byte";
 
-    Set rd, wr;
+    SockSet rd, wr;
     for (int i = 0; i < N; i++)
         ASSERT_OK(sp_sockset_add(&rd, socks[i]));
     for (int round = 0; round < 2; round++) {
@@ -186,7 +173,7 @@ TEST_F(Select, CountsSetSocketPairs)
     ASSERT_TRUE(tcp_pair(c, s));
     ASSERT_EQ(1, sp_send(c, "x", 1));
     ASSERT_TRUE(ready(s, SP_EV_READ, 5000));
-    Set rd, wr;
+    SockSet rd, wr;
     ASSERT_OK(sp_sockset_add(&rd, s));
     ASSERT_OK(sp_sockset_add(&rd, c));
     ASSERT_OK(sp_sockset_add(&wr, s));
@@ -209,7 +196,7 @@ TEST_F(Select, DeadSocketIsReadyWithEbadfAndLiveOnesAnswered)
     ASSERT_EQ(1, sp_send(busy1, "x", 1));
     ASSERT_TRUE(ready(busy0, SP_EV_READ, 5000));
 
-    Set rd, wr;
+    SockSet rd, wr;
     ASSERT_OK(sp_sockset_add(&rd, idle0));
     ASSERT_OK(sp_sockset_add(&rd, dead0));
     ASSERT_OK(sp_sockset_add(&rd, busy0));
@@ -259,7 +246,7 @@ const double kEarlyMs = 10;
 
 TEST_F(Select, EmptySetsSleepTheTimeout)
 {
-    Set a, b, c;
+    SockSet a, b, c;
     for (int empty = 0; empty < 2; empty++) {
         SCOPED_TRACE(empty ? "three empty sets" : "three NULL sets");
         std::string times;
@@ -302,7 +289,7 @@ TEST_F(Select, RefusedConnectReadyWithEconnrefused)
         int rc = 0;
         ASSERT_TRUE(start_refused_connect(c, &rc));
         ASSERT_SP(SP_EINPROGRESS, rc) << "a loopback refusal is reported later";
-        Set rd, wr, ex;
+        SockSet rd, wr, ex;
         if (k.rd) {
             ASSERT_OK(sp_sockset_add(&rd, c));
         }
@@ -344,7 +331,7 @@ TEST_F(Select, ResetPeerReadableAndRecvReportsIt)
     ASSERT_TRUE(tcp_pair(c, s));
     ASSERT_OK(sp_set_nonblocking(s, 1));
     ASSERT_OK(sp_close_abortive(c.release()));
-    Set rd;
+    SockSet rd;
     ASSERT_OK(sp_sockset_add(&rd, s));
     int rc = sp_select(&rd, nullptr, nullptr, 5000);
     EXPECT_EQ(1, rc) << code_str(rc);
@@ -418,7 +405,7 @@ TEST_F(Select, WakerWakesReadSet)
     ASSERT_TRUE(socket_pair(idle0, idle1));
     ASSERT_TRUE(socket_pair(r0, r1)); /* the watchdog's way out */
     const sp_socket_t ws = sp_waker_socket(w);
-    Set rd;
+    SockSet rd;
     ASSERT_OK(sp_sockset_add(&rd, idle0));
     ASSERT_OK(sp_sockset_add(&rd, ws));
     ASSERT_OK(sp_sockset_add(&rd, r0));

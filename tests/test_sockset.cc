@@ -20,18 +20,6 @@ class Sockset : public SpTest
 {
 };
 
-struct Set {
-    sp_sockset s = SP_SOCKSET_INIT;
-    ~Set()
-    {
-        sp_sockset_free(&s);
-    }
-    sp_sockset *operator&()
-    {
-        return &s;
-    }
-};
-
 /* n sockets in pairs: socks[2k] and socks[2k + 1] are connected. */
 ::testing::AssertionResult make_pairs(std::vector<Sock> &socks, int n)
 {
@@ -61,7 +49,7 @@ size_t peer_of(size_t i)
 double select_round(std::vector<Sock> &socks, std::vector<int> &tag, size_t n, size_t *walked,
                     int *selected, size_t *probes)
 {
-    Set set;
+    SockSet set;
     double t0 = now_ms(), work;
     for (size_t i = 0; i < n; i++)
         EXPECT_OK(sp_sockset_add_data(&set, socks[i].get(), &tag[i]));
@@ -143,7 +131,7 @@ TEST_F(Sockset, NextReadyGivesExactlyTheReadyOnesWithTheirPointers)
     std::vector<Sock> socks;
     ASSERT_TRUE(make_pairs(socks, N));
     std::vector<int> tag((size_t)N);
-    Set rd;
+    SockSet rd;
     std::map<sp_socket_t, void *> want;
     for (size_t i = 0; i < (size_t)N; i++)
         ASSERT_OK(sp_sockset_add_data(&rd, socks[i].get(), &tag[i]));
@@ -212,7 +200,7 @@ TEST_F(Sockset, NextReadyGivesExactlyTheReadyOnesWithTheirPointers)
 
 TEST_F(Sockset, BadArguments)
 {
-    Set set;
+    SockSet set;
     size_t pos = 0;
     EXPECT_SP(SP_EINVAL, sp_sockset_add_data(NULL, 3, NULL));
     EXPECT_SP(SP_EINVAL, sp_sockset_add_data(&set, SP_INVALID_SOCKET, NULL));
