@@ -1,8 +1,9 @@
 /*
  * server_events.c - the event model: one thread, non-blocking sockets, an sp_poller.
  *
- * Reads go into one shared frame decoder (or one shared buffer for raw connections); a
- * connection gets a decoder of its own only while it holds the start of a message, and an
+ * Reads go into the server's one read buffer (raw connections' too), and whole messages
+ * to the handler from there; a connection gets a decoder of its own only while it holds
+ * the start of a message (or messages waiting out back-pressure), and an
  * output queue only while the socket does not take a reply at once (flushed on
  * writability: server_events_out.c). So an idle connection is one small struct, its
  * poller registration embedded. The loop never blocks on one client.
