@@ -1,10 +1,13 @@
 /*
  * test_server_deadline.cc - after the send deadline (send_timeout_ms) has closed a reader
  * that stalled, the server goes on: new clients are served at once, the closed connection
- * is no longer counted, and this holds many times over (issue #13: under Wine the thread
- * model, Windows' default, served no request after such a close in examples/httpd.c).
- * Every model the OS has; the stalled reply is one big write, or a stream of chunks
- * through on_drain (what httpd does).
+ * is no longer counted, and this holds many times over. Issue #13 reported that under Wine
+ * the thread model (Windows' default) served no request after such a close in
+ * examples/httpd.c; that was the test's stalled client still draining the closed socket's
+ * queued bytes past the server's 120 s run (tests/httpd/http_client.py), not the server,
+ * and this test passed before that finding too: it guards the server's side. Every model
+ * the OS has; the stalled reply is one big write, or a stream of chunks through on_drain
+ * (what httpd does).
  */
 #include "fault_proc.h"
 #include "server_fixture.h"
@@ -80,41 +83,26 @@ int download_closes(const std::vector<Rec> &v, const Rec **last = nullptr)
     return n;
 }
 
-class ServerDeadline : public SpTest, public ::testing::WithParamInterface<int>
+/* The fixture's server (server_fixture.h) with this file's handler and a line framer. */
+class ServerDeadline : public ServerFixture, public ::testing::WithParamInterface<int>
 {
   protected:
-    void SetUp() override
+    ServerDeadline() : ServerFixture(&kHandler, GetParam(), 5000)
     {
-        SpTest::SetUp();
-        if (GetParam() == SP_MODEL_FORK && SP_FP_SANITIZED)
-            GTEST_SKIP() << "fork model in a sanitizer build: a child of a threaded process may "
-                            "stall in the sanitizer's allocator (server.h)";
+        sp_framer_delim(&lines_, "\n", 1, 1024);
+        cfg.framer = &lines_;
+        cfg.grace_ms = 500;
         g_log = &log_;
         if (g_big == nullptr)
             g_big = new std::vector<unsigned char>(make_pattern(kBig));
-        ASSERT_OK(sp_framer_delim(&lines_, "\n", 1, 1024));
-    }
-    void TearDown() override
-    {
-        if (srv_ != nullptr) {
-            sp_server_stop(srv_);
-            sp_server_destroy(srv_);
-        }
-        SpTest::TearDown();
     }
     void start(int send_timeout_ms)
     {
-        sp_server_config cfg;
-        sp_server_config_init(&cfg);
-        cfg.handler = &kHandler;
-        cfg.framer = &lines_;
-        cfg.model = GetParam();
         cfg.send_timeout_ms = send_timeout_ms;
-        cfg.grace_ms = 500;
-        ASSERT_OK(sp_server_create(&srv_, &cfg));
-        ASSERT_OK(sp_server_listen(srv_, "127.0.0.1:0"));
-        ASSERT_OK(sp_server_local_addr(srv_, 0, &addr_));
-        ASSERT_OK(sp_server_start(srv_));
+        ServerFixture::start();
+        if (!HasFatalFailure() && !IsSkipped()) {
+            ASSERT_OK(sp_server_local_addr(srv, 0, &addr_));
+        }
     }
     /* A client with a small receive buffer that asks for `what` and never reads. */
     void stall(Sock &s, const char *what)
@@ -130,7 +118,7 @@ class ServerDeadline : public SpTest, public ::testing::WithParamInterface<int>
     {
         const double t0 = now_ms();
         Sock s;
-        int rc = sp_dial(s.out(), addr_str(addr_).c_str(), 5000);
+        int rc = sp_dial(s.out(), addr.c_str(), 5000);
         if (rc != 0)
             return step_failed("dial", rc);
         std::string line = text + "\n", got(line.size(), '\0');
@@ -149,7 +137,6 @@ class ServerDeadline : public SpTest, public ::testing::WithParamInterface<int>
     }
 
     EventLog log_;
-    sp_server *srv_ = nullptr;
     sp_addr addr_;
     sp_framer lines_;
 };
@@ -161,7 +148,7 @@ class ServerDeadline : public SpTest, public ::testing::WithParamInterface<int>
 TEST_P(ServerDeadline, StalledReaderIsCutAndTheServerServesOn)
 {
     start(300);
-    if (HasFatalFailure())
+    if (HasFatalFailure() || IsSkipped())
         return;
     std::vector<Sock> stalled(4);
     int cut_so_far = 0;
@@ -197,12 +184,11 @@ TEST_P(ServerDeadline, StalledReaderIsCutAndTheServerServesOn)
         EXPECT_LE(took, 1000.0) << "round " << round << ": the next client waited";
         /* the echo's connection and the stalled one are gone: nothing is counted */
         const double t1 = now_ms();
-        while (sp_server_connections(srv_) != 0 && now_ms() - t1 < 2000)
+        while (sp_server_connections(srv) != 0 && now_ms() - t1 < 2000)
             sleep_ms(5);
-        EXPECT_EQ(0, sp_server_connections(srv_)) << "round " << round;
+        EXPECT_EQ(0, sp_server_connections(srv)) << "round " << round;
     }
-    sp_server_stop(srv_);
-    EXPECT_OK(sp_server_wait(srv_));
+    EXPECT_OK(stop());
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ServerDeadline, ::testing::ValuesIn(os_models()),
