@@ -124,9 +124,13 @@ typedef struct sp__conn_blocking {
     char *stage;    /* SP__BSTAGE_CAP bytes, made at the first gathered reply */
     size_t stage_len;
     sp__thread *thread;
-    sp__atomic done;  /* the thread has finished: join it */
-    int refs;         /* thread model: broadcasts sending to it (under the server's lock) */
-    sp__theap timers; /* its timers, run by its connection loop */
+    sp__atomic done;        /* the thread has finished: join it */
+    int refs;               /* thread model: broadcasts sending to it (under the server's lock) */
+    sp__theap timers;       /* its timers, run by its connection loop */
+    sp__atomic close_asked; /* sp_conn_close(), from any thread: the loop closes it */
+    sp_waker *kick;         /* made by its loop while another thread holds it (sp_conn_hold), so
+                             * that sp_conn_close from there wakes the wait for input; under
+                             * send_lock */
 } sp__conn_blocking;
 
 #define SP__BLOCKING(c) ((sp__conn_blocking *)(c))
