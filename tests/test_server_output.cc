@@ -366,6 +366,47 @@ TEST_P(ServerOutput, TricklingReaderIsClosedBySendTimeout)
     }
 }
 
+/* The deadline counts from each reply's queueing, not from the first byte queued: a
+ * reader that takes each 64 KiB chunk of a stream well within send_timeout_ms (about
+ * 320 KB/s) is never cut, although the queue never empties for longer than the deadline. */
+TEST_P(ServerOutput, SteadyReaderOfAStreamIsNotCutBySendTimeout)
+{
+    const int kLimit = 2000, kRun = 2 * kLimit + 500, kStep = 50, kRead = 16384;
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &kTrickle;
+    cfg.framer = &lines_;
+    cfg.send_timeout_ms = kLimit;
+    start(cfg);
+    Sock c;
+    connect(c);
+    std::atomic<bool> quit{false};
+    std::atomic<long long> got{0};
+    send_text(c, "stream\n");
+    std::thread reader([&, s = c.get()] {
+        std::vector<char> buf(kRead);
+        while (!quit) {
+            ptrdiff_t r = sp_recv(s, buf.data(), buf.size());
+            if (r <= 0)
+                return;
+            got += r;
+            sleep_ms(kStep);
+        }
+    });
+    sleep_ms(kRun);
+    const long long got_then = got;
+    auto v = log_.snapshot();
+    quit = true;
+    sp_shutdown(c, SP_SHUT_RDWR);
+    reader.join();
+    EXPECT_EQ(0, count(v, R_CLOSE))
+        << "closed while the reader kept up (" << got_then << " bytes read in " << kRun << " ms)";
+    /* the stream was still going: not finished, and more than a few chunks gone */
+    EXPECT_LT(got_then, (long long)kBig);
+    EXPECT_GT(got_then, (long long)(4 * kChunk));
+    std::printf("read %lld bytes in %d ms\n", got_then, kRun);
+}
+
 /* ---- raw writes, raw input, gathered sends ------------------------------------------- */
 
 /* Heads end with "\r\n\r\n". "LEN n" then n raw bytes: replied "got:<bytes>" raw;
