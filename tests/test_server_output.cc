@@ -64,6 +64,7 @@ int dl_message(sp_conn *c, const void *msg, size_t len)
     return sp_conn_send(c, msg, len);
 }
 
+int g_sndbuf;        /* the send buffer small_sndbuf_open gives (4096 unless a test says) */
 size_t g_max_queued; /* the most queued after a chunk (one process: see the test) */
 
 void dl_drain(sp_conn *c)
@@ -99,6 +100,7 @@ class ServerOutput : public SpTest, public ::testing::WithParamInterface<int>
             g_big = new std::vector<unsigned char>(make_pattern(kBig));
         }
         g_max_queued = 0;
+        g_sndbuf = 4096;
         sp_framer_delim(&lines_, "\n", 1, 1024);
         sp_framer_delim(&heads_, "\r\n\r\n", 4, 4096);
     }
@@ -281,12 +283,12 @@ TEST_P(ServerOutput, NeverReadingClientIsClosedBySendTimeoutAndIdle)
     }
 }
 
-/* A server socket with a small send buffer (SO_SNDBUF set: Linux no longer grows it), so
- * that a slowly reading client makes the server's kernel take a little of a queued reply
- * every few hundred ms (progress) instead of once a few MiB have gone. */
+/* A server socket with a fixed send buffer (SO_SNDBUF set: Linux no longer grows it). A
+ * small one makes a slowly reading client's progress show every few hundred ms (the
+ * kernel takes a little of a queued reply) instead of once a few MiB have gone. */
 void small_sndbuf_open(sp_conn *c)
 {
-    g_log->add(R_OPEN, 0, sp_set_send_buffer(sp_conn_socket(c), 4096), 0);
+    g_log->add(R_OPEN, 0, sp_set_send_buffer(sp_conn_socket(c), g_sndbuf), 0);
 }
 
 const sp_server_handler kTrickle = {small_sndbuf_open, dl_message, nullptr, h_close, dl_drain};
@@ -364,6 +366,39 @@ TEST_P(ServerOutput, TricklingReaderIsClosedBySendTimeout)
         sp_server_destroy(srv_);
         srv_ = nullptr;
     }
+}
+
+/* A stream to a client that stops reading, with 64 KiB chunks and a send buffer several
+ * times bigger: the kernel takes each chunk whole until it has no room left for a writable
+ * event (a third of the buffer), so nothing is queued while on_drain waits for room (the
+ * blocking models block in the next chunk's send). The deadline runs while it waits: the
+ * connection closes within send_timeout_ms plus a bound (issue #13: the event model kept
+ * such a connection until the reader came back). */
+TEST_P(ServerOutput, StalledStreamIsClosedBySendTimeout)
+{
+    const int kLimit = 1000, kBound = 1500;
+    g_sndbuf = 256 << 10;
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &kTrickle;
+    cfg.framer = &lines_;
+    cfg.send_timeout_ms = kLimit;
+    start(cfg);
+    Sock c;
+    connect(c, 4096);
+    const double t0 = now_ms();
+    send_text(c, "stream\n");
+    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) == 1; },
+                       kLimit + kBound + 3000);
+    const double took = now_ms() - t0;
+    ASSERT_EQ(1, count(v, R_CLOSE)) << "not closed " << took << " ms after the request";
+    EXPECT_EQ(1, count(v, R_CLOSE, SP_CLOSE_ERROR));
+    for (const auto &r : v)
+        if (r.kind == R_CLOSE) {
+            EXPECT_SP(SP_ETIMEDOUT, r.b);
+        }
+    EXPECT_LE(took, kLimit + (double)kBound);
+    std::printf("closed after %.0f ms\n", took);
 }
 
 /* The deadline counts from each reply's queueing, not from the first byte queued: a

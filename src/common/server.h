@@ -93,6 +93,8 @@ struct sp_conn {
 struct sp__outq {
     size_t off, len, cap;
     uint64_t progress; /* when the queue was made or last shrank (idle_timeout_ms) */
+    uint64_t drain_at; /* sp_conn_want_drain() with nothing queued: when (the queue, empty,
+                        * is kept until on_drain, and the send deadline runs from then) */
     struct sp__outmark {
         size_t end;
         uint64_t at;

@@ -65,6 +65,24 @@ static void mark_queued(struct sp__outq *q)
     q->marks++;
 }
 
+static void outq_init(sp_conn *c, struct sp__outq *q)
+{
+    q->off = q->len = q->cap = q->marks = 0;
+    q->progress = c->srv->now;
+    q->drain_at = 0;
+}
+
+/* The queue is empty: free it, unless on_drain is awaited (it keeps the time it was asked:
+ * the deadline runs until on_drain, and a stream mallocs no queue per chunk). */
+static void outq_release(sp_conn *c)
+{
+    if (c->out == NULL || sp__ev_queued(c) > 0 ||
+        ((c->flags & SP__CONN_DRAIN) && c->close_reason < 0))
+        return;
+    free(c->out);
+    c->out = NULL;
+}
+
 /* Append bytes to the output queue (making it, compacting or growing it). */
 static int enqueue(sp_conn *c, const char *p, size_t n)
 {
@@ -79,16 +97,14 @@ static int enqueue(sp_conn *c, const char *p, size_t n)
         q->off = 0;
     }
     if (q == NULL || q->len + n > q->cap) {
-        size_t cap = q != NULL ? q->cap : 4096, len = q != NULL ? q->len : 0;
+        size_t cap = q != NULL && q->cap > 0 ? q->cap : 4096, len = q != NULL ? q->len : 0;
         while (cap < len + n)
             cap *= 2;
         q = (struct sp__outq *)realloc(c->out, sizeof *q + cap);
         if (q == NULL)
             return SP_ENOMEM;
-        if (c->out == NULL) {
-            q->off = q->len = q->marks = 0;
-            q->progress = c->srv->now;
-        }
+        if (c->out == NULL)
+            outq_init(c, q);
         q->cap = cap;
         c->out = q;
     }
@@ -199,6 +215,21 @@ int sp__ev_output(sp_conn *c, const sp_iovec *iov, int n)
 int sp__ev_want_drain(sp_conn *c)
 {
     c->flags |= SP__CONN_DRAIN;
+    if (sp__ev_queued(c) == 0) {
+        /* the kernel took all: on_drain waits for room in it, and a peer that stopped
+         * reading leaves none, so the send deadline runs from here (an empty queue) */
+        if (c->out == NULL) {
+            struct sp__outq *q = (struct sp__outq *)malloc(sizeof *q);
+            if (q == NULL) {
+                sp__ev_mark_closing(c, SP_CLOSE_ERROR, SP_ENOMEM);
+                return SP_ENOMEM;
+            }
+            outq_init(c, q);
+            c->out = q;
+        }
+        c->out->off = c->out->len = c->out->marks = 0;
+        c->out->drain_at = sp__now_ms();
+    }
     sp__ev_update_interest(c); /* called by the writability (at once when under low water) */
     return 0;
 }
@@ -220,15 +251,24 @@ void sp__ev_check_stalled(sp_conn *c, uint64_t now)
 {
     struct sp__outq *q = c->out;
     int send = c->srv->cfg.send_timeout_ms, idle = c->srv->cfg.idle_timeout_ms;
-    if (sp__ev_queued(c) == 0)
+    if (q == NULL)
         return;
-    marks_trim(q);
-    /* send_timeout_ms: the oldest reply not wholly sent was queued at mark[0].at (a peer
-     * that takes a little now and then does not stretch it; there is always a mark while
-     * bytes are queued); idle_timeout_ms: the peer took nothing for that long */
-    if (!(send >= 0 && (q->marks == 0 || aged(now, q->mark[0].at, send))) &&
-        !(idle > 0 && aged(now, q->progress, idle)))
-        return;
+    if (sp__ev_queued(c) == 0) {
+        /* on_drain awaited since drain_at, the kernel without room since (the next chunk's
+         * send would be blocked so long in the blocking models) */
+        int limit = sp__conn_send_limit(c->srv);
+        if (!((c->flags & SP__CONN_DRAIN) && c->close_reason < 0 && limit >= 0 &&
+              aged(now, q->drain_at, limit)))
+            return;
+    } else {
+        marks_trim(q);
+        /* send_timeout_ms: the oldest reply not wholly sent was queued at mark[0].at (a
+         * peer that takes a little now and then does not stretch it; there is always a
+         * mark while bytes are queued); idle_timeout_ms: the peer took nothing so long */
+        if (!(send >= 0 && (q->marks == 0 || aged(now, q->mark[0].at, send))) &&
+            !(idle > 0 && aged(now, q->progress, idle)))
+            return;
+    }
     /* what is queued is dropped, the connection closes (an orderly end or a reason given
      * before becomes the error) */
     free(c->out);
@@ -293,8 +333,7 @@ void sp__ev_flush(sp_conn *c)
         c->out->progress = c->srv->now;
     }
     if (sp__ev_queued(c) == 0) {
-        free(c->out); /* an idle connection keeps no buffer */
-        c->out = NULL;
+        outq_release(c); /* an idle connection keeps no buffer */
         if (c->close_reason >= 0)
             sp__ev_enlist(c); /* flushed: may close now */
     }
@@ -302,6 +341,7 @@ void sp__ev_flush(sp_conn *c)
         sp__ev_queued(c) <= c->srv->cfg.drain_low_water) {
         c->flags &= (unsigned char)~SP__CONN_DRAIN; /* asked again by on_drain */
         c->srv->cfg.handler->on_drain(c);
+        outq_release(c); /* the stream's end: on_drain asked no more */
         sp__ev_enlist(c);
     }
     if ((c->flags & SP__CONN_PAUSED) && sp__ev_queued(c) < c->srv->cfg.output_limit / 2) {
