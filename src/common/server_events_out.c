@@ -1,10 +1,11 @@
 /*
  * server_events_out.c - the event model's output: a reply goes to the socket at once when
  * nothing is queued before it, else into the connection's queue (made only then, freed
- * when it empties), flushed on writability; the small replies to the messages of one read
- * gather in the server's stage and leave in one send. A queue over output_limit pauses
- * reading (back-pressure) until it falls below half of it. The queue marks when each reply
- * entered it: one not wholly sent within send_timeout_ms of that closes the connection.
+ * when it empties unless on_drain is awaited), flushed on writability; the small replies
+ * to the messages of one read gather in the server's stage and leave in one send. A queue
+ * over output_limit pauses reading (back-pressure) until it falls below half of it. The
+ * queue marks when each reply entered it: one not wholly sent within send_timeout_ms of
+ * that closes the connection.
  */
 #include "server.h"
 
