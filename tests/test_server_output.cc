@@ -89,6 +89,70 @@ void dl_drain(sp_conn *c)
 
 const sp_server_handler kDownload = {h_open, dl_message, nullptr, h_close, dl_drain};
 
+/* A server socket with a fixed send buffer (SO_SNDBUF set: Linux no longer grows it). A
+ * small one makes a slowly reading client's progress show every few hundred ms (the
+ * kernel takes a little of a queued reply) instead of once a few MiB have gone. */
+void small_sndbuf_open(sp_conn *c)
+{
+    g_log->add(R_OPEN, 0, sp_set_send_buffer(sp_conn_socket(c), g_sndbuf), 0);
+}
+
+const sp_server_handler kTrickle = {small_sndbuf_open, dl_message, nullptr, h_close, dl_drain};
+
+/* A client's reader thread: up to `chunk` bytes every step_ms until stopped or the
+ * connection ends; counts the bytes and the reads that returned some. */
+class SlowReader
+{
+  public:
+    SlowReader(sp_socket_t s, size_t chunk, int step_ms)
+        : s_(s), thread_([this, chunk, step_ms] {
+              std::vector<char> buf(chunk);
+              while (!quit_) {
+                  ptrdiff_t r = sp_recv(s_, buf.data(), buf.size());
+                  if (r <= 0)
+                      return;
+                  got += r;
+                  reads++;
+                  sleep_ms(step_ms);
+              }
+          })
+    {
+    }
+    ~SlowReader()
+    {
+        stop();
+    }
+    SlowReader(const SlowReader &) = delete;
+    SlowReader &operator=(const SlowReader &) = delete;
+    /* End the thread: the socket is shut down (a blocked read returns). */
+    void stop()
+    {
+        quit_ = true;
+        sp_shutdown(s_, SP_SHUT_RDWR);
+        if (thread_.joinable())
+            thread_.join();
+    }
+    std::atomic<long long> got{0};
+    std::atomic<int> reads{0};
+
+  private:
+    sp_socket_t s_;
+    std::atomic<bool> quit_{false};
+    std::thread thread_;
+};
+
+/* The log holds one close, and it is SP_CLOSE_ERROR / SP_ETIMEDOUT (the send deadline). */
+::testing::AssertionResult closed_by_deadline(const std::vector<Rec> &v)
+{
+    for (const auto &r : v)
+        if (r.kind == R_CLOSE && (r.a != SP_CLOSE_ERROR || r.b != SP_ETIMEDOUT))
+            return ::testing::AssertionFailure()
+                   << "closed with " << reason_name(r.a) << " / " << code_str(r.b);
+    if (count(v, R_CLOSE) != 1)
+        return ::testing::AssertionFailure() << count(v, R_CLOSE) << " closes";
+    return ::testing::AssertionSuccess();
+}
+
 class ServerOutput : public SpTest, public ::testing::WithParamInterface<int>
 {
   protected:
@@ -122,6 +186,16 @@ class ServerOutput : public SpTest, public ::testing::WithParamInterface<int>
         ASSERT_OK(sp_server_listen(srv_, "127.0.0.1:0"));
         ASSERT_OK(sp_server_local_addr(srv_, 0, &addr_));
         ASSERT_OK(sp_server_start(srv_));
+    }
+    /* A kTrickle server (its sockets' send buffer g_sndbuf) with this send deadline. */
+    void start_trickle(int send_timeout_ms)
+    {
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.handler = &kTrickle;
+        cfg.framer = &lines_;
+        cfg.send_timeout_ms = send_timeout_ms;
+        start(cfg);
     }
     void connect(Sock &s, int rcvbuf = 0)
     {
@@ -296,16 +370,6 @@ TEST_P(ServerOutput, NeverReadingClientIsClosedBySendTimeoutAndIdle)
     }
 }
 
-/* A server socket with a fixed send buffer (SO_SNDBUF set: Linux no longer grows it). A
- * small one makes a slowly reading client's progress show every few hundred ms (the
- * kernel takes a little of a queued reply) instead of once a few MiB have gone. */
-void small_sndbuf_open(sp_conn *c)
-{
-    g_log->add(R_OPEN, 0, sp_set_send_buffer(sp_conn_socket(c), g_sndbuf), 0);
-}
-
-const sp_server_handler kTrickle = {small_sndbuf_open, dl_message, nullptr, h_close, dl_drain};
-
 /* A client that reads a little every 200 ms, so that some of the reply leaves every few
  * hundred ms and "no progress" never lasts the deadline: the reply is not taken within
  * send_timeout_ms of being queued, so the connection closes (SP_CLOSE_ERROR /
@@ -323,57 +387,28 @@ TEST_P(ServerOutput, TricklingReaderIsClosedBySendTimeout)
     for (int round = 0; round < 2; round++) {
         EventLog log; /* this round's */
         g_log = &log;
-        sp_server_config cfg;
-        sp_server_config_init(&cfg);
-        cfg.handler = &kTrickle;
-        cfg.framer = &lines_;
-        cfg.send_timeout_ms = kLimit;
-        start(cfg);
+        start_trickle(kLimit);
         Sock c;
         connect(c, 4096);
-        std::atomic<bool> quit{false};
-        std::atomic<long long> got{0};
-        std::atomic<int> reads{0}; /* reads that returned bytes */
         const double t0 = now_ms();
         send_text(c, round == 0 ? "get\n" : "stream\n");
-        std::thread reader([&, s = c.get()] {
-            std::vector<char> buf(kRead);
-            while (!quit) {
-                ptrdiff_t r = sp_recv(s, buf.data(), buf.size());
-                if (r <= 0)
-                    return;
-                got += r;
-                reads++;
-                sleep_ms(kStep);
-            }
-        });
+        SlowReader reader(c, kRead, kStep);
         auto v = log.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) == 1; },
                           kLimit + kBound + 3000);
         const double took = now_ms() - t0;
-        const long long got_then = got;
-        const int reads_then = reads;
-        quit = true;
-        sp_shutdown(c, SP_SHUT_RDWR);
-        reader.join();
-        ASSERT_EQ(1, count(v, R_OPEN)) << "round " << round;
-        for (const auto &r : v)
-            if (r.kind == R_OPEN) {
-                EXPECT_OK(r.a) << "sp_set_send_buffer, round " << round;
-            }
-        ASSERT_EQ(1, count(v, R_CLOSE))
-            << "round " << round << ": not closed " << took << " ms after the request ("
-            << reads_then << " reads, " << got_then << " bytes so far)";
-        EXPECT_EQ(1, count(v, R_CLOSE, SP_CLOSE_ERROR)) << "round " << round;
-        for (const auto &r : v)
-            if (r.kind == R_CLOSE) {
-                EXPECT_SP(SP_ETIMEDOUT, r.b) << "round " << round;
-            }
+        const long long got = reader.got;
+        const int reads = reader.reads;
+        reader.stop();
+        ASSERT_EQ(1, count(v, R_OPEN, 0)) << "sp_set_send_buffer, round " << round;
+        ASSERT_TRUE(closed_by_deadline(v))
+            << "round " << round << ", " << took << " ms after the request (" << reads << " reads, "
+            << got << " bytes so far)";
         EXPECT_GE(took, kLimit - 50.0) << "round " << round << ": closed before the deadline";
         EXPECT_LE(took, kLimit + (double)kBound) << "round " << round;
         /* the client kept reading until the close: the server was never stalled for long */
-        EXPECT_GE(reads_then, (int)(took / kStep) - 2) << "round " << round;
+        EXPECT_GE(reads, (int)(took / kStep) - 2) << "round " << round;
         std::printf("round %d: closed after %.0f ms, the client read %lld bytes in %d reads\n",
-                    round, took, got_then, reads_then);
+                    round, took, got, reads);
         sp_server_stop(srv_);
         EXPECT_OK(sp_server_wait(srv_));
         sp_server_destroy(srv_);
@@ -391,12 +426,7 @@ TEST_P(ServerOutput, StalledStreamIsClosedBySendTimeout)
 {
     const int kLimit = 1000, kBound = 1500;
     g_sndbuf = 256 << 10;
-    sp_server_config cfg;
-    sp_server_config_init(&cfg);
-    cfg.handler = &kTrickle;
-    cfg.framer = &lines_;
-    cfg.send_timeout_ms = kLimit;
-    start(cfg);
+    start_trickle(kLimit);
     Sock c;
     connect(c, 4096);
     const double t0 = now_ms();
@@ -404,12 +434,7 @@ TEST_P(ServerOutput, StalledStreamIsClosedBySendTimeout)
     auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) == 1; },
                        kLimit + kBound + 3000);
     const double took = now_ms() - t0;
-    ASSERT_EQ(1, count(v, R_CLOSE)) << "not closed " << took << " ms after the request";
-    EXPECT_EQ(1, count(v, R_CLOSE, SP_CLOSE_ERROR));
-    for (const auto &r : v)
-        if (r.kind == R_CLOSE) {
-            EXPECT_SP(SP_ETIMEDOUT, r.b);
-        }
+    ASSERT_TRUE(closed_by_deadline(v)) << took << " ms after the request";
     EXPECT_LE(took, kLimit + (double)kBound);
     std::printf("closed after %.0f ms\n", took);
 }
@@ -420,39 +445,21 @@ TEST_P(ServerOutput, StalledStreamIsClosedBySendTimeout)
 TEST_P(ServerOutput, SteadyReaderOfAStreamIsNotCutBySendTimeout)
 {
     const int kLimit = 2000, kRun = 2 * kLimit + 500, kStep = 50, kRead = 16384;
-    sp_server_config cfg;
-    sp_server_config_init(&cfg);
-    cfg.handler = &kTrickle;
-    cfg.framer = &lines_;
-    cfg.send_timeout_ms = kLimit;
-    start(cfg);
+    start_trickle(kLimit);
     Sock c;
     connect(c);
-    std::atomic<bool> quit{false};
-    std::atomic<long long> got{0};
     send_text(c, "stream\n");
-    std::thread reader([&, s = c.get()] {
-        std::vector<char> buf(kRead);
-        while (!quit) {
-            ptrdiff_t r = sp_recv(s, buf.data(), buf.size());
-            if (r <= 0)
-                return;
-            got += r;
-            sleep_ms(kStep);
-        }
-    });
+    SlowReader reader(c, kRead, kStep);
     sleep_ms(kRun);
-    const long long got_then = got;
+    const long long got = reader.got;
     auto v = log_.snapshot();
-    quit = true;
-    sp_shutdown(c, SP_SHUT_RDWR);
-    reader.join();
+    reader.stop();
     EXPECT_EQ(0, count(v, R_CLOSE))
-        << "closed while the reader kept up (" << got_then << " bytes read in " << kRun << " ms)";
+        << "closed while the reader kept up (" << got << " bytes read in " << kRun << " ms)";
     /* the stream was still going: not finished, and more than a few chunks gone */
-    EXPECT_LT(got_then, (long long)kBig);
-    EXPECT_GT(got_then, (long long)(4 * kChunk));
-    std::printf("read %lld bytes in %d ms\n", got_then, kRun);
+    EXPECT_LT(got, (long long)kBig);
+    EXPECT_GT(got, (long long)(4 * kChunk));
+    std::printf("read %lld bytes in %d ms\n", got, kRun);
 }
 
 /* ---- raw writes, raw input, gathered sends ------------------------------------------- */
