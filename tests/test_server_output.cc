@@ -292,7 +292,11 @@ TEST_P(ServerOutput, StopWithSlowDownloadersIsBoundedAndClosesEverything)
              * test's own requests). The blocking models' handlers stay in their send. */
             auto v = log_.wait(
                 [&](const std::vector<Rec> &r) { return count(r, R_RESULT) == kClients; }, 10000);
-            ASSERT_EQ(kClients, count(v, R_RESULT, 0)) << "the downloads' sp_conn_write";
+            std::string codes; /* not ASSERT: the readers must be joined */
+            for (const auto &r : v)
+                if (r.kind == R_RESULT)
+                    codes += " " + code_str(r.a);
+            EXPECT_EQ(kClients, count(v, R_RESULT, 0)) << "the downloads' sp_conn_write:" << codes;
         }
         while (got < kClients * 16384)
             sleep_ms(10);
