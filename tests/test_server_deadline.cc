@@ -154,14 +154,6 @@ TEST_P(ServerDeadline, StalledReaderIsCutAndTheServerServesOn)
     int cut_so_far = 0;
     for (int round = 0; round < 4; round++) {
         const char *what = round % 2 == 0 ? "get" : "stream";
-        if (GetParam() == SP_MODEL_EVENTS && round % 2 == 1) {
-            /* an open defect of the event model (CHANGELOG, Known gaps): its deadline
-             * counts from the last byte the OS took, and a stream keeps it fed */
-            std::printf("[ SKIPPED  ] round %d (stream) in the event model: its deadline "
-                        "counts from the last byte the OS took (CHANGELOG, Known gaps)\n",
-                        round);
-            continue;
-        }
         const double t0 = now_ms();
         stall(stalled[(size_t)round], what);
         if (HasFatalFailure())

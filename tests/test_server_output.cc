@@ -53,8 +53,11 @@ int count(const std::vector<Rec> &v, int kind, int a = -1000)
 int dl_message(sp_conn *c, const void *msg, size_t len)
 {
     std::string m((const char *)msg, len);
-    if (m == "get")
-        return sp_conn_write(c, g_big->data(), g_big->size());
+    if (m == "get") {
+        int rc = sp_conn_write(c, g_big->data(), g_big->size());
+        g_log->add(R_RESULT, 0, rc, 0); /* the reply is the server's: queued or sent */
+        return rc;
+    }
     if (m == "stream") {
         sp_conn_set_user(c, new std::string("0")); /* the next chunk's offset, as text */
         int rc = sp_conn_write(c, g_big->data(), kChunk);
@@ -64,6 +67,7 @@ int dl_message(sp_conn *c, const void *msg, size_t len)
     return sp_conn_send(c, msg, len);
 }
 
+int g_sndbuf;        /* the send buffer small_sndbuf_open gives (4096 unless a test says) */
 size_t g_max_queued; /* the most queued after a chunk (one process: see the test) */
 
 void dl_drain(sp_conn *c)
@@ -85,6 +89,70 @@ void dl_drain(sp_conn *c)
 
 const sp_server_handler kDownload = {h_open, dl_message, nullptr, h_close, dl_drain};
 
+/* A server socket with a fixed send buffer (SO_SNDBUF set: Linux no longer grows it). A
+ * small one makes a slowly reading client's progress show every few hundred ms (the
+ * kernel takes a little of a queued reply) instead of once a few MiB have gone. */
+void small_sndbuf_open(sp_conn *c)
+{
+    g_log->add(R_OPEN, 0, sp_set_send_buffer(sp_conn_socket(c), g_sndbuf), 0);
+}
+
+const sp_server_handler kTrickle = {small_sndbuf_open, dl_message, nullptr, h_close, dl_drain};
+
+/* A client's reader thread: up to `chunk` bytes every step_ms until stopped or the
+ * connection ends; counts the bytes and the reads that returned some. */
+class SlowReader
+{
+  public:
+    SlowReader(sp_socket_t s, size_t chunk, int step_ms)
+        : s_(s), thread_([this, chunk, step_ms] {
+              std::vector<char> buf(chunk);
+              while (!quit_) {
+                  ptrdiff_t r = sp_recv(s_, buf.data(), buf.size());
+                  if (r <= 0)
+                      return;
+                  got += r;
+                  reads++;
+                  sleep_ms(step_ms);
+              }
+          })
+    {
+    }
+    ~SlowReader()
+    {
+        stop();
+    }
+    SlowReader(const SlowReader &) = delete;
+    SlowReader &operator=(const SlowReader &) = delete;
+    /* End the thread: the socket is shut down (a blocked read returns). */
+    void stop()
+    {
+        quit_ = true;
+        sp_shutdown(s_, SP_SHUT_RDWR);
+        if (thread_.joinable())
+            thread_.join();
+    }
+    std::atomic<long long> got{0};
+    std::atomic<int> reads{0};
+
+  private:
+    sp_socket_t s_;
+    std::atomic<bool> quit_{false};
+    std::thread thread_;
+};
+
+/* The log holds one close, and it is SP_CLOSE_ERROR / SP_ETIMEDOUT (the send deadline). */
+::testing::AssertionResult closed_by_deadline(const std::vector<Rec> &v)
+{
+    for (const auto &r : v)
+        if (r.kind == R_CLOSE && (r.a != SP_CLOSE_ERROR || r.b != SP_ETIMEDOUT))
+            return ::testing::AssertionFailure()
+                   << "closed with " << reason_name(r.a) << " / " << code_str(r.b);
+    if (count(v, R_CLOSE) != 1)
+        return ::testing::AssertionFailure() << count(v, R_CLOSE) << " closes";
+    return ::testing::AssertionSuccess();
+}
+
 class ServerOutput : public SpTest, public ::testing::WithParamInterface<int>
 {
   protected:
@@ -99,6 +167,7 @@ class ServerOutput : public SpTest, public ::testing::WithParamInterface<int>
             g_big = new std::vector<unsigned char>(make_pattern(kBig));
         }
         g_max_queued = 0;
+        g_sndbuf = 4096;
         sp_framer_delim(&lines_, "\n", 1, 1024);
         sp_framer_delim(&heads_, "\r\n\r\n", 4, 4096);
     }
@@ -117,6 +186,16 @@ class ServerOutput : public SpTest, public ::testing::WithParamInterface<int>
         ASSERT_OK(sp_server_listen(srv_, "127.0.0.1:0"));
         ASSERT_OK(sp_server_local_addr(srv_, 0, &addr_));
         ASSERT_OK(sp_server_start(srv_));
+    }
+    /* A kTrickle server (its sockets' send buffer g_sndbuf) with this send deadline. */
+    void start_trickle(int send_timeout_ms)
+    {
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.handler = &kTrickle;
+        cfg.framer = &lines_;
+        cfg.send_timeout_ms = send_timeout_ms;
+        start(cfg);
     }
     void connect(Sock &s, int rcvbuf = 0)
     {
@@ -205,6 +284,20 @@ TEST_P(ServerOutput, StopWithSlowDownloadersIsBoundedAndClosesEverything)
                 }
             });
         log_.wait([&](const std::vector<Rec> &v) { return count(v, R_OPEN) == kClients; }, 5000);
+        if (GetParam() == SP_MODEL_EVENTS) {
+            /* every request handled before the stop (sp_conn_write returns once the reply
+             * is queued): under TSan each handler's copy of its 20 MiB reply took about
+             * 85 ms, and a stop that came while the loop still ran them waited for the rest
+             * of that pass (389-868 ms in 9 of 10 runs; the CI's 2,188 ms stop was the
+             * test's own requests). The blocking models' handlers stay in their send. */
+            auto v = log_.wait(
+                [&](const std::vector<Rec> &r) { return count(r, R_RESULT) == kClients; }, 10000);
+            std::string codes; /* not ASSERT: the readers must be joined */
+            for (const auto &r : v)
+                if (r.kind == R_RESULT)
+                    codes += " " + code_str(r.a);
+            EXPECT_EQ(kClients, count(v, R_RESULT, 0)) << "the downloads' sp_conn_write:" << codes;
+        }
         while (got < kClients * 16384)
             sleep_ms(10);
         const double t0 = now_ms();
@@ -279,6 +372,102 @@ TEST_P(ServerOutput, NeverReadingClientIsClosedBySendTimeoutAndIdle)
         sp_server_destroy(srv_);
         srv_ = nullptr;
     }
+}
+
+/* A client that reads a little every 200 ms, so that some of the reply leaves every few
+ * hundred ms and "no progress" never lasts the deadline: the reply is not taken within
+ * send_timeout_ms of being queued, so the connection closes (SP_CLOSE_ERROR /
+ * SP_ETIMEDOUT) within the deadline plus a bound, neither earlier nor (as the event model
+ * did when its deadline counted from the last byte taken: issue #13) never. Round 0 is one
+ * 20 MiB reply, round 1 the same streamed through on_drain in 64 KiB chunks. */
+TEST_P(ServerOutput, TricklingReaderIsClosedBySendTimeout)
+{
+    /* thread and fork models: their deadline bounds each blocking send's time without
+     * progress (server.h), so this reader is never cut (seen: not closed after 5.5 s) */
+    if (GetParam() != SP_MODEL_EVENTS)
+        GTEST_SKIP() << "open gap: the blocking models' send deadline restarts with every byte "
+                        "taken (CHANGELOG Known gaps)";
+    const int kLimit = 1000, kBound = 1500, kStep = 200, kRead = 4096;
+    for (int round = 0; round < 2; round++) {
+        EventLog log; /* this round's */
+        g_log = &log;
+        start_trickle(kLimit);
+        Sock c;
+        connect(c, 4096);
+        const double t0 = now_ms();
+        send_text(c, round == 0 ? "get\n" : "stream\n");
+        SlowReader reader(c, kRead, kStep);
+        auto v = log.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) == 1; },
+                          kLimit + kBound + 3000);
+        const double took = now_ms() - t0;
+        const long long got = reader.got;
+        const int reads = reader.reads;
+        reader.stop();
+        ASSERT_EQ(1, count(v, R_OPEN, 0)) << "sp_set_send_buffer, round " << round;
+        ASSERT_TRUE(closed_by_deadline(v))
+            << "round " << round << ", " << took << " ms after the request (" << reads << " reads, "
+            << got << " bytes so far)";
+        EXPECT_GE(took, kLimit - 50.0) << "round " << round << ": closed before the deadline";
+        EXPECT_LE(took, kLimit + (double)kBound) << "round " << round;
+        /* the client kept reading until the close: the server was never stalled for long */
+        EXPECT_GE(reads, (int)(took / kStep) - 2) << "round " << round;
+        std::printf("round %d: closed after %.0f ms, the client read %lld bytes in %d reads\n",
+                    round, took, got, reads);
+        sp_server_stop(srv_);
+        EXPECT_OK(sp_server_wait(srv_));
+        sp_server_destroy(srv_);
+        srv_ = nullptr;
+    }
+}
+
+/* A stream to a client that stops reading, with 64 KiB chunks and a send buffer several
+ * times bigger: the kernel takes each chunk whole until it has no room left for a writable
+ * event (a third of the buffer), so nothing is queued while on_drain waits for room (the
+ * blocking models block in the next chunk's send). The deadline runs while it waits: the
+ * connection closes within send_timeout_ms plus a bound (issue #13: the event model kept
+ * such a connection until the reader came back). */
+TEST_P(ServerOutput, StalledStreamIsClosedBySendTimeout)
+{
+    const int kLimit = 1000, kBound = 1500;
+    g_sndbuf = 256 << 10;
+    start_trickle(kLimit);
+    Sock c;
+    connect(c, 4096);
+    const double t0 = now_ms();
+    send_text(c, "stream\n");
+    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) == 1; },
+                       kLimit + kBound + 3000);
+    const double took = now_ms() - t0;
+    ASSERT_TRUE(closed_by_deadline(v)) << took << " ms after the request";
+    /* the blocking models: after a wait that timed out the send is tried again, and the
+     * 2 KiB the kernel took then (room below its writable mark; strace) restarted the
+     * deadline: closed after 2.0 s in every run, natively, under TSan and Wine */
+    const int kAllowed = GetParam() == SP_MODEL_EVENTS ? kLimit : 2 * kLimit;
+    EXPECT_LE(took, kAllowed + (double)kBound);
+    std::printf("closed after %.0f ms\n", took);
+}
+
+/* The deadline counts from each reply's queueing, not from the first byte queued: a
+ * reader that takes each 64 KiB chunk of a stream well within send_timeout_ms (about
+ * 320 KB/s) is never cut, although the queue never empties for longer than the deadline. */
+TEST_P(ServerOutput, SteadyReaderOfAStreamIsNotCutBySendTimeout)
+{
+    const int kLimit = 2000, kRun = 2 * kLimit + 500, kStep = 50, kRead = 16384;
+    start_trickle(kLimit);
+    Sock c;
+    connect(c);
+    send_text(c, "stream\n");
+    SlowReader reader(c, kRead, kStep);
+    sleep_ms(kRun);
+    const long long got = reader.got;
+    auto v = log_.snapshot();
+    reader.stop();
+    EXPECT_EQ(0, count(v, R_CLOSE))
+        << "closed while the reader kept up (" << got << " bytes read in " << kRun << " ms)";
+    /* the stream was still going: not finished, and more than a few chunks gone */
+    EXPECT_LT(got, (long long)kBig);
+    EXPECT_GT(got, (long long)(4 * kChunk));
+    std::printf("read %lld bytes in %d ms\n", got, kRun);
 }
 
 /* ---- raw writes, raw input, gathered sends ------------------------------------------- */

@@ -113,10 +113,20 @@ typedef struct sp_server_config {
                                  0: 1 MiB */
     int grace_ms;             /**< on stop: time handlers get to finish; 0: 2000 */
     int backlog;              /**< listen backlog; 0: the system's maximum */
-    /** A reply the peer takes no byte of for this long fails: the connection closes with
-     * SP_CLOSE_ERROR / SP_ETIMEDOUT (thread and fork models: the send returns
-     * SP_ETIMEDOUT; it also ends after idle_timeout_ms without progress when that is
-     * shorter; event model: queued output that makes no progress). 0: 30000; -1: none. */
+    /** The send deadline in ms; 0: 30000; -1: none. When it passes, the connection closes
+     * with SP_CLOSE_ERROR / SP_ETIMEDOUT and what it had not sent is dropped.
+     * Event model: a reply (one sp_conn_send() or write) that the kernel has not wholly
+     * taken this long after the call queued it, however much of it a slow peer takes
+     * meanwhile; likewise an on_drain still not due this long after sp_conn_want_drain()
+     * found nothing queued (the kernel has had no room since). Looked at every quarter of
+     * the deadline (so up to a quarter late); when more than 8 replies are queued, the
+     * later ones count from the 8th's queueing.
+     * Thread and fork models: a send (sp_conn_send() and the other writes, which return
+     * once the kernel has taken the reply) in which the peer takes no byte for this long
+     * returns SP_ETIMEDOUT; each byte taken starts the wait again, so a peer that takes a
+     * little now and then keeps the send going.
+     * Every model: output that makes no progress for idle_timeout_ms, when that is
+     * shorter, fails the same way. */
     int send_timeout_ms;
     size_t drain_low_water; /**< queued output at which on_drain is called; 0: 64 KiB */
 } sp_server_config;
@@ -458,7 +468,8 @@ SP_API int sp_conn_writev(sp_conn *c, const sp_iovec *iov, int n);
  * of the connection.
  * @param c the connection.
  * @return 0, or SP_EINVAL (NULL c, no on_drain handler), SP_EPIPE (the connection is
- *   closing or closed).
+ *   closing or closed), SP_ENOMEM (event model, nothing queued: the deadline's record; the
+ *   connection closes).
  */
 SP_API int sp_conn_want_drain(sp_conn *c);
 

@@ -83,10 +83,23 @@ struct sp_conn {
 #define SP__CONN_DRAIN     8u  /* sp_conn_want_drain: call on_drain at the low-water mark */
 #define SP__CONN_RAW       16u /* sp_conn_set_raw: input to on_data, not the framer */
 
-/* Queued output of an event-model connection: data[off..len) in the cap bytes after it. */
+/* Queued output of an event-model connection: data[off..len) in the cap bytes after it.
+ * mark[0..marks) says when the replies in it were queued, oldest first: each the end
+ * offset of a reply and sp__now_ms() at its queueing (send_timeout_ms bounds the age of
+ * the oldest byte queued); a reply queued when all SP__OUT_MARKS are taken joins the
+ * last mark and so counts from that earlier time. Marks of replies wholly sent are
+ * dropped lazily. */
+#define SP__OUT_MARKS 8
 struct sp__outq {
     size_t off, len, cap;
-    uint64_t progress; /* sp__now_ms() when the queue was made or last shrank */
+    uint64_t progress; /* when the queue was made or last shrank (idle_timeout_ms) */
+    uint64_t drain_at; /* sp_conn_want_drain() with nothing queued: when (the queue, empty,
+                        * is kept until on_drain, and the send deadline runs from then) */
+    struct sp__outmark {
+        size_t end;
+        uint64_t at;
+    } mark[SP__OUT_MARKS];
+    size_t marks;
 };
 
 /* A binary min-heap of timers (server_timer.c), run by one thread. */
@@ -323,7 +336,9 @@ void sp__ev_end_batch(sp_conn *c);
 int sp__ev_output(sp_conn *c, const sp_iovec *iov, int n);
 int sp__ev_want_drain(sp_conn *c);
 size_t sp__ev_conn_queued(const sp_conn *c);
-/* Queued output without progress for the send limit: dropped, c closing (SP_ETIMEDOUT). */
+/* A queued reply not wholly sent within send_timeout_ms of its queueing, or queued output
+ * without progress for idle_timeout_ms: what is queued is dropped, c closing
+ * (SP_ETIMEDOUT). */
 void sp__ev_check_stalled(sp_conn *c, uint64_t now);
 /* Raw bytes to on_data (the handler's result applied). */
 void sp__ev_data(sp_conn *c, const void *p, size_t n);

@@ -1,9 +1,11 @@
 /*
  * server_events_out.c - the event model's output: a reply goes to the socket at once when
  * nothing is queued before it, else into the connection's queue (made only then, freed
- * when it empties), flushed on writability; the small replies to the messages of one read
- * gather in the server's stage and leave in one send. A queue over output_limit pauses
- * reading (back-pressure) until it falls below half of it.
+ * when it empties unless on_drain is awaited), flushed on writability; the small replies
+ * to the messages of one read gather in the server's stage and leave in one send. A queue
+ * over output_limit pauses reading (back-pressure) until it falls below half of it. The
+ * queue marks when each reply entered it: one not wholly sent within send_timeout_ms of
+ * that closes the connection.
  */
 #include "server.h"
 
@@ -37,26 +39,73 @@ void sp__ev_update_interest(sp_conn *c)
         (void)sp__poller_modify_reg(c->srv->poller, &c->reg, want);
 }
 
+/* Drop the marks of the replies wholly sent. */
+static void marks_trim(struct sp__outq *q)
+{
+    size_t k = 0;
+    while (k < q->marks && q->mark[k].end <= q->off)
+        k++;
+    if (k > 0) {
+        memmove(q->mark, q->mark + k, (q->marks - k) * sizeof q->mark[0]);
+        q->marks -= k;
+    }
+}
+
+/* A reply has been queued up to q->len: mark when (the send deadline counts from it). */
+static void mark_queued(struct sp__outq *q)
+{
+    marks_trim(q);
+    if (q->marks > 0 && q->mark[q->marks - 1].end == q->len)
+        return; /* nothing new (empty parts) */
+    if (q->marks == SP__OUT_MARKS) {
+        q->mark[SP__OUT_MARKS - 1].end = q->len; /* joins the last: its earlier time */
+        return;
+    }
+    q->mark[q->marks].end = q->len;
+    q->mark[q->marks].at = sp__now_ms();
+    q->marks++;
+}
+
+static void outq_init(sp_conn *c, struct sp__outq *q)
+{
+    q->off = q->len = q->cap = q->marks = 0;
+    q->progress = c->srv->now;
+    q->drain_at = 0;
+}
+
+/* The queue is empty: free it, unless on_drain is awaited (it keeps the time it was asked:
+ * the deadline runs until on_drain, and a stream mallocs no queue per chunk). */
+static void outq_release(sp_conn *c)
+{
+    if (c->out == NULL || sp__ev_queued(c) > 0 ||
+        ((c->flags & SP__CONN_DRAIN) && c->close_reason < 0))
+        return;
+    free(c->out);
+    c->out = NULL;
+}
+
 /* Append bytes to the output queue (making it, compacting or growing it). */
 static int enqueue(sp_conn *c, const char *p, size_t n)
 {
     struct sp__outq *q = c->out;
     if (q != NULL && q->off > 0 && q->len + n > q->cap) {
+        size_t k;
+        marks_trim(q);
+        for (k = 0; k < q->marks; k++)
+            q->mark[k].end -= q->off;
         memmove(out_data(c), out_data(c) + q->off, q->len - q->off);
         q->len -= q->off;
         q->off = 0;
     }
     if (q == NULL || q->len + n > q->cap) {
-        size_t cap = q != NULL ? q->cap : 4096, len = q != NULL ? q->len : 0;
+        size_t cap = q != NULL && q->cap > 0 ? q->cap : 4096, len = q != NULL ? q->len : 0;
         while (cap < len + n)
             cap *= 2;
         q = (struct sp__outq *)realloc(c->out, sizeof *q + cap);
         if (q == NULL)
             return SP_ENOMEM;
-        if (c->out == NULL) {
-            q->off = q->len = 0;
-            q->progress = c->srv->now; /* the send limit counts from here */
-        }
+        if (c->out == NULL)
+            outq_init(c, q);
         q->cap = cap;
         c->out = q;
     }
@@ -84,6 +133,8 @@ static int queue_rest(sp_conn *c, const sp_iovec *iov, int n, ptrdiff_t r)
             return rc;
         }
     }
+    if (c->out != NULL)
+        mark_queued(c->out); /* when this reply entered the queue */
     if (sp__ev_queued(c) > c->srv->cfg.output_limit)
         c->flags |= SP__CONN_PAUSED;
     sp__ev_update_interest(c);
@@ -165,6 +216,21 @@ int sp__ev_output(sp_conn *c, const sp_iovec *iov, int n)
 int sp__ev_want_drain(sp_conn *c)
 {
     c->flags |= SP__CONN_DRAIN;
+    if (sp__ev_queued(c) == 0) {
+        /* the kernel took all: on_drain waits for room in it, and a peer that stopped
+         * reading leaves none, so the send deadline runs from here (an empty queue) */
+        if (c->out == NULL) {
+            struct sp__outq *q = (struct sp__outq *)malloc(sizeof *q);
+            if (q == NULL) {
+                sp__ev_mark_closing(c, SP_CLOSE_ERROR, SP_ENOMEM);
+                return SP_ENOMEM;
+            }
+            outq_init(c, q);
+            c->out = q;
+        }
+        c->out->off = c->out->len = c->out->marks = 0;
+        c->out->drain_at = sp__now_ms();
+    }
     sp__ev_update_interest(c); /* called by the writability (at once when under low water) */
     return 0;
 }
@@ -177,13 +243,35 @@ void sp__ev_data(sp_conn *c, const void *p, size_t n)
     sp__ev_enlist(c);
 }
 
+static int aged(uint64_t now, uint64_t since, int ms)
+{
+    return now >= since && now - since >= (uint64_t)ms;
+}
+
 void sp__ev_check_stalled(sp_conn *c, uint64_t now)
 {
-    int limit = sp__conn_send_limit(c->srv);
-    if (sp__ev_queued(c) == 0 || limit < 0 || now - c->out->progress < (uint64_t)limit)
+    struct sp__outq *q = c->out;
+    int send = c->srv->cfg.send_timeout_ms, idle = c->srv->cfg.idle_timeout_ms;
+    if (q == NULL)
         return;
-    /* the peer took nothing for the limit: what is queued is dropped, the connection
-     * closes (an orderly end or a reason given before becomes the error) */
+    if (sp__ev_queued(c) == 0) {
+        /* on_drain awaited since drain_at, the kernel without room since (the next chunk's
+         * send would be blocked so long in the blocking models) */
+        int limit = sp__conn_send_limit(c->srv);
+        if (!((c->flags & SP__CONN_DRAIN) && c->close_reason < 0 && limit >= 0 &&
+              aged(now, q->drain_at, limit)))
+            return;
+    } else {
+        marks_trim(q);
+        /* send_timeout_ms: the oldest reply not wholly sent was queued at mark[0].at (a
+         * peer that takes a little now and then does not stretch it; there is always a
+         * mark while bytes are queued); idle_timeout_ms: the peer took nothing so long */
+        if (!(send >= 0 && (q->marks == 0 || aged(now, q->mark[0].at, send))) &&
+            !(idle > 0 && aged(now, q->progress, idle)))
+            return;
+    }
+    /* what is queued is dropped, the connection closes (an orderly end or a reason given
+     * before becomes the error) */
     free(c->out);
     c->out = NULL;
     sp__conn_reply_failed(c, SP_ETIMEDOUT);
@@ -246,8 +334,7 @@ void sp__ev_flush(sp_conn *c)
         c->out->progress = c->srv->now;
     }
     if (sp__ev_queued(c) == 0) {
-        free(c->out); /* an idle connection keeps no buffer */
-        c->out = NULL;
+        outq_release(c); /* an idle connection keeps no buffer */
         if (c->close_reason >= 0)
             sp__ev_enlist(c); /* flushed: may close now */
     }
@@ -255,6 +342,7 @@ void sp__ev_flush(sp_conn *c)
         sp__ev_queued(c) <= c->srv->cfg.drain_low_water) {
         c->flags &= (unsigned char)~SP__CONN_DRAIN; /* asked again by on_drain */
         c->srv->cfg.handler->on_drain(c);
+        outq_release(c); /* the stream's end: on_drain asked no more */
         sp__ev_enlist(c);
     }
     if ((c->flags & SP__CONN_PAUSED) && sp__ev_queued(c) < c->srv->cfg.output_limit / 2) {

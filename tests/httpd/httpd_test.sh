@@ -188,16 +188,10 @@ head_limit)
 slow_reader)
     # A client that asks for 20 MiB and reads nothing: the send deadline (-s 2000) closes
     # the server's side (it leaves ESTABLISHED: FIN-WAIT-1 behind the unsent bytes), so the
-    # client gets far less than the file when it reads at last. "No progress" starts once
-    # the kernel's send buffer is full: Linux grows it (tcp_wmem, up to 4 MiB) while the
-    # event model keeps it fed, which took up to 20 s on a loaded machine; hence the bound.
-    # An open defect in the event model (CHANGELOG, Known gaps): its send deadline counts
-    # "no progress" from the last byte the OS took, and a stalled reader's kernel keeps
-    # taking a little now and then, so a 2 s deadline closed the connection after 12-40 s
-    # natively and not within 58 s under Wine. Skipped, saying so, instead of a longer
-    # bound that would hide it; the thread and fork models run this case.
-    [[ $model == events ]] &&
-        skip "open defect: the event model's send deadline closes a stalled reader 12-40 s late (no-progress counting; CHANGELOG Known gaps)"
+    # client gets far less than the file when it reads at last. The deadline starts once
+    # the kernel's send buffer is full (a send it does not take whole): Linux grows it
+    # (tcp_wmem, up to 4 MiB) while the server keeps it fed, which took up to 20 s on a
+    # loaded machine; hence the bound.
     # The thread model under Wine runs it too: its "no request served after the cut" was
     # the stalled client still draining the closed socket's 4 MiB past the server's 120 s
     # run (http_client.py now reads for 10 s at most), not the server.
