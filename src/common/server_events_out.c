@@ -7,12 +7,17 @@
  */
 #include "server.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 size_t sp__ev_queued(const sp_conn *c)
 {
-    return c->out != NULL ? c->out->len - c->out->off : 0;
+    uint64_t n;
+    if (c->out == NULL)
+        return 0;
+    n = (uint64_t)(c->out->len - c->out->off) + c->out->file_bytes;
+    return n > (uint64_t)SIZE_MAX ? SIZE_MAX : (size_t)n;
 }
 
 static char *out_data(const sp_conn *c)
@@ -42,7 +47,10 @@ static int enqueue(sp_conn *c, const char *p, size_t n)
 {
     struct sp__outq *q = c->out;
     if (q != NULL && q->off > 0 && q->len + n > q->cap) {
+        struct sp__outfile *f;
         memmove(out_data(c), out_data(c) + q->off, q->len - q->off);
+        for (f = q->files; f != NULL; f = f->next)
+            f->at -= q->off; /* a file waits behind the bytes before it, wherever they lie */
         q->len -= q->off;
         q->off = 0;
     }
@@ -56,12 +64,82 @@ static int enqueue(sp_conn *c, const char *p, size_t n)
         if (c->out == NULL) {
             q->off = q->len = 0;
             q->progress = c->srv->now; /* the send limit counts from here */
+            q->files = q->files_tail = NULL;
+            q->file_bytes = 0;
         }
         q->cap = cap;
         c->out = q;
     }
-    memcpy(out_data(c) + q->len, p, n);
+    if (n > 0)
+        memcpy(out_data(c) + q->len, p, n);
     q->len += n;
+    return 0;
+}
+
+void sp__ev_out_free(sp_conn *c)
+{
+    struct sp__outfile *f, *next;
+    if (c->out == NULL)
+        return;
+    for (f = c->out->files; f != NULL; f = next) {
+        next = f->next;
+        sp__file_close(f->f);
+        free(f);
+    }
+    free(c->out);
+    c->out = NULL;
+}
+
+/* One part of queued file f to the socket: the OS's sendfile on the non-blocking socket,
+ * else a read into the loop's buffer (free here: a flush never runs inside a read's
+ * delivery) and a send; what the socket does not take is read again next time. The count
+ * sent, 0 when the file ended early, SP_EAGAIN, or the error. */
+static ptrdiff_t send_file_part(sp_conn *c, struct sp__outfile *f)
+{
+    ptrdiff_t r;
+    if (f->native) {
+        r = sp__sendfile(c->reg.sock, f->f, f->off,
+                         f->left < SP__FILE_CHUNK ? (size_t)f->left : SP__FILE_CHUNK, 0, NULL, NULL);
+        if (r != SP_ENOTSUP)
+            return r;
+        f->native = 0; /* not for this file or socket (nothing sent): read and send */
+    }
+    r = sp__file_pread(f->f, c->srv->rbuf, f->left < SP__READ_CHUNK ? (size_t)f->left : SP__READ_CHUNK,
+                       f->off);
+    return r > 0 ? sp_send(c->reg.sock, c->srv->rbuf, (size_t)r) : r;
+}
+
+/* Send what is queued, in order (the bytes before the next file, the file, ...) until the
+ * socket is full. 0, or the error that cut the stream (SP_EEOF: a file ended early). */
+static int send_queue(sp_conn *c)
+{
+    struct sp__outq *q = c->out;
+    while (q != NULL && sp__ev_queued(c) > 0) {
+        struct sp__outfile *f = q->files;
+        size_t end = f != NULL ? f->at : q->len;
+        ptrdiff_t r;
+        if (q->off < end) {
+            if ((r = sp_send(c->reg.sock, out_data(c) + q->off, end - q->off)) > 0)
+                q->off += (size_t)r;
+        } else if ((r = send_file_part(c, f)) > 0) {
+            f->off += (uint64_t)r;
+            f->left -= (uint64_t)r;
+            q->file_bytes -= (uint64_t)r;
+            if (f->left == 0) { /* done: the bytes behind it are next */
+                if ((q->files = f->next) == NULL)
+                    q->files_tail = NULL;
+                sp__file_close(f->f);
+                free(f);
+            }
+        } else if (r == 0) {
+            r = SP_EEOF;
+        }
+        if (r == SP_EAGAIN)
+            return 0;
+        if (r < 0)
+            return (int)r;
+        q->progress = c->srv->now;
+    }
     return 0;
 }
 
@@ -142,12 +220,53 @@ int sp__ev_want_drain(sp_conn *c)
     return 0;
 }
 
-void sp__ev_data(sp_conn *c, const void *p, size_t n)
+size_t sp__ev_data(sp_conn *c, const void *p, size_t n)
 {
+    size_t unread;
     sp__ev_begin_batch(c);
-    sp__conn_handler_result(c, c->srv->cfg.handler->on_data(c, p, n), 0);
+    sp__conn_handler_result(c, sp__conn_on_data(c, &c->srv->rawin, p, n, &unread), 0);
     sp__ev_end_batch(c);
     sp__ev_enlist(c);
+    return c->close_reason < 0 ? unread : 0;
+}
+
+int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
+{
+    sp_server *srv = c->srv;
+    struct sp__outfile *e;
+    int rc = 0;
+    if (c->reg.sock == SP_INVALID_SOCKET || c->close_reason == SP_CLOSE_ERROR)
+        rc = SP_EPIPE; /* closed, or its output cut already */
+    else if (srv->batching == c && srv->stage_len > 0)
+        rc = push_out(c, NULL, 0); /* the replies staged before it go first */
+    /* the queue (made empty when needed) takes the range behind its bytes */
+    if (rc == 0 && (rc = enqueue(c, NULL, 0)) == 0 &&
+        (e = (struct sp__outfile *)malloc(sizeof *e)) == NULL)
+        rc = SP_ENOMEM;
+    if (rc != 0) {
+        sp__file_close(f);
+        if (rc == SP_ENOMEM)
+            sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+        return rc;
+    }
+    e->next = NULL;
+    e->f = f;
+    e->off = off;
+    e->left = len;
+    e->at = c->out->len;
+    e->native = srv->cfg.sendfile != SP_SENDFILE_OFF;
+    if (c->out->files_tail != NULL)
+        c->out->files_tail->next = e;
+    else
+        c->out->files = e;
+    c->out->files_tail = e;
+    c->out->file_bytes += len;
+    /* sent on writability (at once when the socket has room), never from here: the
+     * loop's buffer that reads a file may hold the data being delivered now */
+    if (sp__ev_queued(c) > srv->cfg.output_limit)
+        c->flags |= SP__CONN_PAUSED;
+    sp__ev_update_interest(c);
+    return (int64_t)len;
 }
 
 void sp__ev_check_stalled(sp_conn *c, uint64_t now)
@@ -157,8 +276,7 @@ void sp__ev_check_stalled(sp_conn *c, uint64_t now)
         return;
     /* the peer took nothing for the limit: what is queued is dropped, the connection
      * closes (an orderly end or a reason given before becomes the error) */
-    free(c->out);
-    c->out = NULL;
+    sp__ev_out_free(c);
     sp__conn_reply_failed(c, SP_ETIMEDOUT);
     sp__ev_enlist(c);
     sp__ev_update_interest(c);
@@ -200,27 +318,19 @@ int sp__ev_broadcast(sp_server *srv, const sp_conn *except, const void *msg, siz
 
 void sp__ev_flush(sp_conn *c)
 {
-    while (sp__ev_queued(c) > 0) {
-        ptrdiff_t r = sp_send(c->reg.sock, out_data(c) + c->out->off, sp__ev_queued(c));
-        if (r == SP_EAGAIN)
-            break;
-        if (r < 0) {
-            /* what is queued can never be sent: drop it, so that a connection already
-             * closing for another reason (the peer's orderly close) is finalized too
-             * instead of being polled for writability again and again */
-            free(c->out);
-            c->out = NULL;
-            sp__conn_reply_failed(c, (int)r);
-            sp__ev_enlist(c);
-            sp__ev_update_interest(c);
-            return;
-        }
-        c->out->off += (size_t)r;
-        c->out->progress = c->srv->now;
+    int r = send_queue(c);
+    if (r < 0) {
+        /* what is queued can never be sent: drop it, so that a connection already
+         * closing for another reason (the peer's orderly close) is finalized too
+         * instead of being polled for writability again and again */
+        sp__ev_out_free(c);
+        sp__conn_reply_failed(c, r);
+        sp__ev_enlist(c);
+        sp__ev_update_interest(c);
+        return;
     }
     if (sp__ev_queued(c) == 0) {
-        free(c->out); /* an idle connection keeps no buffer */
-        c->out = NULL;
+        sp__ev_out_free(c); /* an idle connection keeps no buffer */
         if (c->close_reason >= 0)
             sp__ev_enlist(c); /* flushed: may close now */
     }
