@@ -278,8 +278,10 @@ int sp__file_open(int fd, int dup, sp__file *out, uint64_t *size);
 void sp__file_close(sp__file f);
 
 /* Read up to len bytes at offset off without using the file's position (POSIX pread;
- * Windows ReadFile with the offset in an OVERLAPPED). Checked: buf non-NULL, len > 0 and
- * at most INT_MAX. The count, 0 at the end of the file, or the error. */
+ * Windows ReadFile with the offset in an OVERLAPPED), or from its position when off is
+ * SP__FILE_SEQUENTIAL (a pipe: read / ReadFile without an offset). Checked: buf non-NULL,
+ * len > 0 and at most INT_MAX. The count, 0 at the end of the file, or the error. */
+#define SP__FILE_SEQUENTIAL UINT64_MAX
 ptrdiff_t sp__file_pread(sp__file f, void *buf, size_t len, uint64_t off);
 
 /*

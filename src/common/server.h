@@ -85,11 +85,15 @@ struct sp_conn {
 struct sp__outfile {
     struct sp__outfile *next;
     sp__file f;     /* a duplicate of the caller's descriptor, closed when done */
-    uint64_t off;   /* the next byte of the file to send */
+    uint64_t off;   /* the next byte of the file to send; SP__FILE_SEQUENTIAL: a pipe */
     uint64_t left;  /* bytes still to send */
     size_t at;      /* index into the queue's data (moved by compaction) */
     int native;     /* the OS's sendfile may be tried (cleared after SP_ENOTSUP) */
+    char *pipe_buf; /* a pipe (no rereading): SP__PIPE_BUF bytes read, pipe_pos of them
+                     * sent, of pipe_len; NULL until the first read */
+    size_t pipe_pos, pipe_len;
 };
+#define SP__PIPE_BUF 16384
 
 /* Queued output of an event-model connection: data[off..len) in the cap bytes after it,
  * with the file ranges of sp_conn_sendfile among them. */

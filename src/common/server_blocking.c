@@ -183,14 +183,16 @@ static int file_waiting(void *arg)
     return send_expired(w->c, w->stall_at, &w->stop_at, sp__now_ms());
 }
 
-/* Send len bytes of f from off (under the send lock, the stage empty): the OS's file
- * transmission while it takes them, else reads into the stage and sends; the deadlines
- * of send_parts. 0 or the error (SP_EEOF: the file ended early). */
+/* Send len bytes of f from off (SP__FILE_SEQUENTIAL: a pipe, read where it is) under the
+ * send lock, the stage empty: the OS's file transmission while it takes them, else reads
+ * into the stage and sends; the deadlines of send_parts. 0 or the error (SP_EEOF: the
+ * file ended early). */
 static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     sp_server *srv = c->srv;
-    int limit = sp__conn_send_limit(srv), native = srv->cfg.sendfile != SP_SENDFILE_OFF, rc;
+    int limit = sp__conn_send_limit(srv), rc;
+    int seq = off == SP__FILE_SEQUENTIAL, native = srv->cfg.sendfile != SP_SENDFILE_OFF && !seq;
     file_wait w;
     w.c = c;
     w.stop_at = 0;
@@ -215,7 +217,7 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
         if (r == 0)
             return SP_EEOF; /* the file ended before offset + len */
         if (r > 0) {
-            off += (uint64_t)r;
+            off += seq ? 0 : (uint64_t)r; /* a pipe is read where it is */
             len -= (uint64_t)r;
             if (limit >= 0)
                 w.stall_at = sp__now_ms() + (uint64_t)limit; /* progress */

@@ -84,6 +84,7 @@ void sp__ev_out_free(sp_conn *c)
     for (f = c->out->files; f != NULL; f = next) {
         next = f->next;
         sp__file_close(f->f);
+        free(f->pipe_buf);
         free(f);
     }
     free(c->out);
@@ -104,6 +105,21 @@ static ptrdiff_t send_file_part(sp_conn *c, struct sp__outfile *f)
             return r;
         f->native = 0; /* not for this file or socket (nothing sent): read and send */
     }
+    if (f->off == SP__FILE_SEQUENTIAL) { /* a pipe: what was read is kept until sent */
+        if (f->pipe_pos == f->pipe_len) {
+            size_t want = f->left < SP__PIPE_BUF ? (size_t)f->left : SP__PIPE_BUF;
+            if (f->pipe_buf == NULL && (f->pipe_buf = (char *)malloc(SP__PIPE_BUF)) == NULL)
+                return SP_ENOMEM;
+            if ((r = sp__file_pread(f->f, f->pipe_buf, want, SP__FILE_SEQUENTIAL)) <= 0)
+                return r;
+            f->pipe_pos = 0;
+            f->pipe_len = (size_t)r;
+        }
+        r = sp_send(c->reg.sock, f->pipe_buf + f->pipe_pos, f->pipe_len - f->pipe_pos);
+        if (r > 0)
+            f->pipe_pos += (size_t)r;
+        return r;
+    }
     r = sp__file_pread(f->f, c->srv->rbuf, f->left < SP__READ_CHUNK ? (size_t)f->left : SP__READ_CHUNK,
                        f->off);
     return r > 0 ? sp_send(c->reg.sock, c->srv->rbuf, (size_t)r) : r;
@@ -122,13 +138,14 @@ static int send_queue(sp_conn *c)
             if ((r = sp_send(c->reg.sock, out_data(c) + q->off, end - q->off)) > 0)
                 q->off += (size_t)r;
         } else if ((r = send_file_part(c, f)) > 0) {
-            f->off += (uint64_t)r;
+            f->off += f->off == SP__FILE_SEQUENTIAL ? 0 : (uint64_t)r;
             f->left -= (uint64_t)r;
             q->file_bytes -= (uint64_t)r;
             if (f->left == 0) { /* done: the bytes behind it are next */
                 if ((q->files = f->next) == NULL)
                     q->files_tail = NULL;
                 sp__file_close(f->f);
+                free(f->pipe_buf);
                 free(f);
             }
         } else if (r == 0) {
@@ -254,7 +271,9 @@ int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     e->off = off;
     e->left = len;
     e->at = c->out->len;
-    e->native = srv->cfg.sendfile != SP_SENDFILE_OFF;
+    e->native = srv->cfg.sendfile != SP_SENDFILE_OFF && off != SP__FILE_SEQUENTIAL;
+    e->pipe_buf = NULL;
+    e->pipe_pos = e->pipe_len = 0;
     if (c->out->files_tail != NULL)
         c->out->files_tail->next = e;
     else

@@ -9,7 +9,7 @@
 int64_t sp_conn_sendfile(sp_conn *c, int fd, int64_t offset, int64_t len)
 {
     int blocking, rc;
-    uint64_t size;
+    uint64_t size, off;
     sp__file f;
     if (c == NULL || offset < 0 || len < 0 || offset > INT64_MAX - len)
         return SP_EINVAL;
@@ -18,15 +18,18 @@ int64_t sp_conn_sendfile(sp_conn *c, int fd, int64_t offset, int64_t len)
     rc = sp__file_open(fd, !blocking, &f, &size);
     if (rc != 0)
         return rc;
-    if (len == 0 || (size != SP__FILE_SIZE_UNKNOWN && (uint64_t)offset + (uint64_t)len > size)) {
+    if (len == 0 || (size != SP__FILE_SIZE_UNKNOWN && (uint64_t)offset + (uint64_t)len > size) ||
+        (size == SP__FILE_SIZE_UNKNOWN && offset != 0)) {
         if (!blocking)
             sp__file_close(f);
-        /* a regular file too short: nothing is sent (a promised length cannot be kept) */
-        return len == 0 ? 0 : SP_EEOF;
+        /* a regular file too short: nothing is sent (a promised length cannot be kept);
+         * a pipe has no offsets: it is read from where it is */
+        return len == 0 ? 0 : size == SP__FILE_SIZE_UNKNOWN ? SP_EINVAL : SP_EEOF;
     }
+    off = size == SP__FILE_SIZE_UNKNOWN ? SP__FILE_SEQUENTIAL : (uint64_t)offset;
     if (blocking)
-        return sp__blocking_sendfile(c, f, (uint64_t)offset, (uint64_t)len);
-    return sp__ev_sendfile(c, f, (uint64_t)offset, (uint64_t)len);
+        return sp__blocking_sendfile(c, f, off, (uint64_t)len);
+    return sp__ev_sendfile(c, f, off, (uint64_t)len);
 }
 
 /* The record of c's on_data call: the connection's own (blocking models: one thread per

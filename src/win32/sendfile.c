@@ -98,7 +98,7 @@ ptrdiff_t sp__file_pread(sp__file f, void *buf, size_t len, uint64_t off)
     memset(&ov, 0, sizeof ov);
     ov.Offset = (DWORD)off;
     ov.OffsetHigh = (DWORD)(off >> 32);
-    if (ReadFile((HANDLE)f, buf, (DWORD)len, &n, &ov))
+    if (ReadFile((HANDLE)f, buf, (DWORD)len, &n, off == SP__FILE_SEQUENTIAL ? NULL : &ov))
         return (ptrdiff_t)n;
     err = GetLastError();
     if (err == ERROR_IO_PENDING) { /* a handle opened for overlapped reads */
