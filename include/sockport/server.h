@@ -538,10 +538,12 @@ SP_API int sp_conn_unread(sp_conn *c, size_t n);
  * @param fd     the file: a descriptor of open() (POSIX), of _open() / _fileno() in the
  *               same C runtime as sockport (Windows: its handle is _get_osfhandle(fd)),
  *               open for reading.
- * @param offset where to start, in bytes (>= 0).
+ * @param offset where to start, in bytes (>= 0); 0 for a descriptor that is not a regular
+ *               file (a pipe: read from where it is, never with the OS's sendfile).
  * @param len    how many bytes (>= 0; 0 sends nothing).
  * @return len (every byte was taken: sent, or queued in the event model), or SP_EINVAL
- *   (NULL c, a negative offset or len, offset + len over INT64_MAX), SP_EBADF (fd is not an
+ *   (NULL c, a negative offset or len, offset + len over INT64_MAX, an offset on a pipe),
+ *   SP_EBADF (fd is not an
  *   open file descriptor), SP_EEOF (a regular file shorter than offset + len; a file that
  *   ended early during the transfer), SP_ENOMEM, SP_EMFILE (the event model's duplicate),
  *   SP_EPIPE (the connection is closed already), SP_ETIMEDOUT (thread and fork models: as
