@@ -25,9 +25,9 @@
  * not its bytes. With -b stream they are read here in 64 KiB chunks, the next one sent from
  * on_drain (the way to stream what is not a file: a generated or compressed body). Either
  * way a download never holds the whole file in memory, and a request pipelined behind a
- * download is answered once the download's queue has drained. A request whose head is not complete within HEAD_S seconds (default 10) is
- * answered 408 and closed (slowloris); a reply the client does not take within SEND_MS
- * (default 30000) closes the connection.
+ * download is answered once the download's queue has drained. A request whose head is not complete
+ * within HEAD_S seconds (default 10) is answered 408 and closed (slowloris); a reply the client
+ * does not take within SEND_MS (default 30000) closes the connection.
  */
 #include <sockport.h>
 

@@ -36,9 +36,9 @@ namespace
 enum { R_CLOSE = 1, R_RESULT, R_QUEUED, R_UNREAD };
 
 EventLog *g_log;
-std::string *g_path;                 /* the test file: kFile bytes of make_pattern */
+std::string *g_path;                    /* the test file: kFile bytes of make_pattern */
 const int64_t kFile = (int64_t)8 << 20; /* 8 MiB */
-std::vector<unsigned char> *g_bytes; /* its contents */
+std::vector<unsigned char> *g_bytes;    /* its contents */
 
 int open_file()
 {
@@ -289,8 +289,7 @@ class ServerSendfile : public SpTest, public ::testing::WithParamInterface<Param
     }
     std::vector<Rec> wait_results(int n)
     {
-        return log_.wait([&](const std::vector<Rec> &r) { return count(r, R_RESULT) >= n; },
-                         10000);
+        return log_.wait([&](const std::vector<Rec> &r) { return count(r, R_RESULT) >= n; }, 10000);
     }
 
     int model_ = 0;
@@ -345,8 +344,8 @@ TEST_P(ServerSendfile, OrderWithSendsBeforeAndAfter)
     Sock c;
     connect(c, 65536);
     send_text(c, "mix\nget 1 2\n");
-    std::string want = "<A>" + file_bytes(5, 100) + "<B>" + file_bytes(0, (size_t)kFile) +
-                       "<C>\n" + file_bytes(1, 2);
+    std::string want = "<A>" + file_bytes(5, 100) + "<B>" + file_bytes(0, (size_t)kFile) + "<C>\n" +
+                       file_bytes(1, 2);
     std::string got = recv_n(c, want.size(), 65536, 1);
     ASSERT_EQ(want.size(), got.size());
     EXPECT_TRUE(same_bytes((const unsigned char *)want.data(), (const unsigned char *)got.data(),
@@ -564,8 +563,7 @@ TEST_P(ServerUnread, PipelinedRequestAfterABodyIsNotLost)
     sleep_ms(100);
     send_text(c, "cdefPING\r\n\r\nLEN 2\r\n\r\nxyPING\r\n\r\n");
     EXPECT_EQ("got:abcdefPONG\r\n\r\ngot:xyPONG\r\n\r\n", recv_n(c, 32));
-    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_UNREAD, 3) >= 3; },
-                       5000);
+    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_UNREAD, 3) >= 3; }, 5000);
     ASSERT_EQ(3, count(v, R_UNREAD, 3));
     for (const auto &r : v) {
         if (r.kind != R_UNREAD)

@@ -200,9 +200,9 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     while (len > 0) {
         size_t want = len < SP__FILE_CHUNK ? (size_t)len : SP__FILE_CHUNK;
         ptrdiff_t r = SP_ENOTSUP;
-        if (native && (r = sp__sendfile(c->reg.sock, f, off, want,
-                                        srv->cfg.sendfile == SP_SENDFILE_ON, file_waiting, &w)) ==
-                          SP_ENOTSUP)
+        if (native &&
+            (r = sp__sendfile(c->reg.sock, f, off, want, srv->cfg.sendfile == SP_SENDFILE_ON,
+                              file_waiting, &w)) == SP_ENOTSUP)
             native = 0; /* not for this file or socket: nothing was sent */
         if (!native) {
             if (b->stage == NULL && (b->stage = (char *)malloc(SP__BSTAGE_CAP)) == NULL)

@@ -88,8 +88,7 @@ void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d)
             if (c->close_reason >= 0)
                 continue; /* closing: drain without delivering */
             /* the last message of the read with nothing staged: its reply needs no stage */
-            c->srv->batching =
-                c->srv->stage_len > 0 || sp_frame_decoder_pending(d) > 0 ? c : NULL;
+            c->srv->batching = c->srv->stage_len > 0 || sp_frame_decoder_pending(d) > 0 ? c : NULL;
             /* a whole message: the idle clock restarts */
             c->last_active = (uint32_t)c->srv->now;
             sp__conn_handler_result(c, h->on_message(c, msg.data, msg.len), 0);

@@ -100,7 +100,8 @@ static ptrdiff_t send_file_part(sp_conn *c, struct sp__outfile *f)
     ptrdiff_t r;
     if (f->native) {
         r = sp__sendfile(c->reg.sock, f->f, f->off,
-                         f->left < SP__FILE_CHUNK ? (size_t)f->left : SP__FILE_CHUNK, 0, NULL, NULL);
+                         f->left < SP__FILE_CHUNK ? (size_t)f->left : SP__FILE_CHUNK, 0, NULL,
+                         NULL);
         if (r != SP_ENOTSUP)
             return r;
         f->native = 0; /* not for this file or socket (nothing sent): read and send */
@@ -120,8 +121,8 @@ static ptrdiff_t send_file_part(sp_conn *c, struct sp__outfile *f)
             f->pipe_pos += (size_t)r;
         return r;
     }
-    r = sp__file_pread(f->f, c->srv->rbuf, f->left < SP__READ_CHUNK ? (size_t)f->left : SP__READ_CHUNK,
-                       f->off);
+    r = sp__file_pread(f->f, c->srv->rbuf,
+                       f->left < SP__READ_CHUNK ? (size_t)f->left : SP__READ_CHUNK, f->off);
     return r > 0 ? sp_send(c->reg.sock, c->srv->rbuf, (size_t)r) : r;
 }
 

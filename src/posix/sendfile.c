@@ -71,7 +71,8 @@ ptrdiff_t sp__file_pread(sp__file f, void *buf, size_t len, uint64_t off)
         (off > (uint64_t)INT64_MAX || (sizeof(off_t) < 8 && off > (uint64_t)LONG_MAX)))
         return SP_EINVAL;
     do
-        r = off == SP__FILE_SEQUENTIAL ? read((int)f, buf, len) : pread((int)f, buf, len, (off_t)off);
+        r = off == SP__FILE_SEQUENTIAL ? read((int)f, buf, len)
+                                       : pread((int)f, buf, len, (off_t)off);
     while (r < 0 && errno == EINTR);
     return r < 0 ? sp__fail_last() : (ptrdiff_t)r;
 }

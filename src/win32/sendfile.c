@@ -154,8 +154,7 @@ ptrdiff_t sp__sendfile(sp_socket_t s, sp__file f, uint64_t off, size_t len, int 
     OVERLAPPED ov;
     DWORD n = 0, flags = 0, err = 0;
     BOOL ok;
-    if (wait == NULL || (!client_ok && client_edition()) ||
-        (fn = transmit_file((SOCKET)s)) == NULL)
+    if (wait == NULL || (!client_ok && client_edition()) || (fn = transmit_file((SOCKET)s)) == NULL)
         return SP_ENOTSUP;
     if (len > TF_CHUNK)
         len = TF_CHUNK;
