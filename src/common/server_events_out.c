@@ -133,9 +133,9 @@ static int send_queue(sp_conn *c)
     struct sp__outq *q = c->out;
     while (q != NULL && sp__ev_queued(c) > 0) {
         struct sp__outfile *f = q->files;
-        size_t end = f != NULL ? f->at : q->len;
         ptrdiff_t r;
-        if (q->off < end) {
+        if (f == NULL || q->off < f->at) { /* the bytes before the next file, or all */
+            size_t end = f != NULL ? f->at : q->len;
             if ((r = sp_send(c->reg.sock, out_data(c) + q->off, end - q->off)) > 0)
                 q->off += (size_t)r;
         } else if ((r = send_file_part(c, f)) > 0) {

@@ -123,7 +123,7 @@ ptrdiff_t sp__sendfile(sp_socket_t s, sp__file f, uint64_t off, size_t len, int 
         return r;
     if (r == SP_ENOTSUP)
         return r;
-    if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == ENOTSUP)
+    if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
         return SP_ENOTSUP; /* this file (or socket) is not for sendfile: nothing sent */
     return sp__fail_last();
 }

@@ -58,13 +58,16 @@ static intptr_t os_handle(int fd)
 
 int sp__file_open(int fd, int dup, sp__file *out, uint64_t *size)
 {
+    intptr_t osh;
     HANDLE h, d;
     DWORD type;
     if (fd < 0)
         return SP_EBADF;
-    h = (HANDLE)os_handle(fd);
-    if (h == INVALID_HANDLE_VALUE || h == NULL)
+    /* -1: not open; -2: a standard stream without a console (the CRT's _NO_CONSOLE_FILENO) */
+    osh = os_handle(fd);
+    if (osh == -1 || osh == -2)
         return SP_EBADF;
+    h = (HANDLE)osh;
     type = GetFileType(h);
     if (type == FILE_TYPE_UNKNOWN && GetLastError() != NO_ERROR)
         return SP_EBADF;
