@@ -105,7 +105,7 @@ void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d)
         if (k == 0)
             return;
     }
-    if ((c->flags & SP__CONN_PAUSED) && r > 0)
+    if ((c->flags & SP__CONN_PAUSED) && (r > 0 || sp_frame_decoder_pending(d) > 0))
         c->flags |= SP__CONN_UNDRAINED; /* resumed by sp__ev_flush() */
     sp__conn_decode_result(c, r);
     sp__ev_enlist(c);
