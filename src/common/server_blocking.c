@@ -97,11 +97,12 @@ static int wait_send(sp_conn *c, uint64_t stall_at, uint64_t *stop_at)
 
 /* Send v[0..n) (modified) with the socket non-blocking, waiting for writability: fails
  * with SP_ETIMEDOUT when the peer takes nothing for the send limit, or when the stop's
- * grace period ends (send_cut). Under the send lock. */
-static int send_parts(sp_conn *c, sp_iovec *v, int n)
+ * grace period (*stop_at: 0 until the stop is seen, kept across the calls of one
+ * transfer) ends (send_cut). Under the send lock. */
+static int send_parts_until(sp_conn *c, sp_iovec *v, int n, uint64_t *stop_at)
 {
     int limit = sp__conn_send_limit(c->srv), i = 0;
-    uint64_t stall_at = limit < 0 ? 0 : sp__now_ms() + (uint64_t)limit, stop_at = 0;
+    uint64_t stall_at = limit < 0 ? 0 : sp__now_ms() + (uint64_t)limit;
     while (i < n) {
         ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, v + i, n - i, 1);
         int w;
@@ -117,10 +118,16 @@ static int send_parts(sp_conn *c, sp_iovec *v, int n)
         }
         if (r != SP_EAGAIN)
             return (int)r;
-        if ((w = wait_send(c, stall_at, &stop_at)) != 0)
+        if ((w = wait_send(c, stall_at, stop_at)) != 0)
             return w;
     }
     return 0;
+}
+
+static int send_parts(sp_conn *c, sp_iovec *v, int n)
+{
+    uint64_t stop_at = 0;
+    return send_parts_until(c, v, n, &stop_at);
 }
 
 /* Send the stage and v[0..n) (not kept) in one gather call. Under the send lock. */
@@ -193,6 +200,7 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     sp_server *srv = c->srv;
     int limit = sp__conn_send_limit(srv), rc;
     int seq = off == SP__FILE_SEQUENTIAL, native = srv->cfg.sendfile != SP_SENDFILE_OFF && !seq;
+    uint64_t unchecked = 0; /* bytes sent since the stop was last looked for */
     file_wait w;
     w.c = c;
     w.stop_at = 0;
@@ -200,6 +208,13 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     while (len > 0) {
         size_t want = len < SP__FILE_CHUNK ? (size_t)len : SP__FILE_CHUNK;
         ptrdiff_t r = SP_ENOTSUP;
+        /* a reader fast enough never makes a send wait: the stop's grace period is
+         * looked at once per SP__FILE_CHUNK bytes too */
+        if (unchecked >= SP__FILE_CHUNK) {
+            unchecked = 0;
+            if ((rc = file_waiting(&w)) != 0)
+                return rc;
+        }
         if (native &&
             (r = sp__sendfile(c->reg.sock, f, off, want, srv->cfg.sendfile == SP_SENDFILE_ON,
                               file_waiting, &w)) == SP_ENOTSUP)
@@ -210,7 +225,7 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
             r = sp__file_pread(f, b->stage, want < SP__BSTAGE_CAP ? want : SP__BSTAGE_CAP, off);
             if (r > 0) {
                 sp_iovec v = sp_iovec_make(b->stage, (size_t)r);
-                if ((rc = send_parts(c, &v, 1)) != 0)
+                if ((rc = send_parts_until(c, &v, 1, &w.stop_at)) != 0)
                     return rc;
             }
         }
@@ -219,6 +234,7 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
         if (r > 0) {
             off += seq ? 0 : (uint64_t)r; /* a pipe is read where it is */
             len -= (uint64_t)r;
+            unchecked += (uint64_t)r;
             if (limit >= 0)
                 w.stall_at = sp__now_ms() + (uint64_t)limit; /* progress */
             continue;
