@@ -11,11 +11,13 @@
 #include <sockport.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifdef _WIN32
@@ -157,6 +159,14 @@ void sf_close(sp_conn *, int reason, int error)
 }
 
 const sp_server_handler kFiles = {nullptr, sf_message, nullptr, sf_close, nullptr};
+
+/* Small kernel buffers on the server's side: a reader that stops stalls the send soon. */
+void small_open(sp_conn *c)
+{
+    sp_set_send_buffer(sp_conn_socket(c), 8192);
+}
+
+const sp_server_handler kFilesSmall = {small_open, sf_message, nullptr, sf_close, nullptr};
 
 int count(const std::vector<Rec> &v, int kind, int port = -1)
 {
@@ -449,6 +459,86 @@ TEST_P(ServerSendfile, PeerResetMidFile)
     connect(c);
     send_text(c, "get 7 9\n");
     EXPECT_EQ(file_bytes(7, 9), recv_n(c, 9));
+}
+
+/* A reader that takes nothing: send_timeout_ms closes its connection (SP_CLOSE_ERROR,
+ * SP_ETIMEDOUT) in every model, the file's range as queued bytes are. */
+TEST_P(ServerSendfile, SendDeadlineCutsAStalledFile)
+{
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &kFilesSmall;
+    cfg.framer = &lines_;
+    cfg.send_timeout_ms = 300;
+    start(cfg);
+    Sock c;
+    connect(c, 4096);
+    double t0 = now_ms();
+    send_text(c, "get 0 " + std::to_string(kFile) + "\n");
+    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) >= 1; }, 20000);
+    double took = now_ms() - t0;
+    ASSERT_EQ(1, count(v, R_CLOSE)) << "no close after " << took << " ms";
+    EXPECT_EQ(SP_CLOSE_ERROR, find(v, R_CLOSE, 0)->a) << reason_name(find(v, R_CLOSE, 0)->a);
+    EXPECT_SP(SP_ETIMEDOUT, find(v, R_CLOSE, 0)->b);
+    EXPECT_LT(took, 10000.0) << "ms until the close (deadline 300 ms)";
+}
+
+/* A stop while a file goes to a reader that takes nothing ends within grace_ms plus a
+ * small bound in every model (the blocking send is cut; the queued range dropped). */
+TEST_P(ServerSendfile, StopDuringAStalledFileIsBounded)
+{
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &kFilesSmall;
+    cfg.framer = &lines_;
+    cfg.send_timeout_ms = -1;
+    cfg.grace_ms = 300;
+    start(cfg);
+    Sock c;
+    connect(c, 4096);
+    send_text(c, "get 0 " + std::to_string(kFile) + "\n");
+    sleep_ms(300); /* the transfer has stalled */
+    double t0 = now_ms();
+    ASSERT_OK(sp_server_stop(srv_));
+    ASSERT_OK(sp_server_wait(srv_));
+    double took = now_ms() - t0;
+    EXPECT_LT(took, 300.0 + 2000.0) << "ms for the stop (grace 300 ms)";
+    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) >= 1; }, 5000);
+    ASSERT_EQ(1, count(v, R_CLOSE));
+    sp_server_destroy(srv_);
+    srv_ = nullptr;
+}
+
+/* The same with a reader that keeps taking a little (16 KiB every 20 ms): each chunk of
+ * the file makes progress, and the stop must still end within grace_ms plus a bound. */
+TEST_P(ServerSendfile, StopDuringASlowFileIsBounded)
+{
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &kFilesSmall;
+    cfg.framer = &lines_;
+    cfg.grace_ms = 300;
+    start(cfg);
+    Sock c;
+    connect(c, 4096);
+    send_text(c, "get 0 " + std::to_string(kFile) + "\n");
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+        std::vector<char> buf(16384);
+        while (!done && sp_recv(c, buf.data(), buf.size()) > 0)
+            sleep_ms(20);
+    });
+    sleep_ms(300);
+    double t0 = now_ms();
+    EXPECT_OK(sp_server_stop(srv_));
+    EXPECT_OK(sp_server_wait(srv_));
+    double took = now_ms() - t0;
+    done = true;
+    sp_shutdown(c, SP_SHUT_RDWR);
+    reader.join();
+    EXPECT_LT(took, 300.0 + 2000.0) << "ms for the stop (grace 300 ms)";
+    sp_server_destroy(srv_);
+    srv_ = nullptr;
 }
 
 #ifdef __linux__
