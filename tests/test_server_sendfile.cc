@@ -253,12 +253,16 @@ class ServerSendfile : public SpTest, public ::testing::WithParamInterface<Param
         ASSERT_OK(sp_server_local_addr(srv_, 0, &addr_));
         ASSERT_OK(sp_server_start(srv_));
     }
-    void start_files()
+    /* The file server on lines; send_timeout_ms and grace_ms 0: the defaults. */
+    void start_files(const sp_server_handler *h = &kFiles, int send_timeout_ms = 0,
+                     int grace_ms = 0)
     {
         sp_server_config cfg;
         sp_server_config_init(&cfg);
-        cfg.handler = &kFiles;
+        cfg.handler = h;
         cfg.framer = &lines_;
+        cfg.send_timeout_ms = send_timeout_ms;
+        cfg.grace_ms = grace_ms;
         start(cfg);
     }
     void connect(Sock &s, int rcvbuf = 0)
@@ -465,12 +469,7 @@ TEST_P(ServerSendfile, PeerResetMidFile)
  * SP_ETIMEDOUT) in every model, the file's range as queued bytes are. */
 TEST_P(ServerSendfile, SendDeadlineCutsAStalledFile)
 {
-    sp_server_config cfg;
-    sp_server_config_init(&cfg);
-    cfg.handler = &kFilesSmall;
-    cfg.framer = &lines_;
-    cfg.send_timeout_ms = 300;
-    start(cfg);
+    start_files(&kFilesSmall, 300);
     Sock c;
     connect(c, 4096);
     double t0 = now_ms();
@@ -487,13 +486,7 @@ TEST_P(ServerSendfile, SendDeadlineCutsAStalledFile)
  * small bound in every model (the blocking send is cut; the queued range dropped). */
 TEST_P(ServerSendfile, StopDuringAStalledFileIsBounded)
 {
-    sp_server_config cfg;
-    sp_server_config_init(&cfg);
-    cfg.handler = &kFilesSmall;
-    cfg.framer = &lines_;
-    cfg.send_timeout_ms = -1;
-    cfg.grace_ms = 300;
-    start(cfg);
+    start_files(&kFilesSmall, -1, 300);
     Sock c;
     connect(c, 4096);
     send_text(c, "get 0 " + std::to_string(kFile) + "\n");
@@ -513,12 +506,7 @@ TEST_P(ServerSendfile, StopDuringAStalledFileIsBounded)
  * the file makes progress, and the stop must still end within grace_ms plus a bound. */
 TEST_P(ServerSendfile, StopDuringASlowFileIsBounded)
 {
-    sp_server_config cfg;
-    sp_server_config_init(&cfg);
-    cfg.handler = &kFilesSmall;
-    cfg.framer = &lines_;
-    cfg.grace_ms = 300;
-    start(cfg);
+    start_files(&kFilesSmall, 0, 300);
     Sock c;
     connect(c, 4096);
     send_text(c, "get 0 " + std::to_string(kFile) + "\n");
