@@ -63,6 +63,7 @@ big() {
 # srv.err), PORT from its first line.
 start_server() {
     local i
+    rm -f "$work/srv.log" "$work/srv.err" # a previous server's line must not be read as this one's
     timeout -s KILL "$T" "${emu[@]}" "$httpd_bin" -m "$model" -r "$work/root" "$@" 127.0.0.1:0 \
         >"$work/srv.log" 2>"$work/srv.err" &
     SERVER_PID=$!
