@@ -53,9 +53,15 @@
 
 extern char **environ;
 
-#define MAX_MSG       65536
-#define IDLE_MS       5000 /* the server's idle timeout */
-#define ECHO_TIMEOUT  30000
+#define MAX_MSG      65536
+#define IDLE_MS      5000 /* the server's idle timeout */
+#define ECHO_TIMEOUT 30000
+/* A SYN lost during a loss burst is sent again after 1, 3, 7, 15 s (Linux's initial
+ * retransmission timeout is 1 s, whatever the route's rto_min): a dial waits out 4
+ * losses in a row. */
+#define DIAL_MS 30000
+/* How long a garbage client waits for the server to end it (at once, when all is well). */
+#define CLOSE_MS      10000
 #define FAULT_WORKERS 4
 #define STALL_BYTES   (3u << 20)
 
@@ -174,11 +180,28 @@ static int private_netns(void)
 {
     const char *const up[] = {"ip", "link", "set", "lo", "up", NULL};
     const char *const probe[] = {"iptables", "-w", "-S", "INPUT", NULL};
+    const char *const rto8[] = {"ip",   "route", "replace",   "local",   "127.0.0.0/8", "dev",
+                                "lo",   "table", "local",     "proto",   "kernel",      "scope",
+                                "host", "src",   "127.0.0.1", "rto_min", "10ms",        NULL};
+    const char *const rto1[] = {"ip",   "route", "replace",   "local",   "127.0.0.1", "dev",
+                                "lo",   "table", "local",     "proto",   "kernel",    "scope",
+                                "host", "src",   "127.0.0.1", "rto_min", "10ms",      NULL};
     if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0)
         return 0;
     if (run(up) != 0) {
         fprintf(stderr, "soak: cannot bring loopback up in the new namespace\n");
         exit(1);
+    }
+    /* A loss burst drops 10 % of the packets for 3 s. With Linux's 200 ms minimum
+     * retransmission timeout, doubled per loss of the same segment, a segment lost 5
+     * times in a row arrives 6.2 s late: past the server's 5 s idle timeout, which then
+     * rightly closes a clean client (CI saw it: "end of stream after 5.9 s"). A burst
+     * carries some 10^5 segments at p = 10^-5 each. A 10 ms minimum on this namespace's
+     * loopback routes keeps retransmission fast, so that the soak measures the server,
+     * not TCP's backoff; without it there are no loss bursts. */
+    if (run(rto1) != 0 || run(rto8) != 0) {
+        fprintf(stderr, "soak: cannot set rto_min on loopback: no loss or vanish faults\n");
+        return 0;
     }
     return run(probe) == 0;
 }
@@ -309,7 +332,7 @@ static int probe(struct run *r, uint64_t *seed)
     unsigned char buf[1024];
     sp_socket_t s;
     sp_frame_decoder d;
-    int rc = sp_dial(&s, r->addr, 10000);
+    int rc = sp_dial(&s, r->addr, DIAL_MS);
     if (rc != 0)
         return rc;
     sp_frame_decoder_init(&d, &r->framer);
@@ -343,7 +366,7 @@ static void *client_main(void *arg)
         int k, inflight = 1 + (int)(rnd(&seed) % 4);
         if (s == SP_INVALID_SOCKET) {
             sp_frame_decoder_reset(&d);
-            if ((rc = sp_dial(&s, r->addr, 10000)) != 0) {
+            if ((rc = sp_dial(&s, r->addr, DIAL_MS)) != 0) {
                 note(r, "client dial", "", rc);
                 atomic_fetch_add(&r->lost, 1); /* a clean client could not get in */
                 break;
@@ -422,7 +445,7 @@ static int fault_rst(struct run *r, uint64_t *seed)
     sp_socket_t s;
     size_t n = 1 + (size_t)(rnd(seed) % 4096), cut;
     unsigned char hdr[4];
-    if (sp_dial(&s, r->addr, 10000) != 0)
+    if (sp_dial(&s, r->addr, DIAL_MS) != 0)
         return 0;
     /* one whole message, then a second one cut in the middle */
     fill(buf, sizeof buf, seed);
@@ -448,7 +471,7 @@ static int fault_stall(struct run *r, uint64_t *seed)
     int msgs = 0, ok = 0;
     double stall_until = -1, deadline;
     sp_socket_t s = SP_INVALID_SOCKET;
-    if (stream == NULL || back == NULL || sp_dial(&s, r->addr, 10000) != 0)
+    if (stream == NULL || back == NULL || sp_dial(&s, r->addr, DIAL_MS) != 0)
         goto out;
     while (len < STALL_BYTES) {
         size_t n = (size_t)(rnd(seed) % (MAX_MSG + 1));
@@ -512,7 +535,7 @@ static int fault_trickle(struct run *r, uint64_t *seed)
     sp_socket_t s;
     double t0, took;
     int i;
-    if (sp_dial(&s, r->addr, 10000) != 0)
+    if (sp_dial(&s, r->addr, DIAL_MS) != 0)
         return 0;
     t0 = now_s();
     sp_store_be32(hdr, 1000);
@@ -547,13 +570,13 @@ static int fault_garbage(struct run *r, uint64_t *seed)
     unsigned char buf[256];
     sp_socket_t s;
     double took;
-    if (sp_dial(&s, r->addr, 10000) != 0)
+    if (sp_dial(&s, r->addr, DIAL_MS) != 0)
         return 0;
     fill(buf, sizeof buf, seed);
     /* a length over the maximum: oversize or plain junk with the top bits set */
     sp_store_be32(buf, (uint32_t)(MAX_MSG + 1 + rnd(seed) % (0xFFFFFFFFu - MAX_MSG - 1)));
     (void)sp_send_all(s, buf, 4 + (size_t)(rnd(seed) % (sizeof buf - 4)), 5000, NULL);
-    took = wait_closed(s, 5000);
+    took = wait_closed(s, CLOSE_MS);
     sp_close(s);
     if (took < 0)
         note(r, "garbage", "not closed", 0);
@@ -589,7 +612,7 @@ static int fault_vanish(struct run *r, uint64_t *seed)
     sp_frame_decoder d;
     sp_addr me;
     int port, rc, ok = 0;
-    if (sp_dial(&s, r->addr, 10000) != 0)
+    if (sp_dial(&s, r->addr, DIAL_MS) != 0)
         return 0;
     sp_frame_decoder_init(&d, &r->framer);
     fill(buf, sizeof buf, seed);

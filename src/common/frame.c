@@ -108,24 +108,6 @@ static size_t overhead(const sp_framer *f)
     return f->kind == SP_FRAME_FIXED ? 0 : f->width;
 }
 
-static inline void store_prefix(unsigned char *p, unsigned width, uint64_t v)
-{
-    switch (width) {
-    case 1:
-        p[0] = (unsigned char)v;
-        break;
-    case 2:
-        sp_store_be16(p, (uint16_t)v);
-        break;
-    case 4:
-        sp_store_be32(p, (uint32_t)v);
-        break;
-    default:
-        sp_store_be64(p, v);
-        break;
-    }
-}
-
 /* ---- delimiter search ---------------------------------------------------------------- */
 
 /*
@@ -712,7 +694,7 @@ int sp_frame_header(const sp_framer *f, size_t len, void *buf, size_t cap)
     if (cap < f->width)
         return SP_ENOSPC;
     v = (uint64_t)len + ((f->flags & SP_FRAME_PREFIX_INCLUSIVE) ? f->width : 0);
-    store_prefix((unsigned char *)buf, f->width, v);
+    sp__frame_store_prefix((unsigned char *)buf, f->width, v);
     return (int)f->width;
 }
 
@@ -759,20 +741,6 @@ int sp_frame_encode(const sp_framer *f, const void *payload, size_t len,
     if (f->kind == SP_FRAME_DELIM)
         iov[n++] = sp_iovec_make(f->delim, f->width);
     return n;
-}
-
-int sp__frame_encode_fast(const sp_framer *f, const void *payload, size_t len,
-                          unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec iov[2])
-{
-    /* the rest, and every error, the long way (first: the prefix path stays a leaf) */
-    if (f->kind != SP_FRAME_PREFIX || len > f->max || len == 0 || payload == NULL ||
-        (size_t)sp_iovec_make(payload, len).len != len)
-        return sp_frame_encode(f, payload, len, hdr, iov);
-    store_prefix(hdr, f->width,
-                 (uint64_t)len + ((f->flags & SP_FRAME_PREFIX_INCLUSIVE) ? f->width : 0));
-    iov[0] = sp_iovec_make(hdr, f->width);
-    iov[1] = sp_iovec_make(payload, len);
-    return 2;
 }
 
 int sp_frame_send(sp_socket_t s, const sp_framer *f, const void *payload, size_t len,

@@ -33,11 +33,6 @@ int sp__frame_decoder_move(sp_frame_decoder *dst, sp_frame_decoder *src);
  * can then take many messages. */
 ptrdiff_t sp__frame_decoder_space(sp_frame_decoder *d, void **room, size_t want);
 
-/* sp_frame_encode for a framer known to be valid (the server checks its framer once):
- * a length prefix is written without the checks; anything else goes the long way. */
-int sp__frame_encode_fast(const sp_framer *f, const void *payload, size_t len,
-                          unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec iov[2]);
-
 /* ---- shared helpers ------------------------------------------------------------------ */
 
 /* A deadline: 0 means none, else sp__now_ms() + timeout. */

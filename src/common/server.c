@@ -2,6 +2,7 @@
  * server.c - the server's lifecycle (configuration, listeners, run, start, stop, wait) and
  * the public calls, dispatched through the model's table (server.h).
  */
+#include "frame_internal.h"
 #include "server.h"
 
 #include <stdlib.h>
@@ -205,13 +206,21 @@ static int conn_out(sp_conn *c, const sp_iovec *iov, int n, int framed)
 
 int sp_conn_send(sp_conn *c, const void *buf, size_t len)
 {
-    sp_iovec v;
+    unsigned char hdr[SP_FRAME_HEADER_MAX];
+    sp_iovec v[2];
+    int m;
     if (c == NULL || (buf == NULL && len > 0))
         return SP_EINVAL;
-    v = sp_iovec_make(buf, len);
-    if ((size_t)v.len != len)
+    if (c->srv->cfg.framer != NULL) {
+        /* the hot path of a framed reply: encoded here (the frame code checks the length,
+         * the delimiter and the sp_iovec range), straight to the model */
+        m = sp__frame_encode_fast(c->srv->cfg.framer, buf, len, hdr, v);
+        return m < 0 ? m : c->srv->model->output(c, v, m);
+    }
+    v[0] = sp_iovec_make(buf, len);
+    if ((size_t)v[0].len != len)
         return SP_EMSGSIZE; /* does not fit one sp_iovec here (Windows: 4 GiB) */
-    return conn_out(c, &v, 1, 1);
+    return conn_out(c, v, 1, 0);
 }
 
 int sp_conn_sendv(sp_conn *c, const sp_iovec *iov, int n)

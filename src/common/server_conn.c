@@ -4,6 +4,7 @@
  * or a failed reply gives (the first reason wins), stopping between messages, the idle
  * rule; and accepting: the listeners' registration, bursts, overflow and back-off.
  */
+#include "frame_internal.h"
 #include "server.h"
 
 #include <stdlib.h>

@@ -199,10 +199,26 @@ static ptrdiff_t read_framed(sp_conn *c, int *filled)
     int rc;
     if (c->dec == NULL) {
         unsigned char *buf = (unsigned char *)c->srv->rbuf;
+        size_t used;
+        sp_frame_msg msg;
         got = sp__recv_dontwait(c->reg.sock, buf, SP__READ_CHUNK, 1);
         *filled = got == SP__READ_CHUNK;
-        if (got > 0)
-            take_framed(c, buf, (size_t)got);
+        if (got <= 0)
+            return got;
+        /* the common read, one whole message (c is open, neither paused nor raw: the
+         * callers' conditions), goes to the handler without deliver_read's batch */
+        if (sp__frame_split(c->srv->cfg.framer, buf, (size_t)got, &msg, &used) &&
+            used == (size_t)got) {
+            int r;
+            c->srv->batching = NULL; /* its reply goes out at once */
+            c->last_active = (uint32_t)c->srv->now;
+            if ((r = c->srv->cfg.handler->on_message(c, msg.data, msg.len)) < 0)
+                sp__conn_handler_result(c, r, 0);
+            if (c->close_reason >= 0)
+                sp__ev_enlist(c);
+            return got;
+        }
+        take_framed(c, buf, (size_t)got);
         return got;
     }
     /* the rest of its message (at least SP_FRAME_RECV_SIZE) */

@@ -161,14 +161,57 @@ static int send_queue(sp_conn *c)
     return 0;
 }
 
+/* What the socket did not take of iov[0..n) (r: what the send returned; an error closes
+ * c) goes to the queue. 0, or an error (c is then closing). */
+static int queue_rest(sp_conn *c, const sp_iovec *iov, int n, ptrdiff_t r)
+{
+    size_t sent = r > 0 ? (size_t)r : 0;
+    int i, rc;
+    if (r < 0 && r != SP_EAGAIN) {
+        sp__conn_reply_failed(c, (int)r);
+        sp__ev_enlist(c);
+        return (int)r;
+    }
+    for (i = 0; i < n; i++) { /* queue what the socket did not take */
+        size_t l = (size_t)iov[i].len, skip = sent < l ? sent : l;
+        sent -= skip;
+        if (l > skip && (rc = enqueue(c, (const char *)iov[i].base + skip, l - skip)) != 0) {
+            sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+            return rc;
+        }
+    }
+    if (sp__ev_queued(c) > c->srv->cfg.output_limit)
+        c->flags |= SP__CONN_PAUSED;
+    sp__ev_update_interest(c);
+    return 0;
+}
+
+static size_t iov_total(const sp_iovec *iov, int n)
+{
+    size_t total = 0;
+    int i;
+    for (i = 0; i < n; i++)
+        total += (size_t)iov[i].len;
+    return total;
+}
+
+/* Send iov[0..n) to the socket (nothing is queued ahead of it); queue what it does not
+ * take. 0, or an error (c is then closing). */
+static int send_now(sp_conn *c, const sp_iovec *iov, int n)
+{
+    ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, iov, n, 1);
+    if (r >= 0 && (size_t)r == iov_total(iov, n))
+        return 0; /* all taken: nothing queued, the interest unchanged */
+    return queue_rest(c, iov, n, r);
+}
+
 /* Send iov[0..n), after the stage when c is the connection whose messages are being
  * delivered; queue what the socket does not take. 0, or an error (c is then closing). */
 static int push_out(sp_conn *c, const sp_iovec *iov, int n)
 {
     sp_server *srv = c->srv;
     sp_iovec all[SP__OUT_IOV + 1];
-    size_t sent = 0, total = 0;
-    int m = 0, i, rc;
+    int m = 0, i;
     if (srv->batching == c && srv->stage_len > 0) {
         all[m++] = sp_iovec_make(srv->stage, srv->stage_len);
         for (i = 0; i < n; i++)
@@ -181,46 +224,30 @@ static int push_out(sp_conn *c, const sp_iovec *iov, int n)
         srv->stage_len = 0;
     if (m == 0)
         return 0;
-    if (sp__ev_queued(c) == 0) { /* nothing ahead of it: try the socket first */
-        ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, iov, m, 1);
-        if (r < 0 && r != SP_EAGAIN) {
-            sp__conn_reply_failed(c, (int)r);
-            sp__ev_enlist(c);
-            return (int)r;
-        }
-        sent = r > 0 ? (size_t)r : 0;
-        for (i = 0; i < m; i++)
-            total += (size_t)iov[i].len;
-        if (sent == total)
-            return 0; /* all taken: nothing queued, the interest unchanged */
-    }
-    for (i = 0; i < m; i++) { /* queue what the socket did not take */
-        size_t l = (size_t)iov[i].len, skip = sent < l ? sent : l;
-        sent -= skip;
-        if (l > skip && (rc = enqueue(c, (const char *)iov[i].base + skip, l - skip)) != 0) {
-            sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
-            return rc;
-        }
-    }
-    if (sp__ev_queued(c) > srv->cfg.output_limit)
-        c->flags |= SP__CONN_PAUSED;
-    sp__ev_update_interest(c);
-    return 0;
+    if (sp__ev_queued(c) == 0) /* nothing ahead of it: try the socket first */
+        return send_now(c, iov, m);
+    return queue_rest(c, iov, m, 0);
 }
 
 int sp__ev_output(sp_conn *c, const sp_iovec *iov, int n)
 {
     sp_server *srv = c->srv;
-    size_t total = 0;
+    size_t total;
     int i;
     if (c->reg.sock == SP_INVALID_SOCKET)
         return SP_EPIPE;
-    for (i = 0; i < n; i++)
-        total += (size_t)iov[i].len;
+    if (srv->batching != c) {
+        /* the common reply (one message per read, a posted or timed one): nothing is
+         * staged for c, so it goes to the socket at once unless output is queued */
+        if (c->out == NULL && n > 0)
+            return send_now(c, iov, n);
+        return push_out(c, iov, n);
+    }
     /* A small reply to the messages being delivered waits in the stage, so that the
      * replies to one read leave in one send (pipelined requests); bigger ones go at once
      * with the stage in front of them, never copied. */
-    if (srv->batching == c && sp__ev_queued(c) == 0 && total <= SP__STAGE_SMALL &&
+    total = iov_total(iov, n);
+    if (sp__ev_queued(c) == 0 && total <= SP__STAGE_SMALL &&
         srv->stage_len + total <= SP__STAGE_CAP) {
         for (i = 0; i < n; i++) {
             memcpy(srv->stage + srv->stage_len, iov[i].base, (size_t)iov[i].len);
