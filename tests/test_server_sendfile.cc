@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -23,6 +24,7 @@
 #ifdef _WIN32
 #    include <fcntl.h>
 #    include <io.h>
+#    include <process.h>
 #else
 #    include <csignal>
 #    include <fcntl.h>
@@ -41,6 +43,15 @@ EventLog *g_log;
 std::string *g_path;                    /* the test file: kFile bytes of make_pattern */
 const int64_t kFile = (int64_t)8 << 20; /* 8 MiB */
 std::vector<unsigned char> *g_bytes;    /* its contents */
+
+long process_id()
+{
+#ifdef _WIN32
+    return (long)_getpid();
+#else
+    return (long)getpid();
+#endif
+}
 
 int open_file()
 {
@@ -220,7 +231,9 @@ class ServerSendfile : public SpTest, public ::testing::WithParamInterface<Param
         g_log = &log_;
         if (g_bytes == nullptr) {
             g_bytes = new std::vector<unsigned char>(make_pattern((size_t)kFile, 7));
-            g_path = new std::string("sp_sendfile_test.bin");
+            /* one file per process: ctest runs the tests of this suite in parallel */
+            g_path = new std::string("sp_sendfile_test." + std::to_string(process_id()) + ".bin");
+            std::atexit([] { std::remove(g_path->c_str()); });
             std::ofstream out(*g_path, std::ios::binary | std::ios::trunc);
             out.write((const char *)g_bytes->data(), (std::streamsize)g_bytes->size());
             ASSERT_TRUE(out.good()) << "writing " << *g_path;
