@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -110,7 +111,7 @@ int sf_message(sp_conn *c, const void *msg, size_t len)
     std::string m((const char *)msg, len);
     if (m.compare(0, 4, "get ") == 0) {
         long long off = 0, n = 0, inherited = -1;
-        std::sscanf(m.c_str() + 4, "%lld %lld %lld", &off, &n, &inherited);
+        std::istringstream(m.substr(4)) >> off >> n >> inherited;
 #ifndef _WIN32
         /* a fork model's child holds a copy of the client's socket (fork keeps every
          * descriptor of the test's process): closed here, the client's close resets */
@@ -154,7 +155,7 @@ int sf_message(sp_conn *c, const void *msg, size_t len)
     }
     if (m.compare(0, 5, "pipe ") == 0) {
         unsigned long long have = 0, want = 0;
-        std::sscanf(m.c_str() + 5, "%llu %llu", &have, &want);
+        std::istringstream(m.substr(5)) >> have >> want;
         int fd = pipe_with((size_t)have);
         int64_t rc = sp_conn_sendfile(c, fd, 0, (int64_t)want);
         close_file(fd);
@@ -260,7 +261,7 @@ class ServerSendfile : public SpTest, public ::testing::WithParamInterface<Param
     void start(sp_server_config &cfg)
     {
         cfg.model = model_;
-        cfg.sendfile = std::get<1>(GetParam());
+        cfg.sendfile_mode = std::get<1>(GetParam());
         ASSERT_OK(sp_server_create(&srv_, &cfg));
         ASSERT_OK(sp_server_listen(srv_, "127.0.0.1:0"));
         ASSERT_OK(sp_server_local_addr(srv_, 0, &addr_));

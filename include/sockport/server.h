@@ -121,10 +121,10 @@ typedef struct sp_server_config {
     size_t drain_low_water; /**< queued output at which on_drain is called; 0: 64 KiB */
     /** How sp_conn_sendfile() moves file bytes: an ::sp_sendfile_mode (nginx's
      * `sendfile on|off`); 0: SP_SENDFILE_AUTO. */
-    int sendfile;
+    int sendfile_mode;
 } sp_server_config;
 
-/** How sp_conn_sendfile() sends (sp_server_config::sendfile). */
+/** How sp_conn_sendfile() sends (sp_server_config::sendfile_mode). */
 enum sp_sendfile_mode {
     /** The OS's file transmission where it is fast and fair: sendfile(2) on Linux, macOS
      * and FreeBSD; TransmitFile on Windows Server only (client editions run two
@@ -520,7 +520,7 @@ SP_API int sp_conn_unread(sp_conn *c, size_t n);
  * (dup() / DuplicateHandle) until the range is sent or the connection closes.
  *
  * Thread and fork models: blocks like sp_conn_write() until the kernel took every byte,
- * with the OS call sp_server_config::sendfile picks (sendfile(2); TransmitFile, in
+ * with the OS call sp_server_config::sendfile_mode picks (sendfile(2); TransmitFile, in
  * chunks of 64 KiB; or reads of 16 KiB and sends), within send_timeout_ms per chunk and
  * the stop's grace period. Event model: the range is queued behind the output before it
  * (a duplicate handle, not its bytes) and pushed as the socket takes it: sendfile(2) on

@@ -199,7 +199,8 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     sp__conn_blocking *b = SP__BLOCKING(c);
     sp_server *srv = c->srv;
     int limit = sp__conn_send_limit(srv), rc;
-    int seq = off == SP__FILE_SEQUENTIAL, native = srv->cfg.sendfile != SP_SENDFILE_OFF && !seq;
+    int seq = off == SP__FILE_SEQUENTIAL,
+        native = srv->cfg.sendfile_mode != SP_SENDFILE_OFF && !seq;
     uint64_t unchecked = 0; /* bytes sent since the stop was last looked for */
     file_wait w;
     w.c = c;
@@ -216,7 +217,7 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
                 return rc;
         }
         if (native &&
-            (r = sp__sendfile(c->reg.sock, f, off, want, srv->cfg.sendfile == SP_SENDFILE_ON,
+            (r = sp__sendfile(c->reg.sock, f, off, want, srv->cfg.sendfile_mode == SP_SENDFILE_ON,
                               file_waiting, &w)) == SP_ENOTSUP)
             native = 0; /* not for this file or socket: nothing was sent */
         if (!native) {

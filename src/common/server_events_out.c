@@ -299,7 +299,7 @@ int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     e->off = off;
     e->left = len;
     e->at = c->out->len;
-    e->native = srv->cfg.sendfile != SP_SENDFILE_OFF && off != SP__FILE_SEQUENTIAL;
+    e->native = srv->cfg.sendfile_mode != SP_SENDFILE_OFF && off != SP__FILE_SEQUENTIAL;
     e->pipe_buf = NULL;
     e->pipe_pos = e->pipe_len = 0;
     if (c->out->files_tail != NULL)
