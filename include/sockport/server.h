@@ -521,14 +521,15 @@ SP_API int sp_conn_unread(sp_conn *c, size_t n);
  *
  * Thread and fork models: blocks like sp_conn_write() until the kernel took every byte,
  * with the OS call sp_server_config::sendfile_mode picks (sendfile(2); TransmitFile, in
- * chunks of 64 KiB; or reads of 16 KiB and sends), within send_timeout_ms per chunk and
- * the stop's grace period. Event model: the range is queued behind the output before it
- * (a duplicate handle, not its bytes) and pushed as the socket takes it: sendfile(2) on
- * the non-blocking socket on POSIX, reads of 64 KiB into the loop's one buffer and
- * non-blocking sends on Windows (or with SP_SENDFILE_OFF); what the socket did not take
- * is read again later, so a download holds no memory of its own. The queued range counts
- * in sp_conn_queued(), output_limit (back-pressure) and drain_low_water (on_drain), and
- * the send deadline applies to it as to queued bytes.
+ * chunks of 64 KiB; or reads of 16 KiB and sends), failing with SP_ETIMEDOUT after
+ * send_timeout_ms without progress or at the end of a stop's grace period. Event model: the range
+ * is queued behind the output before it (a duplicate handle, not its bytes) and pushed as the
+ * socket takes it: sendfile(2) on the non-blocking socket on POSIX, reads of 64 KiB into the loop's
+ * one buffer and non-blocking sends on Windows (or with SP_SENDFILE_OFF); what the socket did not
+ * take is read again later, so a download holds no memory of its own (a pipe, which cannot be read
+ * again, keeps 16 KiB while it is sent). The queued range counts in sp_conn_queued(), output_limit
+ * (back-pressure) and drain_low_water (on_drain), and the send deadline applies to it as to queued
+ * bytes.
  *
  * A file that ends before offset + len is an error, never a wait: a regular file is
  * measured first (SP_EEOF, nothing sent); one that shrinks meanwhile, or a pipe that
@@ -543,10 +544,9 @@ SP_API int sp_conn_unread(sp_conn *c, size_t n);
  * @param len    how many bytes (>= 0; 0 sends nothing).
  * @return len (every byte was taken: sent, or queued in the event model), or SP_EINVAL
  *   (NULL c, a negative offset or len, offset + len over INT64_MAX, an offset on a pipe),
- *   SP_EBADF (fd is not an
- *   open file descriptor), SP_EEOF (a regular file shorter than offset + len; a file that
- *   ended early during the transfer), SP_ENOMEM, SP_EMFILE (the event model's duplicate),
- *   SP_EPIPE (the connection is closed already), SP_ETIMEDOUT (thread and fork models: as
+ *   SP_EBADF (fd is not an open file descriptor), SP_EEOF (a regular file shorter than offset +
+ * len; a file that ended early during the transfer), SP_ENOMEM, SP_EMFILE (the event model's
+ * duplicate), SP_EPIPE (the connection is closed already), SP_ETIMEDOUT (thread and fork models: as
  *   sp_conn_sendv()), or a transfer or read error (SP_ECONNRESET, ...). After a transfer
  *   error, SP_ETIMEDOUT or a file that ended early the connection closes, as after
  *   sp_conn_sendv().

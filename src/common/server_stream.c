@@ -41,7 +41,7 @@ static sp__rawin *rawin_of(sp_conn *c)
 
 int sp__conn_on_data(sp_conn *c, sp__rawin *in, const void *p, size_t n, size_t *unread)
 {
-    sp__rawin outer = *in; /* a handler may serve input of another connection: restored */
+    sp__rawin outer = *in; /* restored after: a call nested in this one ends before it */
     int rc;
     in->conn = c;
     in->len = n;
