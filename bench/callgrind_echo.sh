@@ -27,6 +27,8 @@
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SELF="$HERE/bench/$(basename "$0")"
+# shellcheck source=bench/lib.sh
+. "$HERE/bench/lib.sh"
 if [ -z "${ECHO_BENCH_IN_NS:-}" ] && [ -z "${NO_NETNS:-}" ] && unshare -n true 2>/dev/null; then
     export ECHO_BENCH_IN_NS=1
     # shellcheck disable=SC2016
@@ -70,13 +72,7 @@ measure() {
     valgrind --tool=callgrind --callgrind-out-file="$out.cg" "$BIN" server "$1" 127.0.0.1:0 \
         > "$out.srv" 2> "$out.vg" &
     SRV_PID=$!
-    addr=""
-    i=0
-    while [ $i -lt 300 ] && [ -z "$addr" ]; do
-        addr=$(sed -n 's/^listening //p' "$out.srv")
-        [ -z "$addr" ] && sleep 0.1
-        i=$((i + 1))
-    done
+    addr=$(wait_listening "$out.srv" 300 0.1)
     if [ -z "$addr" ]; then
         echo "callgrind_echo: $1 did not start" >&2
         kill -KILL "$SRV_PID" 2> /dev/null

@@ -35,6 +35,8 @@ set -u
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SELF="$HERE/bench/$(basename "$0")"
+# shellcheck source=bench/lib.sh
+. "$HERE/bench/lib.sh"
 if [ -z "${ECHO_BENCH_IN_NS:-}" ] && [ -z "${NO_NETNS:-}" ] &&
     unshare -n true 2>/dev/null; then
     export ECHO_BENCH_IN_NS=1
@@ -103,13 +105,7 @@ start_server() {
     : > "$TMP/srv.out"
     $SRV_PIN "$BIN" server "$1" 127.0.0.1:0 > "$TMP/srv.out" 2> "$TMP/srv.err" &
     SRV_PID=$!
-    ADDR=""
-    i=0
-    while [ $i -lt 100 ] && [ -z "$ADDR" ]; do
-        ADDR=$(sed -n 's/^listening //p' "$TMP/srv.out")
-        [ -z "$ADDR" ] && sleep 0.05
-        i=$((i + 1))
-    done
+    ADDR=$(wait_listening "$TMP/srv.out" 100 0.05)
     if [ -z "$ADDR" ]; then
         stop_server
         return 1

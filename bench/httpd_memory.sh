@@ -10,6 +10,8 @@ set -u
 httpd=$1
 secs=${2:-8}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 client=("python3" "$here/../tests/httpd/http_client.py")
 work=$(mktemp -d "${TMPDIR:-/tmp}/httpd-mem.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -23,11 +25,7 @@ printf '%-8s %14s %16s %10s\n' model "server peak kB" "with children kB" process
 for model in threads fork events; do
     "$httpd" -m "$model" -r "$work" -g 1000 127.0.0.1:0 >"$work/srv.log" 2>&1 &
     pid=$!
-    for ((i = 0; i < 100; i++)); do
-        grep -q 'listening on' "$work/srv.log" && break
-        sleep 0.1
-    done
-    port=$(sed -n 's/^httpd: listening on .*:\([0-9]*\) (.*)$/\1/p' "$work/srv.log")
+    port=$(wait_line "$work/srv.log" 's/^httpd: listening on .*:\([0-9]*\) (.*)$/\1/p' 100 0.1)
     base=$(rss_kb "$pid")
     "${client[@]}" slow "$port" /big.bin 8 200000 >"$work/cli.log" 2>&1 &
     cpid=$!

@@ -8,6 +8,8 @@
  *
  * Messages are length-prefixed (4 bytes, big-endian), up to 1 MiB.
  */
+#include "models.h"
+
 #include <sockport.h>
 
 #include <signal.h>
@@ -24,22 +26,6 @@ static int echo_message(sp_conn *c, const void *msg, size_t len)
 }
 
 static const sp_server_handler echo_handler = {NULL, echo_message, NULL, NULL, NULL};
-
-static int parse_model(const char *name)
-{
-    static const char *const names[] = {"auto", "threads", "fork", "events"};
-    int i;
-    for (i = 0; i < 4; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
-}
-
-static const char *model_name(int model)
-{
-    static const char *const names[] = {"auto", "threads", "fork", "events"};
-    return model >= 0 && model < 4 ? names[model] : "?";
-}
 
 static int make_server(sp_server **srv, int model, const char *address)
 {

@@ -29,6 +29,8 @@
  * within HEAD_S seconds (default 10) is answered 408 and closed (slowloris); a reply the client
  * does not take within SEND_MS (default 30000) closes the connection.
  */
+#include "models.h"
+
 #include <sockport.h>
 
 #include <errno.h>
@@ -515,22 +517,6 @@ static void on_signal(int sig)
     signal(sig, on_signal);
     if (running_server)
         sp_server_stop(running_server); /* async-signal-safe */
-}
-
-static int parse_model(const char *name)
-{
-    static const char *const names[] = {"auto", "threads", "fork", "events"};
-    int i;
-    for (i = 0; i < 4; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
-}
-
-static const char *model_name(int model)
-{
-    static const char *const names[] = {"auto", "threads", "fork", "events"};
-    return model >= 0 && model < 4 ? names[model] : "?";
 }
 
 static int usage(const char *argv0)

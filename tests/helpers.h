@@ -252,7 +252,7 @@ class SpTest : public ::testing::Test
     }
 };
 
-/* ---- an owning socket handle --------------------------------------------------------- */
+/* ---- owning socket handles and sets -------------------------------------------------- */
 
 class Sock
 {
@@ -306,6 +306,23 @@ class Sock
 
   private:
     sp_socket_t s_ = SP_INVALID_SOCKET;
+};
+
+/* An owning socket set: an sp_sockset freed at the end of the scope; &set is the
+ * sp_sockset * the calls take. */
+struct SockSet {
+    sp_sockset s = SP_SOCKSET_INIT;
+    SockSet() = default;
+    SockSet(const SockSet &) = delete;
+    SockSet &operator=(const SockSet &) = delete;
+    ~SockSet()
+    {
+        sp_sockset_free(&s);
+    }
+    sp_sockset *operator&()
+    {
+        return &s;
+    }
 };
 
 /* ---- addresses ----------------------------------------------------------------------- */
@@ -691,6 +708,71 @@ inline ::testing::AssertionResult no_child_left()
            << "a child is left to reap (zombie): waitpid(-1, WNOHANG) = " << pid << ", errno " << e;
 #endif
 }
+
+/* ---- the descriptor limit ------------------------------------------------------------ */
+
+/*
+ * Raises the soft descriptor limit (RLIMIT_NOFILE) to the hard one for its life; the old
+ * one comes back after. allows(n): n descriptors fit under it (always on Windows, which has
+ * no per-process socket limit); shortfall(n): why not, for a skip message.
+ */
+class FdLimit
+{
+  public:
+    FdLimit()
+    {
+#ifndef _WIN32
+        if (getrlimit(RLIMIT_NOFILE, &old_) != 0)
+            return;
+        soft_ = old_.rlim_cur;
+        hard_ = old_.rlim_max;
+        struct rlimit raised = old_;
+        raised.rlim_cur = old_.rlim_max;
+        if (raised.rlim_cur != old_.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            changed_ = true;
+            soft_ = raised.rlim_cur;
+        }
+#endif
+    }
+    ~FdLimit()
+    {
+#ifndef _WIN32
+        if (changed_)
+            setrlimit(RLIMIT_NOFILE, &old_);
+#endif
+    }
+    FdLimit(const FdLimit &) = delete;
+    FdLimit &operator=(const FdLimit &) = delete;
+
+    bool allows(unsigned long long n) const
+    {
+#ifdef _WIN32
+        (void)n;
+        return true;
+#else
+        return soft_ >= (rlim_t)n;
+#endif
+    }
+    std::string shortfall(unsigned long long n) const
+    {
+#ifdef _WIN32
+        (void)n;
+        return std::string();
+#else
+        return "RLIMIT_NOFILE: soft " + std::to_string((unsigned long long)soft_) + ", hard " +
+               std::to_string((unsigned long long)hard_) +
+               " (after raising the soft one): " + "fewer than the " + std::to_string(n) +
+               " descriptors this test needs";
+#endif
+    }
+
+  private:
+#ifndef _WIN32
+    struct rlimit old_ = {};
+    bool changed_ = false;
+    rlim_t soft_ = 0, hard_ = 0; /* 0 when the limit cannot be read: nothing allowed */
+#endif
+};
 
 /* ---- byte patterns ------------------------------------------------------------------- */
 

@@ -14,7 +14,6 @@
 
 #ifndef _WIN32
 #    include <fcntl.h>
-#    include <sys/resource.h>
 #    include <unistd.h>
 #endif
 
@@ -25,19 +24,6 @@ namespace
 
 class Select : public SpTest
 {
-};
-
-/* An sp_sockset freed at the end of the scope. */
-struct Set {
-    sp_sockset s = SP_SOCKSET_INIT;
-    ~Set()
-    {
-        sp_sockset_free(&s);
-    }
-    sp_sockset *operator&()
-    {
-        return &s;
-    }
 };
 
 ::testing::AssertionResult socket_pair(Sock &a, Sock &b)
@@ -58,7 +44,7 @@ TEST_F(Select, SocksetAddRemoveClearCountGet)
     Sock a, b, c, d;
     ASSERT_TRUE(socket_pair(a, b));
     ASSERT_TRUE(socket_pair(c, d));
-    Set set;
+    SockSet set;
     EXPECT_EQ(0u, sp_sockset_count(&set));
 
     ASSERT_OK(sp_sockset_add(&set, a));
@@ -104,7 +90,7 @@ TEST_F(Select, SocksetAddRemoveClearCountGet)
 /* Membership is bookkeeping only: many handles, order kept through removals. */
 TEST_F(Select, SocksetGrowsAndKeepsOrder)
 {
-    Set set;
+    SockSet set;
     const int N = 3000;
     for (int i = 0; i < N; i++)
         ASSERT_OK(sp_sockset_add(&set, (sp_socket_t)(4 * i + 8)));
@@ -120,45 +106,12 @@ TEST_F(Select, SocksetGrowsAndKeepsOrder)
 
 /* ---- no size cap --------------------------------------------------------------------- */
 
-#ifndef _WIN32
-/* Raises the soft RLIMIT_NOFILE to the hard limit for the test's life; the old one comes
- * back after. */
-struct FdLimit {
-    struct rlimit old;
-    bool changed = false;
-    rlim_t soft = 0, hard = 0;
-    FdLimit()
-    {
-        if (getrlimit(RLIMIT_NOFILE, &old) != 0)
-            return;
-        soft = old.rlim_cur;
-        hard = old.rlim_max;
-        struct rlimit raised = old;
-        raised.rlim_cur = old.rlim_max;
-        if (raised.rlim_cur != old.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-            changed = true;
-            soft = raised.rlim_cur;
-        }
-    }
-    ~FdLimit()
-    {
-        if (changed)
-            setrlimit(RLIMIT_NOFILE, &old);
-    }
-};
-#endif
-
 TEST_F(Select, TwoThousandSocketsReadAndWriteSets)
 {
     const int PAIRS = 1000, N = 2 * PAIRS;
-#ifndef _WIN32
     FdLimit lim;
-    const rlim_t need = (rlim_t)N + 64;
-    if (lim.soft < need)
-        GTEST_SKIP() << "RLIMIT_NOFILE: soft " << (unsigned long long)lim.soft << ", hard "
-                     << (unsigned long long)lim.hard << ": fewer than the "
-                     << (unsigned long long)need << " descriptors this test needs";
-#endif
+    if (!lim.allows(N + 64))
+        GTEST_SKIP() << lim.shortfall(N + 64);
     std::vector<Sock> socks(N);
     for (int k = 0; k < PAIRS; k++)
         ASSERT_TRUE(socket_pair(socks[2 * k], socks[2 * k + 1])) << "pair " << k;
@@ -174,7 +127,7 @@ TEST_F(Select, TwoThousandSocketsReadAndWriteSets)
     for (int j : chosen)
         ASSERT_TRUE(ready(socks[j], SP_EV_READ, 5000)) << "index " << j << " never got its byte";
 
-    Set rd, wr;
+    SockSet rd, wr;
     for (int i = 0; i < N; i++)
         ASSERT_OK(sp_sockset_add(&rd, socks[i]));
     for (int round = 0; round < 2; round++) {
@@ -220,7 +173,7 @@ TEST_F(Select, CountsSetSocketPairs)
     ASSERT_TRUE(tcp_pair(c, s));
     ASSERT_EQ(1, sp_send(c, "x", 1));
     ASSERT_TRUE(ready(s, SP_EV_READ, 5000));
-    Set rd, wr;
+    SockSet rd, wr;
     ASSERT_OK(sp_sockset_add(&rd, s));
     ASSERT_OK(sp_sockset_add(&rd, c));
     ASSERT_OK(sp_sockset_add(&wr, s));
@@ -243,7 +196,7 @@ TEST_F(Select, DeadSocketIsReadyWithEbadfAndLiveOnesAnswered)
     ASSERT_EQ(1, sp_send(busy1, "x", 1));
     ASSERT_TRUE(ready(busy0, SP_EV_READ, 5000));
 
-    Set rd, wr;
+    SockSet rd, wr;
     ASSERT_OK(sp_sockset_add(&rd, idle0));
     ASSERT_OK(sp_sockset_add(&rd, dead0));
     ASSERT_OK(sp_sockset_add(&rd, busy0));
@@ -293,7 +246,7 @@ const double kEarlyMs = 10;
 
 TEST_F(Select, EmptySetsSleepTheTimeout)
 {
-    Set a, b, c;
+    SockSet a, b, c;
     for (int empty = 0; empty < 2; empty++) {
         SCOPED_TRACE(empty ? "three empty sets" : "three NULL sets");
         std::string times;
@@ -336,7 +289,7 @@ TEST_F(Select, RefusedConnectReadyWithEconnrefused)
         int rc = 0;
         ASSERT_TRUE(start_refused_connect(c, &rc));
         ASSERT_SP(SP_EINPROGRESS, rc) << "a loopback refusal is reported later";
-        Set rd, wr, ex;
+        SockSet rd, wr, ex;
         if (k.rd) {
             ASSERT_OK(sp_sockset_add(&rd, c));
         }
@@ -378,7 +331,7 @@ TEST_F(Select, ResetPeerReadableAndRecvReportsIt)
     ASSERT_TRUE(tcp_pair(c, s));
     ASSERT_OK(sp_set_nonblocking(s, 1));
     ASSERT_OK(sp_close_abortive(c.release()));
-    Set rd;
+    SockSet rd;
     ASSERT_OK(sp_sockset_add(&rd, s));
     int rc = sp_select(&rd, nullptr, nullptr, 5000);
     EXPECT_EQ(1, rc) << code_str(rc);
@@ -452,7 +405,7 @@ TEST_F(Select, WakerWakesReadSet)
     ASSERT_TRUE(socket_pair(idle0, idle1));
     ASSERT_TRUE(socket_pair(r0, r1)); /* the watchdog's way out */
     const sp_socket_t ws = sp_waker_socket(w);
-    Set rd;
+    SockSet rd;
     ASSERT_OK(sp_sockset_add(&rd, idle0));
     ASSERT_OK(sp_sockset_add(&rd, ws));
     ASSERT_OK(sp_sockset_add(&rd, r0));

@@ -75,6 +75,34 @@ void join_workers()
         t.join();
 }
 
+/* ---- closing from another thread ------------------------------------------------------ */
+
+std::atomic<int> g_close_reason{-1};
+
+void close_posted(sp_server *, void *arg)
+{
+    sp_conn *c = (sp_conn *)arg;
+    EXPECT_OK(sp_conn_close(c));
+    sp_conn_release(c);
+}
+
+/* A worker holding c closes it after ms: through a post, or directly. */
+void close_later(sp_conn *c, int ms, bool post)
+{
+    sp_conn_hold(c);
+    std::lock_guard<std::mutex> g(g_workers_lock);
+    g_workers.emplace_back([c, ms, post] {
+        sleep_ms(ms);
+        if (post) {
+            if (sp_server_post(sp_conn_server(c), close_posted, c) != 0)
+                sp_conn_release(c);
+            return;
+        }
+        EXPECT_OK(sp_conn_close(c));
+        sp_conn_release(c);
+    });
+}
+
 /* ---- timers driven by messages --------------------------------------------------------- */
 
 struct ConnState {
@@ -141,8 +169,9 @@ void h_open(sp_conn *c)
     sp_conn_set_user(c, new ConnState);
 }
 
-void h_close(sp_conn *c, int, int)
+void h_close(sp_conn *c, int reason, int)
 {
+    g_close_reason = reason;
     delete (ConnState *)sp_conn_user(c);
 }
 
@@ -153,6 +182,10 @@ int h_message(sp_conn *c, const void *msg, size_t len)
     if (m.rfind("slow ", 0) == 0) {
         query(c, std::atoi(m.c_str() + 5), "late " + m.substr(5));
         return 0;
+    }
+    if (m.rfind("close-post ", 0) == 0 || m.rfind("close-now ", 0) == 0) {
+        close_later(c, std::atoi(m.c_str() + m.find(' ') + 1), m[6] == 'p');
+        return sp_conn_send(c, "ok", 2);
     }
     if (m == "timers") {
         EXPECT_OK(sp_conn_timer(c, nullptr, 50, 0, on_one, c));
@@ -529,6 +562,50 @@ TEST_P(ServerAsync, HoldAndReleaseAcrossCloseFromManyThreads)
     if (GetParam() == SP_MODEL_THREADS) {
         EXPECT_EQ(40, g_hold_epipe.load());
     }
+}
+
+/* sp_conn_close from another thread that holds the connection, through a post or directly,
+ * while the connection waits for input: the client sees the end within a bound (before,
+ * the thread and fork models closed it only when the client sent more, or at the idle
+ * timeout: this waited 3 s and failed), on_close says SP_CLOSE_HANDLER, the server serves
+ * on, and a close of a handle closed already does nothing. */
+TEST_P(ServerAsync, CloseFromAnotherThreadEndsAConnectionWaitingForInput)
+{
+    start();
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    const double bound = is_wine() || is_valgrind() || SP_FP_SANITIZED ? 1500 : 1000;
+    for (const char *how : {"close-post", "close-now", "close-post", "close-now"}) {
+        if (GetParam() == SP_MODEL_EVENTS && how[6] == 'n')
+            continue; /* the event model's handles are the loop thread's (server.h) */
+        g_close_reason = -1;
+        Sock a;
+        Dec d(&framer_);
+        ASSERT_TRUE(dial(a));
+        const double t0 = now_ms();
+        ASSERT_TRUE(send(a, std::string(how) + " 100"));
+        ASSERT_EQ("ok", recv(a, &d.d, 5000)) << how;
+        int rc = 1;
+        recv(a, &d.d, 3000, &rc);
+        const double took = now_ms() - t0;
+        std::printf("[ MEASURED ] %s 100: the client saw the end after %.0f ms\n", how, took);
+        EXPECT_SP(0, rc) << how << ": the connection did not end";
+        EXPECT_GE(took, 95.0) << how << ": closed before the worker asked";
+        EXPECT_LT(took, bound) << how;
+        if (GetParam() != SP_MODEL_FORK) { /* a child's records are its own */
+            const double t1 = now_ms();
+            while (g_close_reason < 0 && now_ms() - t1 < 2000)
+                sleep_ms(2);
+            EXPECT_EQ(SP_CLOSE_HANDLER, g_close_reason.load())
+                << how << ": " << reason_name(g_close_reason);
+        }
+        Sock b;
+        Dec db(&framer_);
+        ASSERT_TRUE(dial(b));
+        ASSERT_TRUE(send(b, "still"));
+        EXPECT_EQ("still", recv(b, &db.d, 5000)) << how;
+    }
+    join_workers();
 }
 
 /* ---- timers -------------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
  * fast as clients arrive and reaps its children without waiting for the next client).
  */
 #include "fault_proc.h"
+#include "server_fixture.h"
 
 #include <sockport.h>
 
@@ -22,39 +23,6 @@ using namespace sptest;
 
 namespace
 {
-
-/* The models this OS has, and their names for the test's name and its reports. */
-const struct {
-    int model;
-    const char *name;
-} kModels[] = {
-    {SP_MODEL_THREADS, "threads"},
-#ifndef _WIN32
-    {SP_MODEL_FORK, "fork"},
-#endif
-    {SP_MODEL_EVENTS, "events"},
-};
-
-const char *model_name(int m)
-{
-    for (const auto &k : kModels)
-        if (k.model == m)
-            return k.name;
-    return "?";
-}
-
-std::vector<int> os_models()
-{
-    std::vector<int> v;
-    for (const auto &k : kModels)
-        v.push_back(k.model);
-    return v;
-}
-
-std::string param_name(const ::testing::TestParamInfo<int> &info)
-{
-    return model_name(info.param);
-}
 
 int echo_message(sp_conn *c, const void *msg, size_t len)
 {
@@ -278,6 +246,6 @@ TEST_P(ServerEngine, EndedConnectionsReapedWithoutNewClients)
 #endif
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, ServerEngine, ::testing::ValuesIn(os_models()), param_name);
+INSTANTIATE_TEST_SUITE_P(Models, ServerEngine, ::testing::ValuesIn(os_models()), model_param_name);
 
 } // namespace

@@ -11,10 +11,6 @@
 #include <map>
 #include <vector>
 
-#ifndef _WIN32
-#    include <sys/resource.h>
-#endif
-
 using namespace sptest;
 
 namespace
@@ -23,44 +19,6 @@ namespace
 class Sockset : public SpTest
 {
 };
-
-struct Set {
-    sp_sockset s = SP_SOCKSET_INIT;
-    ~Set()
-    {
-        sp_sockset_free(&s);
-    }
-    sp_sockset *operator&()
-    {
-        return &s;
-    }
-};
-
-#ifndef _WIN32
-/* Raises the soft RLIMIT_NOFILE to the hard limit for the test's life. */
-struct FdLimit {
-    struct rlimit old;
-    bool changed = false;
-    rlim_t soft = 0;
-    FdLimit()
-    {
-        if (getrlimit(RLIMIT_NOFILE, &old) != 0)
-            return;
-        soft = old.rlim_cur;
-        struct rlimit raised = old;
-        raised.rlim_cur = old.rlim_max;
-        if (raised.rlim_cur != old.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-            changed = true;
-            soft = raised.rlim_cur;
-        }
-    }
-    ~FdLimit()
-    {
-        if (changed)
-            setrlimit(RLIMIT_NOFILE, &old);
-    }
-};
-#endif
 
 /* n sockets in pairs: socks[2k] and socks[2k + 1] are connected. */
 ::testing::AssertionResult make_pairs(std::vector<Sock> &socks, int n)
@@ -91,7 +49,7 @@ size_t peer_of(size_t i)
 double select_round(std::vector<Sock> &socks, std::vector<int> &tag, size_t n, size_t *walked,
                     int *selected, size_t *probes)
 {
-    Set set;
+    SockSet set;
     double t0 = now_ms(), work;
     for (size_t i = 0; i < n; i++)
         EXPECT_OK(sp_sockset_add_data(&set, socks[i].get(), &tag[i]));
@@ -119,12 +77,9 @@ double select_round(std::vector<Sock> &socks, std::vector<int> &tag, size_t n, s
 TEST_F(Sockset, SelectLoopOverTenThousandSocketsIsLinear)
 {
     const int N = 10000, SMALL = 2500;
-#ifndef _WIN32
     FdLimit lim;
-    if (lim.soft < (rlim_t)N + 64)
-        GTEST_SKIP() << "RLIMIT_NOFILE: soft limit " << (unsigned long long)lim.soft
-                     << " after raising it: fewer than the " << N + 64 << " this test needs";
-#endif
+    if (!lim.allows(N + 64))
+        GTEST_SKIP() << lim.shortfall(N + 64);
     std::vector<Sock> socks;
     ASSERT_TRUE(make_pairs(socks, N));
     std::vector<int> tag((size_t)N);
@@ -170,15 +125,13 @@ TEST_F(Sockset, SelectLoopOverTenThousandSocketsIsLinear)
 TEST_F(Sockset, NextReadyGivesExactlyTheReadyOnesWithTheirPointers)
 {
     const int N = 2000;
-#ifndef _WIN32
     FdLimit lim;
-    if (lim.soft < (rlim_t)N + 64)
-        GTEST_SKIP() << "RLIMIT_NOFILE too low";
-#endif
+    if (!lim.allows(N + 64))
+        GTEST_SKIP() << lim.shortfall(N + 64);
     std::vector<Sock> socks;
     ASSERT_TRUE(make_pairs(socks, N));
     std::vector<int> tag((size_t)N);
-    Set rd;
+    SockSet rd;
     std::map<sp_socket_t, void *> want;
     for (size_t i = 0; i < (size_t)N; i++)
         ASSERT_OK(sp_sockset_add_data(&rd, socks[i].get(), &tag[i]));
@@ -247,7 +200,7 @@ TEST_F(Sockset, NextReadyGivesExactlyTheReadyOnesWithTheirPointers)
 
 TEST_F(Sockset, BadArguments)
 {
-    Set set;
+    SockSet set;
     size_t pos = 0;
     EXPECT_SP(SP_EINVAL, sp_sockset_add_data(NULL, 3, NULL));
     EXPECT_SP(SP_EINVAL, sp_sockset_add_data(&set, SP_INVALID_SOCKET, NULL));

@@ -276,7 +276,14 @@ SP_API int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void
 SP_API int sp_conn_send(sp_conn *c, const void *buf, size_t len);
 
 /**
- * Close this connection after its queued output (SP_CLOSE_HANDLER).
+ * Close this connection after its queued output (SP_CLOSE_HANDLER): on_close runs, then
+ * the socket is closed, by the thread that serves the connection. Event model: call it on
+ * the loop's thread (a handler, a timer, a posted function). Thread and fork models: call
+ * it from the connection's own handler or timer (it takes effect when that callback
+ * returns), or from any other thread that holds a reference (sp_conn_hold(); for example
+ * a function run by sp_server_post() for a worker): a connection waiting for input is
+ * then woken and closed at once, one blocked in a send closes when that send ends (sent,
+ * or cut by send_timeout_ms). On a connection closed already it does nothing.
  * @param c the connection.
  * @return 0, or SP_EINVAL (NULL).
  */

@@ -278,25 +278,6 @@ int sp_frame_decoder_reset(sp_frame_decoder *d)
     return 0;
 }
 
-int sp__frame_decoder_move(sp_frame_decoder *dst, sp_frame_decoder *src)
-{
-    int rc;
-    if (src->in_ != NULL)
-        return SP_EINVAL; /* reading a fed buffer: not supported (the server never feeds) */
-    rc = sp_frame_decoder_init(dst, &src->framer_);
-    if (rc == 0)
-        rc = append(dst, held_bytes(src), held(src));
-    if (rc != 0) {
-        sp_frame_decoder_free(dst);
-        return rc;
-    }
-    dst->scan_ = src->scan_;
-    dst->skip_ = src->skip_;
-    dst->state_ = src->state_ & ~ST_SPACE;
-    dst->err_ = src->err_;
-    return sp_frame_decoder_reset(src);
-}
-
 int sp__frame_decoder_load(sp_frame_decoder *d, const void *p, size_t n)
 {
     int rc = append(d, p, n);

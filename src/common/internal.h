@@ -19,18 +19,8 @@ extern "C" {
 
 /* ---- shared by the frame and server layers ------------------------------------------ */
 
-/*
- * Move what decoder src holds (bytes, search and skip state, error) into dst, which is
- * initialised for the same framer with a buffer of just that size; src is reset (its
- * memory kept for reuse). The event-model server decodes into one shared decoder and
- * gives a connection its own only while a message is incomplete. src must not be reading
- * a fed buffer (SP_EINVAL). 0 or SP_ENOMEM (src unchanged, dst empty).
- */
-int sp__frame_decoder_move(sp_frame_decoder *dst, sp_frame_decoder *src);
-
 /* sp_frame_decoder_space offering at least `want` bytes of room (less only when the
- * framer's limit says so) instead of SP_FRAME_RECV_SIZE: one read of a shared decoder
- * can then take many messages. */
+ * framer's limit says so) instead of SP_FRAME_RECV_SIZE (sp__frame_read's callers). */
 ptrdiff_t sp__frame_decoder_space(sp_frame_decoder *d, void **room, size_t want);
 
 /* ---- shared helpers ------------------------------------------------------------------ */

@@ -29,8 +29,14 @@
 extern "C" {
 #endif
 
-#define SP__MAX_LISTENERS  8
-#define SP__READ_CHUNK     65536 /* raw reads and the event model's shared decoder */
+#define SP__MAX_LISTENERS 8
+/* One server read of unframed bytes: into a connection's raw buffer (blocking models) or
+ * into the event loop's one buffer, which framed connections also read into between
+ * messages. Made from the decoder's room (SP_FRAME_RECV_SIZE, frame.h), the one read-size
+ * constant: reads into a decoder (sp__frame_read, in the middle of a message) take that
+ * room; the loop's buffer exists once per server, so it is four rooms and one recv takes
+ * many messages. 64 KiB. */
+#define SP__READ_CHUNK     (4 * SP_FRAME_RECV_SIZE)
 #define SP__STAGE_CAP      65536 /* event model: the replies one read's messages gather */
 #define SP__STAGE_SMALL    4096  /* event model: larger replies are never copied */
 #define SP__ACCEPT_BURST   64    /* accepts per listener readiness */
@@ -52,7 +58,7 @@ struct sp_conn {
     sp_server *srv;
     void *user;
     /* framed: always in the blocking models; in the event model only while it holds the
-     * start of a message (reads go through the server's shared decoder) */
+     * start of a message (between messages, reads go into the server's buffer) */
     sp_frame_decoder *dec;
     struct sp__outq *out;     /* event model: queued output; NULL when none */
     sp_conn *next_closing;    /* event model: the server's list of connections to close */
@@ -146,10 +152,14 @@ typedef struct sp__conn_blocking {
     char *stage;    /* SP__BSTAGE_CAP bytes, made at the first gathered reply */
     size_t stage_len;
     sp__thread *thread;
-    sp__atomic done;  /* the thread has finished: join it */
-    int refs;         /* thread model: broadcasts sending to it (under the server's lock) */
-    sp__theap timers; /* its timers, run by its connection loop */
-    sp__rawin rawin;  /* its on_data call (sp_conn_unread) */
+    sp__atomic done;        /* the thread has finished: join it */
+    int refs;               /* thread model: broadcasts sending to it (under the server's lock) */
+    sp__theap timers;       /* its timers, run by its connection loop */
+    sp__atomic close_asked; /* sp_conn_close(), from any thread: the loop closes it */
+    sp_waker *kick;         /* made by its loop while another thread holds it (sp_conn_hold), so
+                             * that sp_conn_close from there wakes the wait for input; under
+                             * send_lock */
+    sp__rawin rawin;        /* its on_data call (sp_conn_unread) */
 } sp__conn_blocking;
 
 #define SP__BLOCKING(c) ((sp__conn_blocking *)(c))
@@ -334,8 +344,8 @@ void sp__ev_enlist(sp_conn *c);
 void sp__ev_mark_closing(sp_conn *c, int reason, int error);
 /* Hand the complete messages in d to the handler (until back-pressure pauses it). */
 void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d);
-/* After a read or a resume: c keeps a decoder of its own only while it holds bytes. */
-int sp__ev_settle(sp_conn *c, sp_frame_decoder *d, int shared);
+/* After a read or a resume: c keeps its decoder d only while it holds bytes. */
+void sp__ev_settle(sp_conn *c, sp_frame_decoder *d);
 /* Output: bytes queued; the poller interest c needs now; flush on writability (and
  * resume reading below half the limit); the stage of one read's replies. */
 size_t sp__ev_queued(const sp_conn *c);

@@ -29,25 +29,29 @@ static int min_timeout(int a, int b)
 }
 
 /* Wait until c's socket is readable (or writable: `write`), the server stops (when
- * watch_stop), or timeout_ms. 1: ready; 0: not (stop or timeout); or an error. In a
- * forked child, whose stop flag the parent cannot set, the stop waker (an eventfd or pipe
- * shared across fork, readable from the stop until the run ends) sets it. No thread wakes
- * up on a timer: an idle connection costs nothing until it speaks, times out or the
- * server stops. */
+ * watch_stop), sp_conn_close() is called from another thread (its kick, while reading), or
+ * timeout_ms. 1: ready; 0: not (stop, close or timeout); or an error. In a forked child,
+ * whose stop flag the parent cannot set, the stop waker (an eventfd or pipe shared across
+ * fork, readable from the stop until the run ends) sets it. No thread wakes up on a timer:
+ * an idle connection costs nothing until it speaks, times out or the server stops. */
 static int wait_sock(sp_conn *c, int write, int timeout_ms, int watch_stop)
 {
     sp_server *srv = c->srv;
-    struct sp__sockslot slots[2], wslot;
+    struct sp__sockslot slots[3], wslot;
     sp_sockset rd, wr;
-    int rc;
+    int rc, n = 0, stop = -1;
     memset(slots, 0, sizeof slots);
     memset(&wslot, 0, sizeof wslot);
-    slots[0].sock = write ? sp_waker_socket(srv->stop_waker) : c->reg.sock;
-    slots[1].sock = sp_waker_socket(srv->stop_waker);
+    if (!write)
+        slots[n++].sock = c->reg.sock;
+    if (watch_stop)
+        slots[stop = n++].sock = sp_waker_socket(srv->stop_waker);
+    if (!write && SP__BLOCKING(c)->kick != NULL) /* set by this thread only */
+        slots[n++].sock = sp_waker_socket(SP__BLOCKING(c)->kick);
     wslot.sock = c->reg.sock;
     rd.slots = slots;
-    rd.count = write ? (watch_stop ? 1 : 0) : (watch_stop ? 2 : 1);
-    rd.cap = 2;
+    rd.count = (size_t)n;
+    rd.cap = 3;
     wr.slots = &wslot;
     wr.count = 1;
     wr.cap = 1;
@@ -55,7 +59,7 @@ static int wait_sock(sp_conn *c, int write, int timeout_ms, int watch_stop)
     rc = sp__select(&rd, write ? &wr : NULL, NULL, timeout_ms, 0);
     if (rc < 0)
         return rc;
-    if (watch_stop && (write ? slots[0].ready : slots[1].ready))
+    if (stop >= 0 && slots[stop].ready)
         sp__atomic_store(&srv->stopping, 1);
     return write ? wslot.ready : slots[0].ready;
 }
@@ -277,9 +281,48 @@ int sp__blocking_want_drain(sp_conn *c)
     return 0;
 }
 
+/* From the connection's own thread (a handler, a timer) or from another that holds a
+ * reference (sp_conn_hold: a worker, a posted function): the connection's loop gives the
+ * close reason, after the callback that runs or at once where it waits for input (woken
+ * by its kick). The socket is closed by that loop alone (never under a recv or a select
+ * of another thread; Windows' shutdown() wakes neither: docs/platforms.md). */
 void sp__blocking_close(sp_conn *c)
 {
-    sp__conn_end(c, SP_CLOSE_HANDLER, 0); /* on the connection's own thread */
+    sp__conn_blocking *b = SP__BLOCKING(c);
+    sp__atomic_store(&b->close_asked, 1);
+    if (sp__atomic_load(&c->refs) < 2)
+        return; /* not held: called on its own thread, which sees the flag */
+    sp__mutex_lock(&b->send_lock);
+    if (b->kick != NULL)
+        (void)sp_waker_wake(b->kick);
+    sp__mutex_unlock(&b->send_lock);
+}
+
+/* Whether sp_conn_close() was called: the connection ends (SP_CLOSE_HANDLER). */
+static int close_asked(sp_conn *c)
+{
+    if (!sp__atomic_load(&SP__BLOCKING(c)->close_asked))
+        return 0;
+    sp__conn_end(c, SP_CLOSE_HANDLER, 0);
+    return 1;
+}
+
+/* Before a wait for input: while another thread holds c, it may call sp_conn_close, which
+ * must wake this wait; the kick is made then (once) and kept until the end. 1: closing
+ * (asked before or while the kick was made). */
+static int ready_to_wait(sp_conn *c)
+{
+    sp__conn_blocking *b = SP__BLOCKING(c);
+    sp_waker *k;
+    if (close_asked(c))
+        return 1;
+    if (b->kick != NULL || sp__atomic_load(&c->refs) < 2 || sp_waker_create(&k) != 0)
+        return 0; /* without a kick (out of resources) a close waits for input or a timeout */
+    sp__mutex_lock(&b->send_lock); /* a closer wakes it under the lock: after this, or
+                                    * before, when the flag it set is seen below */
+    b->kick = k;
+    sp__mutex_unlock(&b->send_lock);
+    return close_asked(c);
 }
 
 /* Gather small replies from now (on) or not (off: the next reply takes the stage with
@@ -305,6 +348,8 @@ static void handler_returned(sp_conn *c, int rc)
     err = SP__BLOCKING(c)->send_error;
     cut = SP__BLOCKING(c)->send_cut;
     sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
+    if (close_asked(c))
+        return; /* sp_conn_close(), whatever failed after it */
     if (cut)
         sp__conn_end(c, SP_CLOSE_STOPPING, 0);
     else if (err != 0)
@@ -386,6 +431,7 @@ void sp__conn_serve_blocking(sp_conn *c)
     uint64_t last = sp__now_ms(), stop_at = 0;
     int idle = srv->cfg.idle_timeout_ms;
     char *buf = NULL;
+    sp_waker *kick;
     if (h->on_data != NULL && (buf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         sp__conn_end(c, SP_CLOSE_ERROR, SP_ENOMEM);
     if (c->close_reason < 0 && h->on_open) {
@@ -418,10 +464,12 @@ void sp__conn_serve_blocking(sp_conn *c)
         if (stop_at != 0)
             timeout = min_timeout(timeout, ms_until(stop_at, now));
         timeout = sp__timers_timeout(&SP__BLOCKING(c)->timers, now, timeout);
+        if (ready_to_wait(c))
+            break;
         r = wait_sock(c, 0, timeout, stop_at == 0);
         if (r < 0) {
             sp__conn_end(c, SP_CLOSE_ERROR, r);
-        } else if (r > 0) {
+        } else if (r > 0 && !close_asked(c)) {
             read_once(c, buf);
             if (sp__conn_bytes_restart_idle(c))
                 last = sp__now_ms();
@@ -435,7 +483,10 @@ void sp__conn_serve_blocking(sp_conn *c)
     sp__mutex_lock(&SP__BLOCKING(c)->send_lock); /* a broadcast may be sending on it */
     sp_close(c->reg.sock);
     c->reg.sock = SP_INVALID_SOCKET;
+    kick = SP__BLOCKING(c)->kick; /* a closer wakes it under the lock only */
+    SP__BLOCKING(c)->kick = NULL;
     sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
+    sp_waker_destroy(kick);
 }
 
 /* ---- the accept loop ----------------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /*
  * server_events.c - the event model: one thread, non-blocking sockets, an sp_poller.
  *
- * Reads go into one shared frame decoder (or one shared buffer for raw connections); a
- * connection gets a decoder of its own only while it holds the start of a message, and an
+ * Reads go into the server's one read buffer (raw connections' too), and whole messages
+ * to the handler from there; a connection gets a decoder of its own only while it holds
+ * the start of a message (or messages waiting out back-pressure), and an
  * output queue only while the socket does not take a reply at once (flushed on
  * writability: server_events_out.c). So an idle connection is one small struct, its
  * poller registration embedded. The loop never blocks on one client.
@@ -39,34 +40,15 @@ static void events_close(sp_conn *c)
     sp__ev_mark_closing(c, SP_CLOSE_HANDLER, 0);
 }
 
-/* After a read or a resume: a connection keeps a decoder only while it holds bytes (the
- * start of a message, or messages waiting out back-pressure). 0 or SP_ENOMEM. */
-int sp__ev_settle(sp_conn *c, sp_frame_decoder *d, int shared)
+/* After a read or a resume: a connection keeps its decoder d (c->dec) only while it holds
+ * bytes (the start of a message, or messages waiting out back-pressure). */
+void sp__ev_settle(sp_conn *c, sp_frame_decoder *d)
 {
     if (c->close_reason >= 0 || sp_frame_decoder_pending(d) == 0) {
-        if (shared) {
-            (void)sp_frame_decoder_reset(d);
-        } else {
-            sp_frame_decoder_free(d);
-            free(d);
-            c->dec = NULL;
-        }
-        return 0;
+        sp_frame_decoder_free(d);
+        free(d);
+        c->dec = NULL;
     }
-    if (shared) {
-        int rc;
-        c->dec = (sp_frame_decoder *)malloc(sizeof *c->dec);
-        if (c->dec == NULL)
-            rc = SP_ENOMEM;
-        else if ((rc = sp__frame_decoder_move(c->dec, d)) != 0) {
-            free(c->dec);
-            c->dec = NULL;
-        }
-        if (rc != 0)
-            (void)sp_frame_decoder_reset(d);
-        return rc;
-    }
-    return 0;
 }
 
 /* Hand the complete messages in d to the handler, until its replies fill the output
@@ -177,8 +159,7 @@ static void hold_rest(sp_conn *c, const unsigned char *p, size_t n)
         c->flags |= SP__CONN_UNDRAINED; /* delivered by sp__ev_flush() once resumed */
     else
         sp__ev_deliver(c, d);
-    if ((rc = sp__ev_settle(c, d, 0)) != 0)
-        sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+    sp__ev_settle(c, d);
 }
 
 /* Bytes for the framer of a connection between messages (no decoder of its own): its
@@ -196,7 +177,6 @@ static void take_framed(sp_conn *c, const unsigned char *p, size_t n)
 static ptrdiff_t read_framed(sp_conn *c, int *filled)
 {
     ptrdiff_t got;
-    int rc;
     if (c->dec == NULL) {
         unsigned char *buf = (unsigned char *)c->srv->rbuf;
         size_t used;
@@ -227,8 +207,7 @@ static ptrdiff_t read_framed(sp_conn *c, int *filled)
         sp__ev_deliver(c, c->dec);
     if (got < 0 && got != SP_EAGAIN)
         sp__conn_read_result(c, got); /* before settling: an error drops what is held */
-    if ((rc = sp__ev_settle(c, c->dec, 0)) != 0)
-        sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+    sp__ev_settle(c, c->dec);
     return got;
 }
 

@@ -391,10 +391,8 @@ void sp__ev_flush(sp_conn *c)
         c->flags &= (unsigned char)~SP__CONN_PAUSED;
         if ((c->flags & SP__CONN_UNDRAINED) && c->dec != NULL) {
             sp_frame_decoder *d = c->dec;
-            int rc;
             sp__ev_deliver(c, d); /* the requests that waited; may pause again */
-            if ((rc = sp__ev_settle(c, d, 0)) != 0)
-                sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+            sp__ev_settle(c, d);
         }
     }
     sp__ev_update_interest(c);

@@ -47,11 +47,6 @@ typedef struct sp__mutex {
     } u;
 } sp__mutex;
 
-int sp__mutex_init(sp__mutex *m);
-void sp__mutex_destroy(sp__mutex *m);
-void sp__mutex_lock(sp__mutex *m);
-void sp__mutex_unlock(sp__mutex *m);
-
 /* A condition variable in storage the caller owns (no allocation): the resolver's worker
  * and its caller meet on one (src/common/resolve.c). */
 typedef struct sp__cond {
@@ -61,15 +56,62 @@ typedef struct sp__cond {
     } u;
 } sp__cond;
 
+/*
+ * For a backend: `SP__NATIVE_VIEW(name, sp__mutex, pthread_mutex_t, u);` defines name(x),
+ * the storage x->u.bytes of an sp__mutex seen as the native type, and checks at compile
+ * time that the native type fits that storage (size and alignment). `type` and
+ * `native_type` are type names, which a declaration cannot parenthesise.
+ */
+/* NOLINTBEGIN(bugprone-macro-parentheses): type names (above) */
+#define SP__NATIVE_VIEW(name, type, native_type, field)                                            \
+    static inline native_type *name(type *x)                                                       \
+    {                                                                                              \
+        return (native_type *)(void *)x->field.bytes;                                              \
+    }                                                                                              \
+    _Static_assert(sizeof(native_type) <= sizeof(((type *)0)->field.bytes) &&                      \
+                       _Alignof(native_type) <= _Alignof(type),                                    \
+                   #native_type " fits in " #type)
+/* NOLINTEND(bugprone-macro-parentheses) */
+
+/*
+ * Shared (common/thread.c): the mutex and the condition variable, over the backend's
+ * sp__os_ verbs below. What a failure means is decided here, once: a failed init is the
+ * system's error as an SP_E* code (SP_ENOMEM, SP_EAGAIN); a failed lock, unlock, signal or
+ * broadcast aborts the process, since the state the lock guards can no longer be trusted
+ * and none of these calls has a way to report it (libuv's uv_mutex_lock in
+ * src/unix/thread.c does the same); a failed destroy is ignored (the object is not used
+ * again).
+ */
+int sp__mutex_init(sp__mutex *m);
+void sp__mutex_destroy(sp__mutex *m);
+void sp__mutex_lock(sp__mutex *m);
+void sp__mutex_unlock(sp__mutex *m);
+
 int sp__cond_init(sp__cond *c);
 void sp__cond_destroy(sp__cond *c);
-/* Wait at most timeout_ms (negative: no limit); 0 when signalled (or spuriously woken),
- * SP_ETIMEDOUT at the timeout. */
-int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms);
 void sp__cond_signal(sp__cond *c);
 void sp__cond_broadcast(sp__cond *c);
 
-/* An integer that threads (and signal handlers) read and write atomically. */
+/* Backend: wait on c, m held, at most timeout_ms (negative: no limit); 0 when signalled
+ * (or spuriously woken), SP_ETIMEDOUT at the timeout. */
+int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms);
+
+/*
+ * Backend: the OS call behind each shared function of the same name, and nothing else:
+ * each returns the call's result as the OS gives it, 0 or a native error number (a
+ * pthread function's return value; the Win32 SRW lock and condition variable calls
+ * cannot fail and give 0).
+ */
+int sp__os_mutex_init(sp__mutex *m);
+int sp__os_mutex_destroy(sp__mutex *m);
+int sp__os_mutex_lock(sp__mutex *m);
+int sp__os_mutex_unlock(sp__mutex *m);
+int sp__os_cond_init(sp__cond *c);
+int sp__os_cond_destroy(sp__cond *c);
+int sp__os_cond_signal(sp__cond *c);
+int sp__os_cond_broadcast(sp__cond *c);
+
+/* Backend: an integer that threads (and signal handlers) read and write atomically. */
 typedef struct sp__atomic {
     volatile long v;
 } sp__atomic;
@@ -78,7 +120,7 @@ long sp__atomic_load(sp__atomic *a);
 void sp__atomic_store(sp__atomic *a, long v);
 long sp__atomic_add(sp__atomic *a, long delta); /* returns the new value */
 
-/* Sleep for ms milliseconds. */
+/* Backend: sleep for ms milliseconds. */
 void sp__sleep_ms(int ms);
 
 #ifdef __cplusplus

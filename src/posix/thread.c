@@ -1,4 +1,4 @@
-/* thread.c (POSIX) - threads, mutexes and atomics over pthreads. */
+/* thread.c (POSIX) - the thread verbs of thread.h over pthreads, C11 atomics and nanosleep. */
 #include "thread.h"
 
 #include <errno.h>
@@ -6,15 +6,10 @@
 #include <stdatomic.h>
 #include <time.h>
 
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((sp__mutex *)0)->u.bytes), "mutex fits");
-_Static_assert(sizeof(pthread_cond_t) <= sizeof(((sp__cond *)0)->u.bytes), "cond fits");
-_Static_assert(sizeof(pthread_t) <= sizeof(((sp__thread *)0)->native.bytes), "pthread_t fits");
+SP__NATIVE_VIEW(mtx, sp__mutex, pthread_mutex_t, u);
+SP__NATIVE_VIEW(cnd, sp__cond, pthread_cond_t, u);
+SP__NATIVE_VIEW(tid, sp__thread, pthread_t, native);
 _Static_assert(sizeof(atomic_long) == sizeof(long), "atomic_long is a long");
-
-#define MTX(m) ((pthread_mutex_t *)(void *)(m)->u.bytes)
-#define CND(c) ((pthread_cond_t *)(void *)(c)->u.bytes)
-
-#define TID(t) ((pthread_t *)(void *)(t)->native.bytes)
 
 static void *trampoline(void *p)
 {
@@ -24,37 +19,36 @@ static void *trampoline(void *p)
 
 int sp__thread_spawn(sp__thread *t)
 {
-    int rc = pthread_create(TID(t), NULL, trampoline, t);
+    int rc = pthread_create(tid(t), NULL, trampoline, t);
     return rc != 0 ? sp__fail(rc) : 0;
 }
 
 void sp__thread_wait(sp__thread *t)
 {
-    pthread_join(*TID(t), NULL);
+    pthread_join(*tid(t), NULL);
 }
 
-int sp__mutex_init(sp__mutex *m)
+int sp__os_mutex_init(sp__mutex *m)
 {
-    int rc = pthread_mutex_init(MTX(m), NULL);
-    return rc ? sp__fail(rc) : 0;
+    return pthread_mutex_init(mtx(m), NULL);
 }
 
-void sp__mutex_destroy(sp__mutex *m)
+int sp__os_mutex_destroy(sp__mutex *m)
 {
-    pthread_mutex_destroy(MTX(m));
+    return pthread_mutex_destroy(mtx(m));
 }
 
-void sp__mutex_lock(sp__mutex *m)
+int sp__os_mutex_lock(sp__mutex *m)
 {
-    pthread_mutex_lock(MTX(m));
+    return pthread_mutex_lock(mtx(m));
 }
 
-void sp__mutex_unlock(sp__mutex *m)
+int sp__os_mutex_unlock(sp__mutex *m)
 {
-    pthread_mutex_unlock(MTX(m));
+    return pthread_mutex_unlock(mtx(m));
 }
 
-int sp__cond_init(sp__cond *c)
+int sp__os_cond_init(sp__cond *c)
 {
     pthread_condattr_t attr;
     int rc = pthread_condattr_init(&attr);
@@ -63,14 +57,24 @@ int sp__cond_init(sp__cond *c)
         rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 #endif
     if (rc == 0)
-        rc = pthread_cond_init(CND(c), &attr);
+        rc = pthread_cond_init(cnd(c), &attr);
     pthread_condattr_destroy(&attr);
-    return rc ? sp__fail(rc) : 0;
+    return rc;
 }
 
-void sp__cond_destroy(sp__cond *c)
+int sp__os_cond_destroy(sp__cond *c)
 {
-    pthread_cond_destroy(CND(c));
+    return pthread_cond_destroy(cnd(c));
+}
+
+int sp__os_cond_signal(sp__cond *c)
+{
+    return pthread_cond_signal(cnd(c));
+}
+
+int sp__os_cond_broadcast(sp__cond *c)
+{
+    return pthread_cond_broadcast(cnd(c));
 }
 
 int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms)
@@ -78,13 +82,13 @@ int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms)
     struct timespec ts;
     int rc;
     if (timeout_ms < 0) {
-        pthread_cond_wait(CND(c), MTX(m));
+        pthread_cond_wait(cnd(c), mtx(m));
         return 0;
     }
 #if defined(SP_HAVE_COND_TIMEDWAIT_RELATIVE) && !defined(SP_HAVE_CONDATTR_SETCLOCK)
     ts.tv_sec = timeout_ms / 1000;
     ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-    rc = pthread_cond_timedwait_relative_np(CND(c), MTX(m), &ts);
+    rc = pthread_cond_timedwait_relative_np(cnd(c), mtx(m), &ts);
 #else
 #    ifdef SP_HAVE_CONDATTR_SETCLOCK
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,19 +101,9 @@ int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    rc = pthread_cond_timedwait(CND(c), MTX(m), &ts);
+    rc = pthread_cond_timedwait(cnd(c), mtx(m), &ts);
 #endif
     return rc == ETIMEDOUT ? SP_ETIMEDOUT : 0;
-}
-
-void sp__cond_signal(sp__cond *c)
-{
-    pthread_cond_signal(CND(c));
-}
-
-void sp__cond_broadcast(sp__cond *c)
-{
-    pthread_cond_broadcast(CND(c));
 }
 
 /* C11 atomics on the long inside sp__atomic (lock-free on every platform we build). */

@@ -1,18 +1,14 @@
-/* thread.c (Windows) - threads, SRW locks and Interlocked atomics. */
+/* thread.c (Windows) - the thread verbs of thread.h over Win32 threads, SRW locks, condition
+ * variables and Interlocked atomics. */
 #include "thread.h"
 
 #include <windows.h>
 #include <process.h>
 
-_Static_assert(sizeof(SRWLOCK) <= sizeof(((sp__mutex *)0)->u.bytes), "SRWLOCK fits");
-_Static_assert(sizeof(CONDITION_VARIABLE) <= sizeof(((sp__cond *)0)->u.bytes), "CV fits");
-_Static_assert(sizeof(HANDLE) <= sizeof(((sp__thread *)0)->native.bytes), "HANDLE fits");
+SP__NATIVE_VIEW(srw, sp__mutex, SRWLOCK, u);
+SP__NATIVE_VIEW(cv, sp__cond, CONDITION_VARIABLE, u);
+SP__NATIVE_VIEW(hnd, sp__thread, HANDLE, native);
 _Static_assert(sizeof(LONG) == sizeof(long), "Interlocked works on long");
-
-#define LOCK(m) ((SRWLOCK *)(void *)(m)->u.bytes)
-#define CV(c)   ((CONDITION_VARIABLE *)(void *)(c)->u.bytes)
-
-#define HND(t) ((HANDLE *)(void *)(t)->native.bytes)
 
 /* _beginthreadex, not CreateThread: the C runtime's per-thread state is set up. */
 static unsigned __stdcall trampoline(void *p)
@@ -26,63 +22,71 @@ int sp__thread_spawn(sp__thread *t)
     uintptr_t h = _beginthreadex(NULL, 0, trampoline, t, 0, NULL);
     if (h == 0)
         return SP_EAGAIN;
-    *HND(t) = (HANDLE)h;
+    *hnd(t) = (HANDLE)h;
     return 0;
 }
 
 void sp__thread_wait(sp__thread *t)
 {
-    WaitForSingleObject(*HND(t), INFINITE);
-    CloseHandle(*HND(t));
+    WaitForSingleObject(*hnd(t), INFINITE);
+    CloseHandle(*hnd(t));
 }
 
-int sp__mutex_init(sp__mutex *m)
+/* SRW locks and condition variables cannot fail, hold no resources and need no destroy:
+ * each verb gives 0. */
+int sp__os_mutex_init(sp__mutex *m)
 {
-    InitializeSRWLock(LOCK(m));
+    InitializeSRWLock(srw(m));
     return 0;
 }
 
-void sp__mutex_destroy(sp__mutex *m)
+int sp__os_mutex_destroy(sp__mutex *m)
 {
-    (void)m; /* an SRW lock holds no resources */
-}
-
-void sp__mutex_lock(sp__mutex *m)
-{
-    AcquireSRWLockExclusive(LOCK(m));
-}
-
-void sp__mutex_unlock(sp__mutex *m)
-{
-    ReleaseSRWLockExclusive(LOCK(m));
-}
-
-int sp__cond_init(sp__cond *c)
-{
-    InitializeConditionVariable(CV(c));
+    (void)m;
     return 0;
 }
 
-void sp__cond_destroy(sp__cond *c)
+int sp__os_mutex_lock(sp__mutex *m)
+{
+    AcquireSRWLockExclusive(srw(m));
+    return 0;
+}
+
+int sp__os_mutex_unlock(sp__mutex *m)
+{
+    ReleaseSRWLockExclusive(srw(m));
+    return 0;
+}
+
+int sp__os_cond_init(sp__cond *c)
+{
+    InitializeConditionVariable(cv(c));
+    return 0;
+}
+
+int sp__os_cond_destroy(sp__cond *c)
 {
     (void)c;
+    return 0;
+}
+
+int sp__os_cond_signal(sp__cond *c)
+{
+    WakeConditionVariable(cv(c));
+    return 0;
+}
+
+int sp__os_cond_broadcast(sp__cond *c)
+{
+    WakeAllConditionVariable(cv(c));
+    return 0;
 }
 
 int sp__cond_wait(sp__cond *c, sp__mutex *m, int timeout_ms)
 {
-    if (SleepConditionVariableSRW(CV(c), LOCK(m), timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms, 0))
+    if (SleepConditionVariableSRW(cv(c), srw(m), timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms, 0))
         return 0;
     return GetLastError() == ERROR_TIMEOUT ? SP_ETIMEDOUT : 0;
-}
-
-void sp__cond_signal(sp__cond *c)
-{
-    WakeConditionVariable(CV(c));
-}
-
-void sp__cond_broadcast(sp__cond *c)
-{
-    WakeAllConditionVariable(CV(c));
 }
 
 long sp__atomic_load(sp__atomic *a)
