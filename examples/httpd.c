@@ -3,7 +3,7 @@
  * on every OS and in every model.
  *
  *   sockport_httpd [-m auto|threads|fork|events] [-r ROOT] [-t HEAD_S] [-s SEND_MS]
- *                  [-g GRACE_MS] ADDRESS
+ *                  [-g GRACE_MS] [-b sendfile|stream] ADDRESS
  *
  * It prints "httpd: listening on HOST:PORT (MODEL)" once it listens (port 0 is resolved),
  * serves GET and HEAD for the regular files under ROOT (default "."), and stops on SIGINT
@@ -19,10 +19,15 @@
  * letters), no NUL; "/" ends in index.html. Status codes: 200, 400, 403, 404, 405, 408,
  * 411, 413, 431, 500, 505.
  *
- * Bodies stream from the open file in 64 KiB chunks: a download never holds the whole file
- * in memory. A request whose head is not complete within HEAD_S seconds (default 10) is
- * answered 408 and closed (slowloris); a reply the client does not take within SEND_MS
- * (default 30000) closes the connection.
+ * Bodies go out with sp_conn_sendfile() (-b sendfile, the default): the kernel's file
+ * transmission where the server's sendfile mode has it (sendfile(2); TransmitFile on
+ * Windows Server), else reads and sends inside sockport; the event model queues the file,
+ * not its bytes. With -b stream they are read here in 64 KiB chunks, the next one sent from
+ * on_drain (the way to stream what is not a file: a generated or compressed body). Either
+ * way a download never holds the whole file in memory, and a request pipelined behind a
+ * download is answered once the download's queue has drained. A request whose head is not complete
+ * within HEAD_S seconds (default 10) is answered 408 and closed (slowloris); a reply the client
+ * does not take within SEND_MS (default 30000) closes the connection.
  */
 #include "models.h"
 
@@ -38,6 +43,9 @@
 #ifndef S_ISREG /* MSVC */
 #    define S_ISREG(m) (((m)&_S_IFMT) == _S_IFREG)
 #endif
+#ifdef _MSC_VER
+#    define fileno _fileno /* MSVC's name for POSIX fileno() */
+#endif
 
 #define HEAD_MAX  8192         /* bytes of a request head (request line + headers) */
 #define CHUNK     (64 * 1024)  /* one read of a file */
@@ -46,6 +54,7 @@
 static const char *root = ".";
 static int head_timeout_s = 10;
 static int send_timeout_ms = 30000;
+static int use_sendfile = 1; /* -b sendfile (1) or -b stream (0) */
 static sp_server *running_server;
 
 /* One connection's state: the head bytes not yet answered and the body being sent. */
@@ -56,6 +65,7 @@ typedef struct conn_state {
     sp_timer *head_timer; /* runs while a head is incomplete (slowloris), or NULL */
     FILE *file;           /* the body being streamed, or NULL */
     long left;            /* its bytes still to send */
+    int draining;         /* a sent file is still queued: the next request waits */
     int close_after;      /* close once the current reply is out */
     int closing;          /* sp_conn_close() asked: ignore further input */
     char chunk[CHUNK];
@@ -166,6 +176,23 @@ static int stream_body(sp_conn *c, conn_state *st)
         st->file = NULL;
     }
     return 0;
+}
+
+/* The body in one call: sp_conn_sendfile() sends the whole file (thread and fork models)
+ * or queues it (event model: a duplicate descriptor, not its bytes), so the file closes
+ * at once. While it is queued the next pipelined request waits for on_drain. */
+static int send_file(sp_conn *c, conn_state *st)
+{
+    int64_t sent = sp_conn_sendfile(c, fileno(st->file), 0, (int64_t)st->left);
+    fclose(st->file);
+    st->file = NULL;
+    st->left = 0;
+    if (sent < 0)
+        return (int)sent; /* the connection closes */
+    if (sp_conn_queued(c) == 0)
+        return 0;
+    st->draining = 1;
+    return sp_conn_want_drain(c);
 }
 
 /* ---- requests ------------------------------------------------------------------------ */
@@ -343,7 +370,9 @@ static int handle_request(sp_conn *c, conn_state *st, const char *head, size_t l
     }
     st->close_after = !keep;
     status = send_head(c, 200, mime_of(file), (long)sb.st_size, keep);
-    return status != 0 ? status : stream_body(c, st);
+    if (status != 0 || st->file == NULL || !use_sendfile)
+        return status != 0 ? status : stream_body(c, st);
+    return send_file(c, st);
 }
 
 /* The head timer ran out: 408 and close (a client that trickles a head, slowloris). */
@@ -352,7 +381,7 @@ static void head_timeout(sp_timer *t, void *arg)
     conn_state *st = (conn_state *)arg;
     (void)t;
     st->head_timer = NULL; /* a one-shot timer is freed after it ran */
-    if (st->closing || st->file != NULL || st->in_len == 0)
+    if (st->closing || st->file != NULL || st->draining || st->in_len == 0)
         return;
     st->closing = 1;
     send_error(st->conn, st, 408, 0, 0);
@@ -362,7 +391,7 @@ static void head_timeout(sp_timer *t, void *arg)
 /* Run the head timer while an incomplete head is held and nothing is being sent. */
 static void arm_head_timer(sp_conn *c, conn_state *st)
 {
-    int waiting = st->in_len > 0 && st->file == NULL && !st->closing;
+    int waiting = st->in_len > 0 && st->file == NULL && !st->draining && !st->closing;
     if (waiting && st->head_timer == NULL && head_timeout_s > 0) {
         sp_conn_timer(c, &st->head_timer, head_timeout_s * 1000, 0, head_timeout, st);
     } else if (!waiting && st->head_timer != NULL) {
@@ -377,7 +406,7 @@ static int serve_input(sp_conn *c, conn_state *st)
     for (;;) {
         size_t i, used;
         int rc;
-        if (st->closing || st->file != NULL)
+        if (st->closing || st->file != NULL || st->draining)
             return 0;
         if (st->close_after) {
             st->closing = 1;
@@ -437,7 +466,7 @@ static int http_data(sp_conn *c, const void *data, size_t len)
         rc = serve_input(c, st);
         if (rc != 0)
             return rc;
-        if (n == 0 && st->file != NULL)
+        if (n == 0 && (st->file != NULL || st->draining))
             return -1; /* 8 KiB of pipelined requests behind a download: too much, close */
     }
     arm_head_timer(c, st);
@@ -451,6 +480,7 @@ static void http_drain(sp_conn *c)
     int rc;
     if (st == NULL || st->closing)
         return;
+    st->draining = 0; /* a sent file's queue is down to the low water mark */
     rc = stream_body(c, st);
     if (rc == 0 && st->file == NULL)
         rc = serve_input(c, st); /* requests pipelined behind the download */
@@ -493,7 +523,7 @@ static int usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [-m auto|threads|fork|events] [-r ROOT] [-t HEAD_S] [-s SEND_MS] "
-            "[-g GRACE_MS] ADDRESS\n",
+            "[-g GRACE_MS] [-b sendfile|stream] ADDRESS\n",
             argv0);
     return 2;
 }
@@ -525,6 +555,11 @@ int main(int argc, char **argv)
                 break;
             case 'g':
                 grace_ms = atoi(val);
+                break;
+            case 'b':
+                if (strcmp(val, "sendfile") != 0 && strcmp(val, "stream") != 0)
+                    return usage(argv[0]);
+                use_sendfile = strcmp(val, "sendfile") == 0;
                 break;
             default:
                 return usage(argv[0]);

@@ -129,7 +129,24 @@ typedef struct sp_server_config {
      * shorter, fails the same way. */
     int send_timeout_ms;
     size_t drain_low_water; /**< queued output at which on_drain is called; 0: 64 KiB */
+    /** How sp_conn_sendfile() moves file bytes: an ::sp_sendfile_mode (nginx's
+     * `sendfile on|off`); 0: SP_SENDFILE_AUTO. */
+    int sendfile_mode;
 } sp_server_config;
+
+/** How sp_conn_sendfile() sends (sp_server_config::sendfile_mode). */
+enum sp_sendfile_mode {
+    /** The OS's file transmission where it is fast and fair: sendfile(2) on Linux, macOS
+     * and FreeBSD; TransmitFile on Windows Server only (client editions run two
+     * TransmitFile calls at a time system-wide, so one slow reader would stall the rest:
+     * they read and send instead). Anything the OS call refuses (a pipe, a file type it
+     * does not send) falls back to reading and sending. */
+    SP_SENDFILE_AUTO = 0,
+    /** Always read the file and send the bytes (a copy through user space). */
+    SP_SENDFILE_OFF = 1,
+    /** The OS call wherever it exists, TransmitFile on client Windows too. */
+    SP_SENDFILE_ON = 2
+};
 
 /* sp_server_config_init: zero the configuration (every default). */
 /**
@@ -144,9 +161,9 @@ SP_API void sp_server_config_init(sp_server_config *cfg);
  * @param out receives the server; NULL on failure.
  * @param cfg the configuration.
  * @return 0, or SP_EINVAL (NULL out or cfg, no handler, a framer without on_message, no
- *   framer without on_data, an unknown model or overflow, a negative max_connections,
- *   idle_timeout_ms or grace_ms, a send_timeout_ms below -1), SP_ENOTSUP (SP_MODEL_FORK on
- * Windows), SP_ENOMEM, or an error of sp_waker_create() (SP_EMFILE, ...).
+ *   framer without on_data, an unknown model, overflow or sendfile mode, a negative
+ *   max_connections, idle_timeout_ms or grace_ms, a send_timeout_ms below -1), SP_ENOTSUP
+ * (SP_MODEL_FORK on Windows), SP_ENOMEM, or an error of sp_waker_create() (SP_EMFILE, ...).
  */
 SP_API int sp_server_create(sp_server **out, const sp_server_config *cfg);
 
@@ -488,13 +505,71 @@ SP_API size_t sp_conn_queued(const sp_conn *c);
  * (the decoder may hold some already: they come first, in order, right after the current
  * on_message returns); raw = 0: the input after the current on_data call goes to the
  * framer again (on_message). Call it from a handler of the connection (an HTTP server:
- * raw after a head that announces a body, framed again once the body is read; bytes of
- * the last on_data past the body are the handler's to keep).
+ * raw after a head that announces a body, framed again once the body is read). Bytes of
+ * the last on_data past the body (a pipelined request that came in the same read) are
+ * dropped unless the handler gives them back with sp_conn_unread().
  * @param c   the connection.
  * @param raw 1 for raw bytes, 0 for the framer.
  * @return 0, or SP_EINVAL (NULL c, a server without a framer or without on_data).
  */
 SP_API int sp_conn_set_raw(sp_conn *c, int raw);
+
+/**
+ * From on_data, after sp_conn_set_raw(c, 0): the last n bytes of this on_data call's data
+ * are not the handler's (the end of a body was before them): once on_data returns 0 they
+ * go to the framer, first and in order, as if they had just arrived (a pipelined request
+ * behind a body is not lost). A later call in the same on_data replaces the count; a
+ * negative return from on_data, or a switch back to raw input, drops them. Same in every
+ * model. The bytes are not copied by the handler: give back the count only.
+ * @param c the connection.
+ * @param n how many bytes at the end of the current data (0 takes nothing back).
+ * @return 0, or SP_EINVAL (NULL c, a server without a framer, not inside an on_data call
+ *   of c, the connection still raw, n over the length of the current data).
+ */
+SP_API int sp_conn_unread(sp_conn *c, size_t n);
+
+/**
+ * Send len bytes of an open file, from byte `offset` of it, on this connection, after
+ * everything sent before and before everything sent after (raw: the server's framer does
+ * not frame them; an HTTP body after its head). The file is read at `offset` whatever its
+ * position, which is neither used nor moved on POSIX (pread, sendfile with an offset; on
+ * Windows a read may move it). The caller keeps fd and may close it once the call
+ * returns: a model that sends later (the event model) keeps a duplicate of its own
+ * (dup() / DuplicateHandle) until the range is sent or the connection closes.
+ *
+ * Thread and fork models: blocks like sp_conn_write() until the kernel took every byte,
+ * with the OS call sp_server_config::sendfile_mode picks (sendfile(2); TransmitFile, in
+ * chunks of 64 KiB; or reads of 16 KiB and sends), failing with SP_ETIMEDOUT after
+ * send_timeout_ms without progress or at the end of a stop's grace period. Event model: the range
+ * is queued behind the output before it (a duplicate handle, not its bytes) and pushed as the
+ * socket takes it: sendfile(2) on the non-blocking socket on POSIX, reads of 64 KiB into the loop's
+ * one buffer and non-blocking sends on Windows (or with SP_SENDFILE_OFF); what the socket did not
+ * take is read again later, so a download holds no memory of its own (a pipe, which cannot be read
+ * again, keeps 16 KiB while it is sent). The queued range counts in sp_conn_queued(), output_limit
+ * (back-pressure) and drain_low_water (on_drain), and the send deadline applies to it as to queued
+ * bytes.
+ *
+ * A file that ends before offset + len is an error, never a wait: a regular file is
+ * measured first (SP_EEOF, nothing sent); one that shrinks meanwhile, or a pipe that
+ * ends early, closes the connection (SP_CLOSE_ERROR with SP_EEOF: the peer got fewer
+ * bytes than announced), as a transfer error does.
+ * @param c      the connection.
+ * @param fd     the file: a descriptor of open() (POSIX), of _open() / _fileno() in the
+ *               same C runtime as sockport (Windows: its handle is _get_osfhandle(fd)),
+ *               open for reading.
+ * @param offset where to start, in bytes (>= 0); 0 for a descriptor that is not a regular
+ *               file (a pipe: read from where it is, never with the OS's sendfile).
+ * @param len    how many bytes (>= 0; 0 sends nothing).
+ * @return len (every byte was taken: sent, or queued in the event model), or SP_EINVAL
+ *   (NULL c, a negative offset or len, offset + len over INT64_MAX, an offset on a pipe),
+ *   SP_EBADF (fd is not an open file descriptor), SP_EEOF (a regular file shorter than offset +
+ * len; a file that ended early during the transfer), SP_ENOMEM, SP_EMFILE (the event model's
+ * duplicate), SP_EPIPE (the connection is closed already), SP_ETIMEDOUT (thread and fork models: as
+ *   sp_conn_sendv()), or a transfer or read error (SP_ECONNRESET, ...). After a transfer
+ *   error, SP_ETIMEDOUT or a file that ended early the connection closes, as after
+ *   sp_conn_sendv().
+ */
+SP_API int64_t sp_conn_sendfile(sp_conn *c, int fd, int64_t offset, int64_t len);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@
 #include "sockport.h"
 
 #include <limits.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -254,6 +255,57 @@ int sp__socket_error(sp_socket_t s);
 /* getsockname (peer 0) / getpeername (peer 1). Checked: out non-NULL. 0 with *out set,
  * or the error (SP_ENOTCONN). */
 int sp__sockname(sp_socket_t s, sp_addr *out, int peer);
+
+/* ---- files for sp_conn_sendfile (src/<backend>/sendfile.c) ---------------------------- */
+
+/* An open file as a backend holds it: a descriptor (POSIX) or a HANDLE (Windows). */
+typedef intptr_t sp__file;
+
+/* The size sp__file_open reports for a file that is not regular (a pipe): unknown. */
+#define SP__FILE_SIZE_UNKNOWN UINT64_MAX
+
+/*
+ * The file behind a caller's descriptor (POSIX: the descriptor; Windows: a CRT descriptor,
+ * _get_osfhandle). dup 1: a duplicate the caller may keep after fd is closed (dup with
+ * close-on-exec / DuplicateHandle, not inheritable), released with sp__file_close; dup 0:
+ * fd's own, borrowed for the call. *size: a regular file's size, else
+ * SP__FILE_SIZE_UNKNOWN. Checked: out and size non-NULL. 0, SP_EBADF (not an open
+ * descriptor), or the duplicate's error (SP_EMFILE).
+ */
+int sp__file_open(int fd, int dup, sp__file *out, uint64_t *size);
+
+/* Release a duplicate of sp__file_open (dup 1). */
+void sp__file_close(sp__file f);
+
+/* Read up to len bytes at offset off without using the file's position (POSIX pread;
+ * Windows ReadFile with the offset in an OVERLAPPED), or from its position when off is
+ * SP__FILE_SEQUENTIAL (a pipe: read / ReadFile without an offset). Checked: buf non-NULL,
+ * len > 0 and at most INT_MAX. The count, 0 at the end of the file, or the error. */
+#define SP__FILE_SEQUENTIAL UINT64_MAX
+ptrdiff_t sp__file_pread(sp__file f, void *buf, size_t len, uint64_t off);
+
+/*
+ * Send up to len bytes of f, from off, on the connected stream socket s (non-blocking)
+ * with the OS's file transmission: Linux sendfile(2) with an offset pointer, FreeBSD's
+ * (sbytes) and macOS's (len in and out) sendfile(2), whose partial sends on a full socket
+ * fail EAGAIN with the count sent (returned here as the count); Windows TransmitFile,
+ * overlapped with the offset in the OVERLAPPED, at most 64 KiB a call. Checked: len > 0.
+ *
+ * wait NULL (the event model): never wait; Windows returns SP_ENOTSUP (TransmitFile ends
+ * only by waiting). wait non-NULL (the blocking models): POSIX ignores it (a full socket
+ * gives SP_EAGAIN: the caller waits for writability); Windows waits for TransmitFile,
+ * calling wait(arg) at least every 50 ms: a non-zero result (an SP_E* code) cancels the
+ * transfer and is returned, the bytes sent unknown (the caller ends the connection).
+ * client_ok: Windows uses TransmitFile on client editions too (SP_SENDFILE_ON); else it
+ * returns SP_ENOTSUP there (two transfers at a time system-wide, Microsoft's TransmitFile
+ * page).
+ *
+ * The count sent (> 0, maybe fewer than len), 0 when f ends at off (shorter than asked),
+ * SP_EAGAIN (the socket took nothing), SP_ENOTSUP (no such call here, or it does not take
+ * this file or socket: read and send instead, nothing was sent), or the error.
+ */
+ptrdiff_t sp__sendfile(sp_socket_t s, sp__file f, uint64_t off, size_t len, int client_ok,
+                       int (*wait)(void *arg), void *arg);
 
 /* The ranges the shared code enforces for the keepalive timing: seconds that still fit
  * SIO_KEEPALIVE_VALS' milliseconds in an int, and the largest TCP_KEEPCNT Windows takes. */

@@ -798,3 +798,18 @@ size_t sp__frame_decoder_rest(const sp_frame_decoder *d, const void **p)
     *p = view(d, &n);
     return n;
 }
+
+void sp__frame_decoder_skip(sp_frame_decoder *d, size_t n)
+{
+    size_t have;
+    (void)view(d, &have);
+    if (n >= have) {
+        (void)sp_frame_decoder_reset(d);
+        return;
+    }
+    view_advance(d, n);
+    d->scan_ = 0; /* what follows is the start of a message, decoded afresh */
+    d->skip_ = 0;
+    d->err_ = 0;
+    d->state_ = 0; /* not drained: the bytes left are for sp_frame_decoder_next */
+}

@@ -27,6 +27,11 @@ ptrdiff_t sp__frame_read(sp_frame_decoder *d, sp_socket_t s, size_t want, int do
  * call on d. */
 size_t sp__frame_decoder_rest(const sp_frame_decoder *d, const void **p);
 
+/* Drop the first n bytes of the rest (sp__frame_decoder_rest) and decode what is left as
+ * from the start of a message: a server connection back from raw input hands the bytes
+ * its handler did not use (sp_conn_unread) to the framer. n at least the rest: a reset. */
+void sp__frame_decoder_skip(sp_frame_decoder *d, size_t n);
+
 /*
  * The payload length a prefix announces: 0 and *len when it is allowed; SP_EMSGSIZE when
  * it is over max (*len is then the announced payload length, which can be skipped) or,

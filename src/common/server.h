@@ -8,6 +8,8 @@
  *                      hands each connection to a spawn hook; the thread model's hooks
  *   server_events.c    the event model: reading, closing, the loop
  *   server_events_out.c  its output: queue, stage of replies, flush, back-pressure
+ *   server_stream.c    sp_conn_sendfile (each model's part is in its output file) and
+ *                      sp_conn_unread
  *   server_post.c      sp_server_post and connection references (hold, release)
  *   server_timer.c     timers: a heap per running thread, a map to a connection's timers
  *   posix/server.c     the fork model's hooks (fork, reaping); win32/server.c: none
@@ -42,6 +44,7 @@ extern "C" {
 #define SP__BSTAGE_CAP     16384 /* blocking models: the replies one read's messages gather */
 #define SP__STOP_MARGIN_MS 250   /* fork: after the grace period, before SIGTERM */
 #define SP__OUT_IOV        (SP_CONN_IOV_MAX + 3) /* stage, frame header, parts, delimiter */
+#define SP__FILE_CHUNK     (1u << 20) /* sp_conn_sendfile: the most one OS call is asked */
 
 /*
  * A connection. The event model allocates just this struct, with the peer's sockaddr
@@ -83,7 +86,23 @@ struct sp_conn {
 #define SP__CONN_DRAIN     8u  /* sp_conn_want_drain: call on_drain at the low-water mark */
 #define SP__CONN_RAW       16u /* sp_conn_set_raw: input to on_data, not the framer */
 
-/* Queued output of an event-model connection: data[off..len) in the cap bytes after it.
+/* A file range queued by sp_conn_sendfile in the event model: sent when the queue's bytes
+ * before position `at` of its data are out (the bytes queued after it wait behind it). */
+struct sp__outfile {
+    struct sp__outfile *next;
+    sp__file f;     /* a duplicate of the caller's descriptor, closed when done */
+    uint64_t off;   /* the next byte of the file to send; SP__FILE_SEQUENTIAL: a pipe */
+    uint64_t left;  /* bytes still to send */
+    size_t at;      /* index into the queue's data (moved by compaction) */
+    int native;     /* the OS's sendfile may be tried (cleared after SP_ENOTSUP) */
+    char *pipe_buf; /* a pipe (no rereading): SP__PIPE_BUF bytes read, pipe_pos of them
+                     * sent, of pipe_len; NULL until the first read */
+    size_t pipe_pos, pipe_len;
+};
+#define SP__PIPE_BUF 16384
+
+/* Queued output of an event-model connection: data[off..len) in the cap bytes after it,
+ * with the file ranges of sp_conn_sendfile among them.
  * mark[0..marks) says when the replies in it were queued, oldest first: each the end
  * offset of a reply and sp__now_ms() at its queueing (send_timeout_ms bounds the age of
  * the oldest byte queued); a reply queued when all SP__OUT_MARKS are taken joins the
@@ -100,7 +119,16 @@ struct sp__outq {
         uint64_t at;
     } mark[SP__OUT_MARKS];
     size_t marks;
+    struct sp__outfile *files, *files_tail; /* in order; NULL when none */
+    uint64_t file_bytes;                    /* the bytes they still hold */
 };
+
+/* On_data's bookkeeping for sp_conn_unread: conn is the connection whose on_data runs
+ * (NULL outside one), len its data's length, unread what the handler gave back. */
+typedef struct sp__rawin {
+    sp_conn *conn;
+    size_t len, unread;
+} sp__rawin;
 
 /* A binary min-heap of timers (server_timer.c), run by one thread. */
 typedef struct sp__theap {
@@ -144,6 +172,7 @@ typedef struct sp__conn_blocking {
     sp_waker *kick;         /* made by its loop while another thread holds it (sp_conn_hold), so
                              * that sp_conn_close from there wakes the wait for input; under
                              * send_lock */
+    sp__rawin rawin;        /* its on_data call (sp_conn_unread) */
 } sp__conn_blocking;
 
 #define SP__BLOCKING(c) ((sp__conn_blocking *)(c))
@@ -216,6 +245,7 @@ struct sp_server {
     char *stage;      /* small replies to the messages being delivered */
     size_t stage_len;
     sp_conn *batching; /* the connection whose messages are being delivered */
+    sp__rawin rawin;   /* the on_data call that runs (sp_conn_unread) */
     /* replying later, timers (server_post.c, server_timer.c) */
     sp__posts posts;
     sp__theap timers; /* the server's timers; event model: every connection's too */
@@ -313,6 +343,9 @@ size_t sp__blocking_queued(const sp_conn *c);
 int sp__blocking_want_drain(sp_conn *c);
 void sp__blocking_close(sp_conn *c);
 
+/* sp_conn_sendfile in the blocking models (f borrowed): len, or an error. */
+int64_t sp__blocking_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len);
+
 /* Their accept loop: accept, hand to srv->model->spawner, reap; until stopped. */
 int sp__blocking_run(sp_server *srv);
 
@@ -340,9 +373,21 @@ size_t sp__ev_conn_queued(const sp_conn *c);
  * without progress for idle_timeout_ms: what is queued is dropped, c closing
  * (SP_ETIMEDOUT). */
 void sp__ev_check_stalled(sp_conn *c, uint64_t now);
-/* Raw bytes to on_data (the handler's result applied). */
-void sp__ev_data(sp_conn *c, const void *p, size_t n);
+/* Raw bytes to on_data (the handler's result applied); returns how many of them, at
+ * their end, the handler gave back for the framer (sp_conn_unread), else 0. */
+size_t sp__ev_data(sp_conn *c, const void *p, size_t n);
+/* sp_conn_sendfile: queue f's range (f owned from here); len, or an error. */
+int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len);
+/* Free c's queue, closing its files (c closes). */
+void sp__ev_out_free(sp_conn *c);
 int sp__ev_broadcast(sp_server *srv, const sp_conn *except, const void *msg, size_t len);
+
+/* ---- streams (server_stream.c) ------------------------------------------------------- */
+
+/* on_data(c, p, n) with sp_conn_unread allowed (in: the model's record of the call).
+ * Returns the handler's result; *unread: the bytes at the end of p it gave back for the
+ * framer (0 unless it switched to framed input and did not fail). */
+int sp__conn_on_data(sp_conn *c, sp__rawin *in, const void *p, size_t n, size_t *unread);
 
 /* ---- replying later (server_post.c) ------------------------------------------------- */
 

@@ -73,15 +73,40 @@ static int stop_seen(sp_conn *c)
     return sp__atomic_load(&c->srv->stopping) != 0;
 }
 
+/* Whether a send has run out of time at now: SP_ETIMEDOUT when the peer took nothing
+ * until stall_at (0: no limit) or the stop's grace period (*stop_at, set once the stop is
+ * seen) ended (send_cut), else 0. */
+static int send_expired(sp_conn *c, uint64_t stall_at, uint64_t *stop_at, uint64_t now)
+{
+    if (*stop_at == 0 && sp__atomic_load(&c->srv->stopping))
+        *stop_at = now + (uint64_t)c->srv->cfg.grace_ms;
+    if (*stop_at != 0 && now >= *stop_at) {
+        SP__BLOCKING(c)->send_cut = 1;
+        return SP_ETIMEDOUT;
+    }
+    return stall_at != 0 && now >= stall_at ? SP_ETIMEDOUT : 0;
+}
+
+/* The socket took nothing: wait for writability within the send's time (send_expired).
+ * 0 to try again, or SP_ETIMEDOUT, or the wait's error. */
+static int wait_send(sp_conn *c, uint64_t stall_at, uint64_t *stop_at)
+{
+    uint64_t now = sp__now_ms();
+    int w = send_expired(c, stall_at, stop_at, now);
+    if (w == 0)
+        w = wait_sock(c, 1, min_timeout(ms_until(stall_at, now), ms_until(*stop_at, now)),
+                      *stop_at == 0);
+    return w < 0 ? w : 0;
+}
+
 /* Send v[0..n) (modified) with the socket non-blocking, waiting for writability: fails
  * with SP_ETIMEDOUT when the peer takes nothing for the send limit, or when the stop's
- * grace period ends (send_cut). Under the send lock. */
-static int send_parts(sp_conn *c, sp_iovec *v, int n)
+ * grace period (*stop_at: 0 until the stop is seen, kept across the calls of one
+ * transfer) ends (send_cut). Under the send lock. */
+static int send_parts_until(sp_conn *c, sp_iovec *v, int n, uint64_t *stop_at)
 {
-    sp_server *srv = c->srv;
-    int limit = sp__conn_send_limit(srv), i = 0;
-    uint64_t now = sp__now_ms(), stall_at, stop_at = 0;
-    stall_at = limit < 0 ? 0 : now + (uint64_t)limit;
+    int limit = sp__conn_send_limit(c->srv), i = 0;
+    uint64_t stall_at = limit < 0 ? 0 : sp__now_ms() + (uint64_t)limit;
     while (i < n) {
         ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, v + i, n - i, 1);
         int w;
@@ -97,21 +122,16 @@ static int send_parts(sp_conn *c, sp_iovec *v, int n)
         }
         if (r != SP_EAGAIN)
             return (int)r;
-        now = sp__now_ms();
-        if (stop_at == 0 && sp__atomic_load(&srv->stopping))
-            stop_at = now + (uint64_t)srv->cfg.grace_ms;
-        if (stop_at != 0 && now >= stop_at) {
-            SP__BLOCKING(c)->send_cut = 1;
-            return SP_ETIMEDOUT;
-        }
-        if (stall_at != 0 && now >= stall_at)
-            return SP_ETIMEDOUT;
-        w = wait_sock(c, 1, min_timeout(ms_until(stall_at, now), ms_until(stop_at, now)),
-                      stop_at == 0);
-        if (w < 0)
+        if ((w = wait_send(c, stall_at, stop_at)) != 0)
             return w;
     }
     return 0;
+}
+
+static int send_parts(sp_conn *c, sp_iovec *v, int n)
+{
+    uint64_t stop_at = 0;
+    return send_parts_until(c, v, n, &stop_at);
 }
 
 /* Send the stage and v[0..n) (not kept) in one gather call. Under the send lock. */
@@ -159,6 +179,90 @@ int sp__blocking_output(sp_conn *c, const sp_iovec *iov, int n)
     }
     sp__mutex_unlock(&b->send_lock);
     return rc;
+}
+
+/* A file's send: its deadlines (as send_parts') while an OS call waits (TransmitFile). */
+typedef struct file_wait {
+    sp_conn *c;
+    uint64_t stall_at, stop_at;
+} file_wait;
+
+static int file_waiting(void *arg)
+{
+    file_wait *w = (file_wait *)arg;
+    (void)stop_seen(w->c); /* a forked child learns of the stop from its waker */
+    return send_expired(w->c, w->stall_at, &w->stop_at, sp__now_ms());
+}
+
+/* Send len bytes of f from off (SP__FILE_SEQUENTIAL: a pipe, read where it is) under the
+ * send lock, the stage empty: the OS's file transmission while it takes them, else reads
+ * into the stage and sends; the deadlines of send_parts. 0 or the error (SP_EEOF: the
+ * file ended early). */
+static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
+{
+    sp__conn_blocking *b = SP__BLOCKING(c);
+    sp_server *srv = c->srv;
+    int limit = sp__conn_send_limit(srv), rc;
+    int seq = off == SP__FILE_SEQUENTIAL,
+        native = srv->cfg.sendfile_mode != SP_SENDFILE_OFF && !seq;
+    uint64_t unchecked = 0; /* bytes sent since the stop was last looked for */
+    file_wait w;
+    w.c = c;
+    w.stop_at = 0;
+    w.stall_at = limit < 0 ? 0 : sp__now_ms() + (uint64_t)limit;
+    while (len > 0) {
+        size_t want = len < SP__FILE_CHUNK ? (size_t)len : SP__FILE_CHUNK;
+        ptrdiff_t r = SP_ENOTSUP;
+        /* a reader fast enough never makes a send wait: the stop's grace period is
+         * looked at once per SP__FILE_CHUNK bytes too */
+        if (unchecked >= SP__FILE_CHUNK) {
+            unchecked = 0;
+            if ((rc = file_waiting(&w)) != 0)
+                return rc;
+        }
+        if (native &&
+            (r = sp__sendfile(c->reg.sock, f, off, want, srv->cfg.sendfile_mode == SP_SENDFILE_ON,
+                              file_waiting, &w)) == SP_ENOTSUP)
+            native = 0; /* not for this file or socket: nothing was sent */
+        if (!native) {
+            if (b->stage == NULL && (b->stage = (char *)malloc(SP__BSTAGE_CAP)) == NULL)
+                return SP_ENOMEM;
+            r = sp__file_pread(f, b->stage, want < SP__BSTAGE_CAP ? want : SP__BSTAGE_CAP, off);
+            if (r > 0) {
+                sp_iovec v = sp_iovec_make(b->stage, (size_t)r);
+                if ((rc = send_parts_until(c, &v, 1, &w.stop_at)) != 0)
+                    return rc;
+            }
+        }
+        if (r == 0)
+            return SP_EEOF; /* the file ended before offset + len */
+        if (r > 0) {
+            off += seq ? 0 : (uint64_t)r; /* a pipe is read where it is */
+            len -= (uint64_t)r;
+            unchecked += (uint64_t)r;
+            if (limit >= 0)
+                w.stall_at = sp__now_ms() + (uint64_t)limit; /* progress */
+            continue;
+        }
+        if (r != SP_EAGAIN)
+            return (int)r;
+        if ((rc = wait_send(c, w.stall_at, &w.stop_at)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int64_t sp__blocking_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
+{
+    sp__conn_blocking *b = SP__BLOCKING(c);
+    int rc;
+    sp__mutex_lock(&b->send_lock);
+    if (c->reg.sock == SP_INVALID_SOCKET)
+        rc = SP_EPIPE;
+    else if ((rc = send_with_stage(c, NULL, 0)) == 0 && (rc = send_file(c, f, off, len)) != 0)
+        b->send_error = rc; /* the stream is cut: the connection closes */
+    sp__mutex_unlock(&b->send_lock);
+    return rc != 0 ? rc : (int64_t)len;
 }
 
 size_t sp__blocking_queued(const sp_conn *c)
@@ -270,26 +374,32 @@ static void after_callback(sp_conn *c, int rc)
     }
 }
 
-/* Raw bytes to on_data, their replies gathered. */
-static void deliver_data(sp_conn *c, const void *p, size_t n)
+/* Raw bytes to on_data, their replies gathered; returns how many at their end the
+ * handler gave back for the framer (sp_conn_unread). */
+static size_t deliver_data(sp_conn *c, const void *p, size_t n)
 {
+    size_t unread;
     set_batching(c, 1, 0);
-    after_callback(c, c->srv->cfg.handler->on_data(c, p, n));
+    after_callback(c, sp__conn_on_data(c, &SP__BLOCKING(c)->rawin, p, n, &unread));
+    return c->close_reason < 0 ? unread : 0;
 }
 
-/* One read into the decoder (framed) or buf (raw), raw bytes delivered. */
+/* One read into the decoder (framed) or buf (raw), raw bytes delivered; those the handler
+ * gave back go to the (empty) decoder. */
 static void read_once(sp_conn *c, char *buf)
 {
-    int raw = c->dec == NULL || (c->flags & SP__CONN_RAW);
+    int raw = c->dec == NULL || (c->flags & SP__CONN_RAW), rc;
     ptrdiff_t got;
+    size_t k;
     /* readable: this will not block (the socket is non-blocking) */
     if (!raw)
         got = sp__frame_read(c->dec, c->reg.sock, SP_FRAME_RECV_SIZE, 1, NULL);
     else
         got = sp__recv_dontwait(c->reg.sock, buf, SP__READ_CHUNK, 1);
     sp__conn_read_result(c, got);
-    if (got > 0 && raw)
-        deliver_data(c, buf, (size_t)got);
+    if (got > 0 && raw && (k = deliver_data(c, buf, (size_t)got)) > 0 &&
+        (rc = sp__frame_decoder_load(c->dec, buf + got - k, k)) != 0)
+        sp__conn_end(c, SP_CLOSE_ERROR, rc);
 }
 
 /* Hand the next whole message in the decoder to the handler: 1 if there was one. Its
@@ -305,9 +415,8 @@ static int deliver_one(sp_conn *c)
         if ((c->flags & SP__CONN_RAW) && c->close_reason < 0) {
             const void *p;
             size_t n = sp__frame_decoder_rest(c->dec, &p);
-            if (n > 0)
-                deliver_data(c, p, n);
-            (void)sp_frame_decoder_reset(c->dec);
+            /* what on_data gives back stays for the framer (the next deliver_one) */
+            sp__frame_decoder_skip(c->dec, n - (n > 0 ? deliver_data(c, p, n) : 0));
         }
         return 1;
     }

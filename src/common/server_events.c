@@ -60,30 +60,34 @@ void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d)
     const sp_server_handler *h = c->srv->cfg.handler;
     sp_frame_msg msg;
     int r = 0;
-    c->flags &= (unsigned char)~SP__CONN_UNDRAINED;
-    sp__ev_begin_batch(c);
-    while (!(c->flags & (SP__CONN_PAUSED | SP__CONN_RAW)) &&
-           (r = sp_frame_decoder_next(d, &msg)) > 0) {
-        if (c->close_reason >= 0)
-            continue; /* closing: drain without delivering */
-        /* the last message of the read with nothing staged: its reply needs no stage */
-        c->srv->batching = c->srv->stage_len > 0 || sp_frame_decoder_pending(d) > 0 ? c : NULL;
-        /* a whole message: the idle clock restarts */
-        c->last_active = (uint32_t)c->srv->now;
-        sp__conn_handler_result(c, h->on_message(c, msg.data, msg.len), 0);
-        sp__ev_enlist(c);
-    }
-    sp__ev_end_batch(c);
-    if ((c->flags & SP__CONN_RAW) && c->close_reason < 0) {
-        /* switched to raw input: the bytes after the message go to on_data */
+    for (;;) {
         const void *p;
-        size_t n = sp__frame_decoder_rest(d, &p);
-        if (n > 0)
-            sp__ev_data(c, p, n);
-        (void)sp_frame_decoder_reset(d);
-        return;
+        size_t n, k;
+        c->flags &= (unsigned char)~SP__CONN_UNDRAINED;
+        sp__ev_begin_batch(c);
+        while (!(c->flags & (SP__CONN_PAUSED | SP__CONN_RAW)) &&
+               (r = sp_frame_decoder_next(d, &msg)) > 0) {
+            if (c->close_reason >= 0)
+                continue; /* closing: drain without delivering */
+            /* the last message of the read with nothing staged: its reply needs no stage */
+            c->srv->batching = c->srv->stage_len > 0 || sp_frame_decoder_pending(d) > 0 ? c : NULL;
+            /* a whole message: the idle clock restarts */
+            c->last_active = (uint32_t)c->srv->now;
+            sp__conn_handler_result(c, h->on_message(c, msg.data, msg.len), 0);
+            sp__ev_enlist(c);
+        }
+        sp__ev_end_batch(c);
+        if (!(c->flags & SP__CONN_RAW) || c->close_reason >= 0)
+            break;
+        /* switched to raw input: the bytes after the message go to on_data; those it
+         * gives back (sp_conn_unread, framed again) are decoded from where they lie */
+        n = sp__frame_decoder_rest(d, &p);
+        k = n > 0 ? sp__ev_data(c, p, n) : 0;
+        sp__frame_decoder_skip(d, n - k);
+        if (k == 0)
+            return;
     }
-    if ((c->flags & SP__CONN_PAUSED) && r > 0)
+    if ((c->flags & SP__CONN_PAUSED) && (r > 0 || sp_frame_decoder_pending(d) > 0))
         c->flags |= SP__CONN_UNDRAINED; /* resumed by sp__ev_flush() */
     sp__conn_decode_result(c, r);
     sp__ev_enlist(c);
@@ -91,12 +95,12 @@ void sp__ev_deliver(sp_conn *c, sp_frame_decoder *d)
 
 /* Hand the whole messages at the front of one read, p[0, n), to the handler where they
  * lie (until back-pressure pauses c or it is closing); returns the bytes they took. */
-static size_t deliver_read(sp_conn *c, const unsigned char *p, size_t n)
+static size_t deliver_messages(sp_conn *c, const unsigned char *p, size_t n, size_t done)
 {
     sp_server *srv = c->srv;
     const sp_framer *f = srv->cfg.framer;
     int (*on_message)(sp_conn *, const void *, size_t) = srv->cfg.handler->on_message;
-    size_t done = 0, adv;
+    size_t adv;
     sp_frame_msg msg;
     int batch = 0;
     while (done < n && !(c->flags & (SP__CONN_PAUSED | SP__CONN_RAW)) && c->close_reason < 0 &&
@@ -120,12 +124,20 @@ static size_t deliver_read(sp_conn *c, const unsigned char *p, size_t n)
     }
     if (batch)
         sp__ev_end_batch(c);
-    if ((c->flags & SP__CONN_RAW) && c->close_reason < 0 && done < n) {
-        /* switched to raw input by a handler: the bytes after its message go to on_data */
-        sp__ev_data(c, p + done, n - done);
-        done = n;
-    }
     return done;
+}
+
+/* deliver_messages from the start of p; after a switch to raw input the bytes after the
+ * message go to on_data, and those it gives back (sp_conn_unread) to the framer again. */
+static size_t deliver_read(sp_conn *c, const unsigned char *p, size_t n)
+{
+    size_t done = 0;
+    for (;;) {
+        done = deliver_messages(c, p, n, done);
+        if (!(c->flags & SP__CONN_RAW) || c->close_reason >= 0 || done == n)
+            return done;
+        done = n - sp__ev_data(c, p + done, n - done);
+    }
 }
 
 /* The rest of a read that deliver_read did not take (a cut message, messages that wait
@@ -148,6 +160,15 @@ static void hold_rest(sp_conn *c, const unsigned char *p, size_t n)
     else
         sp__ev_deliver(c, d);
     sp__ev_settle(c, d);
+}
+
+/* Bytes for the framer of a connection between messages (no decoder of its own): its
+ * messages to the handler from where they lie, the rest kept by hold_rest. */
+static void take_framed(sp_conn *c, const unsigned char *p, size_t n)
+{
+    size_t used = deliver_read(c, p, n);
+    if (used < n && c->close_reason < 0)
+        hold_rest(c, p + used, n - used);
 }
 
 /* One read of a framed connection. Between messages (no decoder of its own) it goes into
@@ -177,9 +198,7 @@ static ptrdiff_t read_framed(sp_conn *c, int *filled)
                 sp__ev_enlist(c);
             return got;
         }
-        used = deliver_read(c, buf, (size_t)got);
-        if (used < (size_t)got && c->close_reason < 0)
-            hold_rest(c, buf + used, (size_t)got - used);
+        take_framed(c, buf, (size_t)got);
         return got;
     }
     /* the rest of its message (at least SP_FRAME_RECV_SIZE) */
@@ -207,9 +226,11 @@ static void read_some(sp_conn *c)
             got = sp__recv_dontwait(c->reg.sock, srv->rbuf, SP__READ_CHUNK, 1);
             filled = got == SP__READ_CHUNK;
             if (got > 0) {
-                sp__ev_data(c, srv->rbuf, (size_t)got);
+                size_t back = sp__ev_data(c, srv->rbuf, (size_t)got);
                 if (sp__conn_bytes_restart_idle(c))
                     c->last_active = (uint32_t)srv->now;
+                if (back > 0 && c->dec == NULL) /* given back, framed again */
+                    take_framed(c, (unsigned char *)srv->rbuf + got - back, back);
             }
         }
         if (got <= 0) {
@@ -237,6 +258,7 @@ static void finalize(sp_conn *c)
     if (srv->cfg.handler->on_close)
         srv->cfg.handler->on_close(c, c->close_reason, c->close_error);
     sp__timers_conn_closed(c); /* after on_close, which may cancel them itself */
+    sp__ev_out_free(c);        /* with the files sp_conn_sendfile queued */
     sp__poller_remove_reg(srv->poller, &c->reg);
     sp_close(c->reg.sock);
     c->reg.sock = SP_INVALID_SOCKET; /* a held handle: sends say SP_EPIPE */

@@ -9,12 +9,17 @@
  */
 #include "server.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 size_t sp__ev_queued(const sp_conn *c)
 {
-    return c->out != NULL ? c->out->len - c->out->off : 0;
+    uint64_t n;
+    if (c->out == NULL)
+        return 0;
+    n = (uint64_t)(c->out->len - c->out->off) + c->out->file_bytes;
+    return n > (uint64_t)SIZE_MAX ? SIZE_MAX : (size_t)n;
 }
 
 static char *out_data(const sp_conn *c)
@@ -39,11 +44,13 @@ void sp__ev_update_interest(sp_conn *c)
         (void)sp__poller_modify_reg(c->srv->poller, &c->reg, want);
 }
 
-/* Drop the marks of the replies wholly sent. */
+/* Drop the marks of the replies wholly sent (a file range's mark, at its position in the
+ * bytes, stays until the range is sent). */
 static void marks_trim(struct sp__outq *q)
 {
     size_t k = 0;
-    while (k < q->marks && q->mark[k].end <= q->off)
+    while (k < q->marks && q->mark[k].end <= q->off &&
+           (q->files == NULL || q->mark[k].end < q->files->at))
         k++;
     if (k > 0) {
         memmove(q->mark, q->mark + k, (q->marks - k) * sizeof q->mark[0]);
@@ -71,6 +78,8 @@ static void outq_init(sp_conn *c, struct sp__outq *q)
     q->off = q->len = q->cap = q->marks = 0;
     q->progress = c->srv->now;
     q->drain_at = 0;
+    q->files = q->files_tail = NULL;
+    q->file_bytes = 0;
 }
 
 /* The queue is empty: free it, unless on_drain is awaited (it keeps the time it was asked:
@@ -80,8 +89,7 @@ static void outq_release(sp_conn *c)
     if (c->out == NULL || sp__ev_queued(c) > 0 ||
         ((c->flags & SP__CONN_DRAIN) && c->close_reason < 0))
         return;
-    free(c->out);
-    c->out = NULL;
+    sp__ev_out_free(c);
 }
 
 /* Append bytes to the output queue (making it, compacting or growing it). */
@@ -89,11 +97,14 @@ static int enqueue(sp_conn *c, const char *p, size_t n)
 {
     struct sp__outq *q = c->out;
     if (q != NULL && q->off > 0 && q->len + n > q->cap) {
+        struct sp__outfile *f;
         size_t k;
         marks_trim(q);
         for (k = 0; k < q->marks; k++)
             q->mark[k].end -= q->off;
         memmove(out_data(c), out_data(c) + q->off, q->len - q->off);
+        for (f = q->files; f != NULL; f = f->next)
+            f->at -= q->off; /* a file waits behind the bytes before it, wherever they lie */
         q->len -= q->off;
         q->off = 0;
     }
@@ -109,8 +120,94 @@ static int enqueue(sp_conn *c, const char *p, size_t n)
         q->cap = cap;
         c->out = q;
     }
-    memcpy(out_data(c) + q->len, p, n);
+    if (n > 0)
+        memcpy(out_data(c) + q->len, p, n);
     q->len += n;
+    return 0;
+}
+
+void sp__ev_out_free(sp_conn *c)
+{
+    struct sp__outfile *f, *next;
+    if (c->out == NULL)
+        return;
+    for (f = c->out->files; f != NULL; f = next) {
+        next = f->next;
+        sp__file_close(f->f);
+        free(f->pipe_buf);
+        free(f);
+    }
+    free(c->out);
+    c->out = NULL;
+}
+
+/* One part of queued file f to the socket: the OS's sendfile on the non-blocking socket,
+ * else a read into the loop's buffer (free here: a flush never runs inside a read's
+ * delivery) and a send; what the socket does not take is read again next time. The count
+ * sent, 0 when the file ended early, SP_EAGAIN, or the error. */
+static ptrdiff_t send_file_part(sp_conn *c, struct sp__outfile *f)
+{
+    ptrdiff_t r;
+    if (f->native) {
+        r = sp__sendfile(c->reg.sock, f->f, f->off,
+                         f->left < SP__FILE_CHUNK ? (size_t)f->left : SP__FILE_CHUNK, 0, NULL,
+                         NULL);
+        if (r != SP_ENOTSUP)
+            return r;
+        f->native = 0; /* not for this file or socket (nothing sent): read and send */
+    }
+    if (f->off == SP__FILE_SEQUENTIAL) { /* a pipe: what was read is kept until sent */
+        if (f->pipe_pos == f->pipe_len) {
+            size_t want = f->left < SP__PIPE_BUF ? (size_t)f->left : SP__PIPE_BUF;
+            if (f->pipe_buf == NULL && (f->pipe_buf = (char *)malloc(SP__PIPE_BUF)) == NULL)
+                return SP_ENOMEM;
+            if ((r = sp__file_pread(f->f, f->pipe_buf, want, SP__FILE_SEQUENTIAL)) <= 0)
+                return r;
+            f->pipe_pos = 0;
+            f->pipe_len = (size_t)r;
+        }
+        r = sp_send(c->reg.sock, f->pipe_buf + f->pipe_pos, f->pipe_len - f->pipe_pos);
+        if (r > 0)
+            f->pipe_pos += (size_t)r;
+        return r;
+    }
+    r = sp__file_pread(f->f, c->srv->rbuf,
+                       f->left < SP__READ_CHUNK ? (size_t)f->left : SP__READ_CHUNK, f->off);
+    return r > 0 ? sp_send(c->reg.sock, c->srv->rbuf, (size_t)r) : r;
+}
+
+/* Send what is queued, in order (the bytes before the next file, the file, ...) until the
+ * socket is full. 0, or the error that cut the stream (SP_EEOF: a file ended early). */
+static int send_queue(sp_conn *c)
+{
+    struct sp__outq *q = c->out;
+    while (q != NULL && sp__ev_queued(c) > 0) {
+        struct sp__outfile *f = q->files;
+        ptrdiff_t r;
+        if (f == NULL || q->off < f->at) { /* the bytes before the next file, or all */
+            size_t end = f != NULL ? f->at : q->len;
+            if ((r = sp_send(c->reg.sock, out_data(c) + q->off, end - q->off)) > 0)
+                q->off += (size_t)r;
+        } else if ((r = send_file_part(c, f)) > 0) {
+            f->off += f->off == SP__FILE_SEQUENTIAL ? 0 : (uint64_t)r;
+            f->left -= (uint64_t)r;
+            q->file_bytes -= (uint64_t)r;
+            if (f->left == 0) { /* done: the bytes behind it are next */
+                if ((q->files = f->next) == NULL)
+                    q->files_tail = NULL;
+                sp__file_close(f->f);
+                free(f->pipe_buf);
+                free(f);
+            }
+        } else if (r == 0) {
+            r = SP_EEOF;
+        }
+        if (r == SP_EAGAIN)
+            return 0;
+        if (r < 0)
+            return (int)r;
+        q->progress = c->srv->now;
+    }
     return 0;
 }
 
@@ -235,12 +332,56 @@ int sp__ev_want_drain(sp_conn *c)
     return 0;
 }
 
-void sp__ev_data(sp_conn *c, const void *p, size_t n)
+size_t sp__ev_data(sp_conn *c, const void *p, size_t n)
 {
+    size_t unread;
     sp__ev_begin_batch(c);
-    sp__conn_handler_result(c, c->srv->cfg.handler->on_data(c, p, n), 0);
+    sp__conn_handler_result(c, sp__conn_on_data(c, &c->srv->rawin, p, n, &unread), 0);
     sp__ev_end_batch(c);
     sp__ev_enlist(c);
+    return c->close_reason < 0 ? unread : 0;
+}
+
+int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
+{
+    sp_server *srv = c->srv;
+    struct sp__outfile *e;
+    int rc = 0;
+    if (c->reg.sock == SP_INVALID_SOCKET || c->close_reason == SP_CLOSE_ERROR)
+        rc = SP_EPIPE; /* closed, or its output cut already */
+    else if (srv->batching == c && srv->stage_len > 0)
+        rc = push_out(c, NULL, 0); /* the replies staged before it go first */
+    /* the queue (made empty when needed) takes the range behind its bytes */
+    if (rc == 0 && (rc = enqueue(c, NULL, 0)) == 0 &&
+        (e = (struct sp__outfile *)malloc(sizeof *e)) == NULL)
+        rc = SP_ENOMEM;
+    if (rc != 0) {
+        sp__file_close(f);
+        if (rc == SP_ENOMEM)
+            sp__ev_mark_closing(c, SP_CLOSE_ERROR, rc);
+        return rc;
+    }
+    e->next = NULL;
+    e->f = f;
+    e->off = off;
+    e->left = len;
+    e->at = c->out->len;
+    e->native = srv->cfg.sendfile_mode != SP_SENDFILE_OFF && off != SP__FILE_SEQUENTIAL;
+    e->pipe_buf = NULL;
+    e->pipe_pos = e->pipe_len = 0;
+    if (c->out->files_tail != NULL)
+        c->out->files_tail->next = e;
+    else
+        c->out->files = e;
+    c->out->files_tail = e;
+    c->out->file_bytes += len;
+    mark_queued(c->out); /* the send deadline counts from here, as for a queued reply */
+    /* sent on writability (at once when the socket has room), never from here: the
+     * loop's buffer that reads a file may hold the data being delivered now */
+    if (sp__ev_queued(c) > srv->cfg.output_limit)
+        c->flags |= SP__CONN_PAUSED;
+    sp__ev_update_interest(c);
+    return (int64_t)len;
 }
 
 static int aged(uint64_t now, uint64_t since, int ms)
@@ -272,8 +413,7 @@ void sp__ev_check_stalled(sp_conn *c, uint64_t now)
     }
     /* what is queued is dropped, the connection closes (an orderly end or a reason given
      * before becomes the error) */
-    free(c->out);
-    c->out = NULL;
+    sp__ev_out_free(c);
     sp__conn_reply_failed(c, SP_ETIMEDOUT);
     sp__ev_enlist(c);
     sp__ev_update_interest(c);
@@ -315,23 +455,16 @@ int sp__ev_broadcast(sp_server *srv, const sp_conn *except, const void *msg, siz
 
 void sp__ev_flush(sp_conn *c)
 {
-    while (sp__ev_queued(c) > 0) {
-        ptrdiff_t r = sp_send(c->reg.sock, out_data(c) + c->out->off, sp__ev_queued(c));
-        if (r == SP_EAGAIN)
-            break;
-        if (r < 0) {
-            /* what is queued can never be sent: drop it, so that a connection already
-             * closing for another reason (the peer's orderly close) is finalized too
-             * instead of being polled for writability again and again */
-            free(c->out);
-            c->out = NULL;
-            sp__conn_reply_failed(c, (int)r);
-            sp__ev_enlist(c);
-            sp__ev_update_interest(c);
-            return;
-        }
-        c->out->off += (size_t)r;
-        c->out->progress = c->srv->now;
+    int r = send_queue(c);
+    if (r < 0) {
+        /* what is queued can never be sent: drop it, so that a connection already
+         * closing for another reason (the peer's orderly close) is finalized too
+         * instead of being polled for writability again and again */
+        sp__ev_out_free(c);
+        sp__conn_reply_failed(c, r);
+        sp__ev_enlist(c);
+        sp__ev_update_interest(c);
+        return;
     }
     if (sp__ev_queued(c) == 0) {
         outq_release(c); /* an idle connection keeps no buffer */

@@ -63,6 +63,7 @@ big() {
 # srv.err), PORT from its first line.
 start_server() {
     local i
+    rm -f "$work/srv.log" "$work/srv.err" # a previous server's line must not be read as this one's
     timeout -s KILL "$T" "${emu[@]}" "$httpd_bin" -m "$model" -r "$work/root" "$@" 127.0.0.1:0 \
         >"$work/srv.log" 2>"$work/srv.err" &
     SERVER_PID=$!
@@ -146,12 +147,15 @@ status)
     ;;
 body)
     big
-    start_server
-    curl -s -m 60 -o "$work/big.out" "$URL/big.bin" || fail "curl failed for big.bin"
-    cmp "$work/root/big.bin" "$work/big.out" || fail "the 20 MiB body differs"
-    len=$(curl -s -I -m 30 "$URL/big.bin" | tr -d '\r' | sed -n 's/^[Cc]ontent-[Ll]ength: //p')
-    [[ $len == 20971520 ]] || fail "HEAD big.bin: Content-Length '$len'"
-    stop_server
+    # bodies through sp_conn_sendfile (the default), then streamed through on_drain
+    for method in sendfile stream; do
+        start_server -b "$method"
+        curl -s -m 60 -o "$work/big.out" "$URL/big.bin" || fail "-b $method: curl failed for big.bin"
+        cmp "$work/root/big.bin" "$work/big.out" || fail "-b $method: the 20 MiB body differs"
+        len=$(curl -s -I -m 30 "$URL/big.bin" | tr -d '\r' | sed -n 's/^[Cc]ontent-[Ll]ength: //p')
+        [[ $len == 20971520 ]] || fail "-b $method: HEAD big.bin: Content-Length '$len'"
+        stop_server
+    done
     ;;
 keepalive)
     start_server
@@ -174,7 +178,20 @@ pipeline)
     mapfile -t lines <"$work/pipe.log"
     [[ ${#lines[@]} == 4 && ${lines[0]} == "200 6 "* && ${lines[1]} == "404 "* &&
         ${lines[2]} == "200 9 "* && ${lines[3]} == "${lines[0]}" ]] || fail "replies out of order"
+    # a 20 MiB body between small requests of one segment, with each body method
+    big
+    sum=$(sha256sum "$work/root/big.bin" | cut -d' ' -f1)
     stop_server
+    for method in sendfile stream; do
+        start_server -b "$method"
+        "${client[@]}" pipeline "$PORT" /a.txt /big.bin /missing /a.txt >"$work/pipe2.log" 2>&1 ||
+            fail "-b $method: the pipelining client failed"
+        mapfile -t lines <"$work/pipe2.log"
+        [[ ${#lines[@]} == 4 && ${lines[0]} == "200 6 "* && ${lines[1]} == "200 20971520 $sum" &&
+            ${lines[2]} == "404 "* && ${lines[3]} == "${lines[0]}" ]] ||
+            fail "-b $method: replies around a download out of order: ${lines[*]}"
+        stop_server
+    done
     ;;
 head_limit)
     start_server
