@@ -552,6 +552,11 @@ TEST_P(ServerSendfile, EightStalledDownloadsHoldLittleMemory)
 {
     if (model_ == SP_MODEL_FORK)
         GTEST_SKIP() << "the fork model's connections live in child processes";
+    /* a sanitizer's or valgrind's own memory per thread is resident too: under TSan the
+     * thread model grew 10.8 MiB with 8 connection threads (CI). The plain build measures
+     * the library's. */
+    if (sanitized_build() || is_valgrind())
+        GTEST_SKIP() << "resident memory under a sanitizer or valgrind is mostly theirs";
     start_files();
     std::vector<Sock> socks(8);
     for (auto &s : socks) {
