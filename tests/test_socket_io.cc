@@ -404,8 +404,11 @@ TEST_P(SocketSignals, SignalStormLosesNoByte)
     EXPECT_TRUE(same_bytes(data.data(), got.data(), data.size()));
     const int delivered = g_usr1_delivered.load();
     RecordProperty("signals_delivered", delivered);
-    EXPECT_GT(delivered, 100) << "the storm was too weak to prove anything (" << sent_signals
-                              << " sent)";
+    /* valgrind moves its 2 MiB in about 0.5 s and delivers a signal only when it switches
+     * threads: 51 of 53 sent arrived there (CI), enough to have cut calls mid-way */
+    const int enough = is_valgrind() ? 20 : 100;
+    EXPECT_GT(delivered, enough) << "the storm was too weak to prove anything (" << sent_signals
+                                 << " sent)";
 #endif
 }
 
