@@ -134,6 +134,34 @@ inline bool is_valgrind()
     return env_get("SOCKPORT_TEST_VALGRIND", &v) && !v.empty() && v[0] == '1';
 }
 
+/* Whether this is an ASan or TSan build (gcc's and clang's macros). */
+inline bool sanitized_build()
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return true;
+#elif defined(__has_feature)
+#    if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return true;
+#    else
+    return false;
+#    endif
+#else
+    return false;
+#endif
+}
+
+/*
+ * How late a bounded call may return: `ms` natively; four times that under a sanitizer,
+ * valgrind or Wine, where thread start-up, the resolver and wineserver round trips run
+ * several times slower on a loaded 2-core host. Only upper bounds ("returned long after
+ * the deadline") use it: lower bounds (a deadline honoured, a head start given) are never
+ * relaxed.
+ */
+inline double late_slack(double ms)
+{
+    return sanitized_build() || is_valgrind() || is_wine() ? 4 * ms : ms;
+}
+
 /*
  * Say, in the test output and in the XML report, that a Wine-only behaviour was accepted.
  * Call it only on a branch taken under Wine.

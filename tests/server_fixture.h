@@ -172,22 +172,6 @@ class TestServer
     int echo_timeout_ms = 20000; /* echo()'s bound on each of send and receive */
 };
 
-/* Whether this is an ASan or TSan build (gcc's and clang's macros). */
-inline bool sanitized_build()
-{
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    return true;
-#elif defined(__has_feature)
-#    if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-    return true;
-#    else
-    return false;
-#    endif
-#else
-    return false;
-#endif
-}
-
 /*
  * A fixture that is a TestServer: the derived fixture's constructor gives the handler, the
  * model and echo()'s bound; the test changes cfg and calls start().
