@@ -306,11 +306,12 @@ static void add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
         srv->cfg.handler->on_open(c);
 }
 
-static void on_event(sp_server *srv, const sp_event *e)
+/* Handle one event; 1 when it was the waker's (posts or a stop to look at), else 0. */
+static int on_event(sp_server *srv, const sp_event *e)
 {
     if (e->data == (void *)srv->waker) {
         (void)sp_waker_drain(srv->waker);
-        return;
+        return 1;
     }
     /* a listener's registration data points into srv (&srv->listeners[i]), a
      * connection's never does: one test instead of a search per event */
@@ -318,7 +319,7 @@ static void on_event(sp_server *srv, const sp_event *e)
         sp_socket_t *l = sp__accept_listener(srv, e);
         if (l != NULL)
             sp__accept_burst(srv, *l, add_conn);
-        return;
+        return 0;
     }
     {
         sp_conn *c = (sp_conn *)e->data;
@@ -327,12 +328,13 @@ static void on_event(sp_server *srv, const sp_event *e)
             !(c->flags & SP__CONN_PAUSED))
             read_some(c);
         if (!(events & (SP_EV_WRITE | SP_EV_ERROR)))
-            return; /* the common case: readable only */
+            return 0; /* the common case: readable only */
         if ((events & SP_EV_WRITE) && c->reg.sock != SP_INVALID_SOCKET)
             sp__ev_flush(c);
         if ((events & SP_EV_ERROR) && !(events & (SP_EV_READ | SP_EV_WRITE)))
             sp__ev_mark_closing(c, SP_CLOSE_ERROR, sp_socket_error(c->reg.sock));
     }
+    return 0;
 }
 
 /* Mark the connections idle too long, and (stopping) those between messages; every one
@@ -380,7 +382,7 @@ static int loop_timeout(const sp_server *srv, uint64_t stop_at)
     if (t >= 0)
         t = t < 10 ? 10 : (srv->cfg.idle_timeout_ms > 0 && t > 1000) ? 1000 : t;
     t = sp__accept_timeout(srv, t);
-    t = sp__timers_timeout(&srv->timers, sp__now_ms(), t);
+    t = sp__timers_timeout(&srv->timers, srv->now, t); /* the pass's clock (late by its work) */
     if (stop_at != 0)
         t = t < 0 || t > 50 ? 50 : t;
     return t;
@@ -404,9 +406,10 @@ static int run_events(sp_server *srv)
     sp_event evs[EV_BATCH];
     uint64_t stop_at = 0, next_sweep = 0;
     int rc = events_setup(srv);
+    srv->now = sp__now_ms();
     while (rc == 0) {
         uint64_t now;
-        int n, i;
+        int n, i, woken = 0;
         /* timeouts from the last reading: late by this pass's work at most, and coarse */
         n = sp_poller_wait(srv->poller, evs, EV_BATCH, loop_timeout(srv, stop_at));
         if (n < 0) {
@@ -416,9 +419,12 @@ static int run_events(sp_server *srv)
         /* one clock reading per wakeup (what the events' handling uses, as libuv's uv_now) */
         srv->now = now = sp__now_ms();
         for (i = 0; i < n; i++)
-            on_event(srv, &evs[i]);
-        sp__posts_drain(srv); /* after the waker: what other threads posted */
-        sp__timers_run(&srv->timers, sp__now_ms());
+            woken |= on_event(srv, &evs[i]);
+        /* what other threads posted: a post wakes the waker after queueing (a post queued
+         * after this drain wakes it again, for the next pass) */
+        if (woken)
+            sp__posts_drain(srv);
+        sp__timers_run(&srv->timers, now);
         process_closing(srv, 0); /* first: closing frees room for new connections */
         if (stop_at == 0 && sp__atomic_load(&srv->stopping))
             stop_at = now + (uint64_t)srv->cfg.grace_ms;

@@ -69,13 +69,12 @@ static int ep_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
 {
     ep_state *st = (ep_state *)p->impl;
     sp__deadline deadline = sp__deadline_in(timeout_ms);
-    int n, i;
+    int n, i, left = timeout_ms;
     /* The caller's array is not an epoll_event array: fetch into ours, at most max. */
     if (max > EP_BATCH)
         max = EP_BATCH;
-    do
-        n = epoll_wait(st->epfd, st->buf, max, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
-    while (n < 0 && errno == EINTR);
+    while ((n = epoll_wait(st->epfd, st->buf, max, left)) < 0 && errno == EINTR)
+        left = sp__deadline_left(deadline); /* a signal: wait for what is left */
     if (n < 0)
         return sp__fail_last();
     for (i = 0; i < n; i++) {

@@ -141,11 +141,10 @@ static int kq_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     kq_state *st = (kq_state *)p->impl;
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     struct timespec ts, *tp;
-    int n, i, out = 0;
+    int n, i, out = 0, left = timeout_ms;
     if (max > KQ_BATCH)
         max = KQ_BATCH;
-    do {
-        int left = sp__deadline_left(deadline);
+    for (;;) {
         tp = NULL;
         if (timeout_ms >= 0) {
             ts.tv_sec = left / 1000;
@@ -153,7 +152,10 @@ static int kq_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
             tp = &ts;
         }
         n = kevent(st->kq, NULL, 0, st->buf, max, tp);
-    } while (n < 0 && errno == EINTR);
+        if (n >= 0 || errno != EINTR)
+            break;
+        left = sp__deadline_left(deadline); /* a signal: wait for what is left */
+    }
     if (n < 0)
         return sp__fail_last();
     /* One socket may come back twice (read and write filters): merge them, then let

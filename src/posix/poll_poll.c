@@ -55,11 +55,9 @@ static int pl_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     pl_state *st = (pl_state *)p->impl;
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     size_t i, k, start = st->next;
-    int r, n = 0;
-    do
-        r = poll(PL_FDS(st), (nfds_t)st->t.count,
-                 timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
-    while (r < 0 && errno == EINTR);
+    int r, n = 0, left = timeout_ms;
+    while ((r = poll(PL_FDS(st), (nfds_t)st->t.count, left)) < 0 && errno == EINTR)
+        left = sp__deadline_left(deadline); /* a signal: wait for what is left */
     if (r < 0)
         return sp__fail_last();
     for (k = 0; k < st->t.count && n < max && r > 0; k++) {

@@ -167,20 +167,21 @@ static int wp_wait(sp_poller *p, sp_event *ev, int max, int timeout_ms)
     wp_state *st = (wp_state *)p->impl;
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     size_t i, k;
-    int r, n = 0;
+    int r, n = 0, left = timeout_ms;
     if (st->active == 0) { /* WSAPoll fails on an empty array; parked entries wait */
         wp_sleep(timeout_ms);
         return 0;
     }
     for (;;) {
         int err;
-        r = WSAPoll(WP_FDS(st), (ULONG)st->active,
-                    timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
+        r = WSAPoll(WP_FDS(st), (ULONG)st->active, left);
         if (r != SOCKET_ERROR)
             break;
         err = WSAGetLastError();
-        if (err == WSAEINTR)
-            continue; /* with the time that is left */
+        if (err == WSAEINTR) {
+            left = sp__deadline_left(deadline); /* with the time that is left */
+            continue;
+        }
         if (err != WSAENOTSOCK && err != WSAEINVAL)
             return sp__fail(err);
         r = wp_poll_around_dead(st, err);
