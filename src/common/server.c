@@ -139,12 +139,13 @@ int sp_server_local_addr(const sp_server *srv, int i, sp_addr *out)
 int sp_server_stop(sp_server *srv)
 {
     /* async-signal-safe: a lock-free atomic store and one write() */
-    int rc;
+    int rc, rc2;
     if (srv == NULL)
         return SP_EINVAL;
     sp__atomic_store(&srv->stopping, 1);
     rc = sp_waker_wake(srv->stop_waker); /* stays readable until the run ends */
-    return rc != 0 ? rc : sp_waker_wake(srv->waker);
+    rc2 = sp_waker_wake(srv->waker);     /* the event loop, whatever the first said */
+    return rc != 0 ? rc : rc2;
 }
 
 int sp_server_model(const sp_server *srv)

@@ -374,9 +374,9 @@ static int sweep_every(const sp_server *srv)
     return t < 0 ? -1 : t / 4;
 }
 
-static int loop_timeout(const sp_server *srv, uint64_t stop_at)
+static int loop_timeout(const sp_server *srv, uint64_t stop_at, int every)
 {
-    int t = sweep_every(srv);
+    int t = every; /* sweep_every(srv), the same for the whole run */
     /* at least every second with an idle timeout; the send limit alone (30 s by
      * default) wakes an idle loop every quarter of it */
     if (t >= 0)
@@ -406,12 +406,13 @@ static int run_events(sp_server *srv)
     sp_event evs[EV_BATCH];
     uint64_t stop_at = 0, next_sweep = 0;
     int rc = events_setup(srv);
+    const int every = sweep_every(srv);
     srv->now = sp__now_ms();
     while (rc == 0) {
         uint64_t now;
         int n, i, woken = 0;
         /* timeouts from the last reading: late by this pass's work at most, and coarse */
-        n = sp_poller_wait(srv->poller, evs, EV_BATCH, loop_timeout(srv, stop_at));
+        n = sp_poller_wait(srv->poller, evs, EV_BATCH, loop_timeout(srv, stop_at, every));
         if (n < 0) {
             rc = n;
             break;
@@ -425,15 +426,19 @@ static int run_events(sp_server *srv)
         if (woken)
             sp__posts_drain(srv);
         sp__timers_run(&srv->timers, now);
-        process_closing(srv, 0); /* first: closing frees room for new connections */
+        if (srv->closing != NULL)
+            process_closing(srv, 0); /* first: closing frees room for new connections */
         if (stop_at == 0 && sp__atomic_load(&srv->stopping))
             stop_at = now + (uint64_t)srv->cfg.grace_ms;
-        sp__accept_resume(srv, stop_at != 0);
-        if (stop_at != 0 || (sweep_every(srv) >= 0 && now >= next_sweep)) {
+        /* accepting as it should be (the common case) unless stopping or backing off */
+        if (stop_at != 0 || !srv->accepting || srv->backoff_until != 0)
+            sp__accept_resume(srv, stop_at != 0);
+        if (stop_at != 0 || (every >= 0 && now >= next_sweep)) {
             sweep(srv, now, stop_at != 0, 0);
-            next_sweep = now + (uint64_t)(sweep_every(srv) + 1);
+            next_sweep = now + (uint64_t)(every + 1);
         }
-        process_closing(srv, 0);
+        if (srv->closing != NULL)
+            process_closing(srv, 0);
         if (stop_at != 0 && (sp_server_connections(srv) == 0 || now >= stop_at))
             break;
     }
