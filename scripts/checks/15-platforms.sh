@@ -135,6 +135,22 @@ if command -v x86_64-w64-mingw32-g++-posix >/dev/null; then
 fi
 # --- tests compile without Linux: end ---
 
+# 7. sendfile(2)'s FreeBSD and macOS branches of src/posix/sendfile.c (SP_HAVE_SENDFILE_SBYTES,
+#    SP_HAVE_SENDFILE_LENPTR: CMake picks one by compiling the call), against our own
+#    declarations of each system's sendfile (scripts/checks/compat/sendfile/, written from
+#    their manual pages), with -Wconversion.
+#    Proves: each branch calls its system's sendfile with the argument types it declares,
+#    warning-free. Does not prove: that it runs; its reading of the results (a partial
+#    send with EAGAIN, a count of 0, EPIPE without SIGPIPE) is from the sources, cited in
+#    docs/platforms.md.
+step "sendfile(2) branches for FreeBSD and macOS against their declarations"
+for variant in "SBYTES freebsd" "LENPTR macos"; do
+    read -r macro decl <<<"$variant"
+    gcc -std=c11 -D_POSIX_C_SOURCE=200809L "-DSP_HAVE_SENDFILE_$macro=1" \
+        -include "scripts/checks/compat/sendfile/$decl.h" "${inc[@]}" "${strict[@]}" \
+        -Wconversion -fsyntax-only src/posix/sendfile.c || fail "sendfile.c for $decl"
+done
+
 if [[ $failed != 0 ]]; then
     echo "platforms: FAILED" >&2
     exit 1

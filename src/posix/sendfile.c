@@ -138,6 +138,8 @@ ptrdiff_t sp__sendfile(sp_socket_t s, sp__file f, uint64_t off, size_t len, int 
     (void)client_ok;
     (void)wait;
     (void)arg;
+    if (len == 0)
+        return 0; /* a count of 0 means "to the end of the file" to both calls */
     if (off > (uint64_t)INT64_MAX - len)
         return SP_ENOTSUP;
     if (len > (size_t)INT_MAX)

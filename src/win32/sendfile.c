@@ -159,6 +159,8 @@ ptrdiff_t sp__sendfile(sp_socket_t s, sp__file f, uint64_t off, size_t len, int 
     BOOL ok;
     if (wait == NULL || (!client_ok && client_edition()) || (fn = transmit_file((SOCKET)s)) == NULL)
         return SP_ENOTSUP;
+    if (len == 0)
+        return 0; /* a count of 0 means "the whole file" to TransmitFile */
     if (len > TF_CHUNK)
         len = TF_CHUNK;
     memset(&ov, 0, sizeof ov);
