@@ -249,7 +249,7 @@ static size_t iov_total(const sp_iovec *iov, int n)
 
 /* Send iov[0..n) to the socket (nothing is queued ahead of it); queue what it does not
  * take. 0, or an error (c is then closing). */
-static int send_now(sp_conn *c, const sp_iovec *iov, int n)
+static inline int send_now(sp_conn *c, const sp_iovec *iov, int n)
 {
     ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, iov, n, 1);
     if (r >= 0 && (size_t)r == iov_total(iov, n))
