@@ -187,7 +187,11 @@ SP_API int sp_frame_header(const sp_framer *f, size_t len, void *buf, size_t cap
  * @return the number of buffers (1 or 2), or SP_EMSGSIZE (len not allowed, or too long
  *   for one sp_iovec: 4 GiB - 1 on Windows), SP_EINVAL: NULL pointers, an invalid
  *   framer, or - for a delimited framer - a payload that contains the delimiter or ends
- *   with the start of it (the receiver would cut the message there).
+ *   with a start of it that the delimiter completes before its own position (with the
+ *   delimiter "aa", the payload "xa"): the receiver would cut the message there. A
+ *   payload that ends with a start of the delimiter the receiver cuts right is accepted
+ *   ("ab" before "
+").
  */
 SP_API int sp_frame_encode(const sp_framer *f, const void *payload, size_t len,
                            unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec iov[2]);

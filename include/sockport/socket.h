@@ -378,7 +378,8 @@ SP_API int sp_send_all(sp_socket_t s, const void *buf, size_t len, int timeout_m
  * @param s          the socket.
  * @param buf        where the bytes go.
  * @param len        how many.
- * @param timeout_ms bounds the whole call (negative: no limit).
+ * @param timeout_ms bounds the whole call (negative: no limit; 0: take what has already
+ *   arrived, without waiting).
  * @param done       receives the number of bytes stored in buf, whatever is returned; may
  *   be NULL.
  * @return 0 when all arrived; SP_EEOF when the peer closed first; SP_ETIMEDOUT at the
@@ -427,14 +428,14 @@ SP_API ptrdiff_t sp_recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from
  * Wait for readiness on one socket (poll on POSIX, select on Windows). EINTR is retried
  * with the time that is left.
  * @param s          the socket.
- * @param events     SP_EV_READ | SP_EV_WRITE.
+ * @param events     SP_EV_READ | SP_EV_WRITE, or 0 (errors and hang-ups only).
  * @param timeout_ms the longest wait; negative: no limit; 0: just look.
  * @return the ready SP_EV_* mask (SP_EV_ERROR and SP_EV_HUP are always reported, with the
  *   interests asked: the next call will not block; POSIX reads poll's answer the way the
  *   poll layer does on each system (macOS reports a refused connect as POLLHUP alone: it
  *   is still SP_EV_ERROR | SP_EV_WRITE here); a failed connect shows as SP_EV_ERROR on
  *   every OS, with SP_EV_WRITE on POSIX only: Windows reports it in select's except set
- *   alone), 0 on timeout, or SP_EBADF
+ *   alone), 0 on timeout, SP_EINVAL for another flag in events, or SP_EBADF
  *   for a handle that is not an open socket (also a negative one), or the error of the
  *   system call (SP_ENOMEM, ...).
  */

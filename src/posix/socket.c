@@ -555,11 +555,14 @@ static int set_timeout(sp_socket_t s, int name, int ms)
 static int get_timeout(sp_socket_t s, int name, int *ms)
 {
     struct timeval tv;
+    long long v;
     socklen_t len = sizeof tv;
     if (getsockopt(s, SOL_SOCKET, name, &tv, &len) != 0)
         return sp__fail_last();
-    /* Linux rounds up to its clock tick: 300 ms may read back as 300.xxx ms. */
-    *ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    /* Linux rounds up to its clock tick: 300 ms may read back as 300.xxx ms, and INT_MAX
+     * ms as more than INT_MAX (2147483.648 s with a 250 Hz tick): clamped, not wrapped. */
+    v = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    *ms = v > INT_MAX ? INT_MAX : (int)v;
     return 0;
 }
 
