@@ -660,6 +660,37 @@ TEST_F(Promises, SelectReportsNegativeHandleAsBadf)
 }
 #endif
 
+#ifndef _WIN32
+/* poll.h sp_poller: "One semantic on every backend"; sp_poller_add: "the backend's
+ * error (epoll_ctl / kevent: SP_EBADF for a closed socket, ...)". A negative number is no
+ * socket: epoll refused it, the poll backend took it and poll() skipped it in every wait,
+ * for ever. Now it is SP_EBADF there too; the select backend (which keeps a closed socket
+ * and reports it) reports it as SP_EV_ERROR at once. */
+TEST_F(Promises, PollerNegativeHandleIsNeverSilent)
+{
+    const int backends[] = {SP_POLLER_EPOLL, SP_POLLER_KQUEUE, SP_POLLER_POLL, SP_POLLER_SELECT};
+    for (int be : backends) {
+        sp_poller *p = nullptr;
+        if (sp_poller_create(&p, be) != 0)
+            continue;
+        SCOPED_TRACE(sp_poller_backend_name(be));
+        int rc = sp_poller_add(p, -5, SP_EV_READ, nullptr);
+        if (rc == 0) {
+            sp_event ev[2];
+            double t0 = now_ms();
+            EXPECT_EQ(1, sp_poller_wait(p, ev, 2, 300));
+            EXPECT_LT(now_ms() - t0, 200.0);
+            EXPECT_NE(0, ev[0].events & SP_EV_ERROR);
+            EXPECT_OK(sp_poller_remove(p, -5));
+        } else {
+            EXPECT_SP(SP_EBADF, rc);
+            EXPECT_SP(SP_ENOENT, sp_poller_remove(p, -5));
+        }
+        sp_poller_destroy(p);
+    }
+}
+#endif
+
 /* poll.h: the sp_sockset calls on NULL and on missing members: "SP_EINVAL (NULL set,
  * SP_INVALID_SOCKET)", "SP_ENOENT when s was not in the set", the readers' "0 for NULL",
  * sp_sockset_get: "SP_INVALID_SOCKET for NULL or an index out of range". */
