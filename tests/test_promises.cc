@@ -1217,4 +1217,462 @@ TEST_F(Promises, DialOutcomes)
     sp_dial_free(d);
 }
 
+/* ---- server.h ------------------------------------------------------------------------- */
+
+/* A defect found by this audit that is open (its fix belongs to a file another helper owns
+ * this session): the test skips and says what is wrong; SP_AUDIT_OPEN=1 runs it anyway. */
+bool skip_open()
+{
+    return !env_is("SP_AUDIT_OPEN", "1");
+}
+
+int raw_data(sp_conn *, const void *, size_t)
+{
+    return 0;
+}
+
+int framed_msg(sp_conn *, const void *, size_t)
+{
+    return 0;
+}
+
+void noop_timer(sp_timer *, void *) {}
+
+void noop_post(sp_server *, void *arg)
+{
+    *(int *)arg += 1;
+}
+
+/* server.h sp_server_create: "SP_EINVAL (NULL out or cfg, no handler, a framer without
+ * on_message, no framer without on_data, an unknown model, overflow or sendfile mode, a
+ * negative max_connections, idle_timeout_ms or grace_ms, a send_timeout_ms below -1)";
+ * *out is NULL on failure. */
+TEST_F(Promises, ServerCreateRejectsBadConfig)
+{
+    static const sp_server_handler raw = {nullptr, nullptr, raw_data, nullptr, nullptr};
+    static const sp_server_handler framed = {nullptr, framed_msg, nullptr, nullptr, nullptr};
+    sp_framer f, junk;
+    ASSERT_OK(sp_framer_delim(&f, "\n", 1, 100));
+    memset(&junk, 0, sizeof junk);
+    sp_server *srv = nullptr;
+    sp_server_config cfg;
+    sp_server_config_init(nullptr);
+    EXPECT_SP(SP_EINVAL, sp_server_create(nullptr, &cfg));
+    EXPECT_SP(SP_EINVAL, sp_server_create(&srv, nullptr));
+    EXPECT_EQ(nullptr, srv);
+    void (*bad[])(sp_server_config *) = {
+        [](sp_server_config *c) { c->handler = nullptr; },
+        [](sp_server_config *c) { c->handler = &framed; },
+        [](sp_server_config *c) { c->model = 4; },
+        [](sp_server_config *c) { c->model = -1; },
+        [](sp_server_config *c) { c->overflow = 2; },
+        [](sp_server_config *c) { c->sendfile_mode = 3; },
+        [](sp_server_config *c) { c->sendfile_mode = -1; },
+        [](sp_server_config *c) { c->max_connections = -1; },
+        [](sp_server_config *c) { c->idle_timeout_ms = INT_MIN; },
+        [](sp_server_config *c) { c->grace_ms = -1; },
+        [](sp_server_config *c) { c->send_timeout_ms = -2; },
+    };
+    int i = 0;
+    for (auto change : bad) {
+        sp_server_config_init(&cfg);
+        cfg.handler = &raw;
+        change(&cfg);
+        srv = (sp_server *)&cfg;
+        EXPECT_SP(SP_EINVAL, sp_server_create(&srv, &cfg)) << "case " << i++;
+        EXPECT_EQ(nullptr, srv);
+    }
+    sp_server_config_init(&cfg);
+    cfg.handler = &raw;
+    cfg.framer = &f; /* a framer without on_message */
+    EXPECT_SP(SP_EINVAL, sp_server_create(&srv, &cfg));
+    cfg.handler = &framed;
+    cfg.framer = &junk; /* not made by sp_framer_* */
+    EXPECT_SP(SP_EINVAL, sp_server_create(&srv, &cfg));
+    /* the edges that are valid */
+    cfg.framer = &f;
+    cfg.send_timeout_ms = -1;
+    ASSERT_OK(sp_server_create(&srv, &cfg));
+    sp_server_destroy(srv);
+}
+
+/* server.h: the calls on NULL and on a server that is not running: "SP_EINVAL (NULL, no
+ * listener, ...)", "SP_ENOSPC (8 listeners already)", sp_server_wait "SP_EINVAL (NULL, not
+ * started ...)", sp_server_post: "A post to a server that is not running is refused
+ * (SP_EINVAL): fn does not run", the readers' "0 for NULL" / "NULL for NULL", and every
+ * sp_conn_* call on a NULL connection. */
+TEST_F(Promises, ServerNullsAndIdleServer)
+{
+    static const sp_server_handler raw = {nullptr, nullptr, raw_data, nullptr, nullptr};
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.handler = &raw;
+    sp_server *srv = nullptr;
+    ASSERT_OK(sp_server_create(&srv, &cfg));
+    sp_addr a;
+    int ran = 0;
+    EXPECT_SP(SP_EINVAL, sp_server_run(srv)) << "no listener";
+    EXPECT_SP(SP_EINVAL, sp_server_start(srv)) << "no listener";
+    EXPECT_SP(SP_EINVAL, sp_server_wait(srv)) << "not started";
+    EXPECT_SP(SP_EINVAL, sp_server_post(srv, noop_post, &ran));
+    EXPECT_EQ(0, ran) << "a refused post ran";
+    EXPECT_SP(SP_EINVAL, sp_server_listen(srv, nullptr));
+    EXPECT_SP(SP_EINVAL, sp_server_listen(nullptr, "127.0.0.1:0"));
+    EXPECT_SP(SP_EINVAL, sp_server_listen(srv, "[::1"));
+    EXPECT_SP(SP_EINVAL, sp_server_listen(srv, "127.0.0.1:65536"));
+    EXPECT_SP(SP_EINVAL, sp_server_local_addr(srv, 0, &a));
+    for (int i = 0; i < 8; i++)
+        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0")) << i;
+    EXPECT_SP(SP_ENOSPC, sp_server_listen(srv, "127.0.0.1:0"));
+    EXPECT_OK(sp_server_local_addr(srv, 7, &a));
+    EXPECT_NE(0, sp_addr_port(&a));
+    EXPECT_SP(SP_EINVAL, sp_server_local_addr(srv, 8, &a));
+    EXPECT_SP(SP_EINVAL, sp_server_local_addr(srv, -1, &a));
+    EXPECT_SP(SP_EINVAL, sp_server_local_addr(nullptr, 0, &a));
+    EXPECT_SP(SP_EINVAL, sp_server_timer(srv, nullptr, -1, 0, noop_timer, nullptr));
+    EXPECT_SP(SP_EINVAL, sp_server_timer(srv, nullptr, 0, -1, noop_timer, nullptr));
+    EXPECT_SP(SP_EINVAL, sp_server_timer(srv, nullptr, 0, 0, nullptr, nullptr));
+    EXPECT_SP(SP_EINVAL, sp_server_timer(nullptr, nullptr, 0, 0, noop_timer, nullptr));
+    EXPECT_SP(SP_EINVAL, sp_server_broadcast(nullptr, nullptr, "x", 1));
+    EXPECT_SP(SP_EINVAL, sp_server_broadcast(srv, nullptr, nullptr, 1));
+    EXPECT_SP(SP_EINVAL, sp_server_post(nullptr, noop_post, &ran));
+    EXPECT_SP(SP_EINVAL, sp_server_post(srv, nullptr, &ran));
+    EXPECT_SP(SP_EINVAL, sp_server_stop(nullptr));
+    EXPECT_SP(SP_EINVAL, sp_server_run(nullptr));
+    EXPECT_SP(SP_EINVAL, sp_server_start(nullptr));
+    EXPECT_SP(SP_EINVAL, sp_server_wait(nullptr));
+    EXPECT_SP(SP_EINVAL, sp_server_model(nullptr));
+    EXPECT_EQ(nullptr, sp_server_user(nullptr));
+    EXPECT_EQ(0, sp_server_connections(nullptr));
+    EXPECT_EQ(0, sp_server_connections(srv));
+    sp_server_destroy(nullptr);
+    /* sp_conn_* on NULL */
+    sp_iovec iov = sp_iovec_make("x", 1);
+    EXPECT_SP(SP_EINVAL, sp_conn_send(nullptr, "x", 1));
+    EXPECT_SP(SP_EINVAL, sp_conn_sendv(nullptr, &iov, 1));
+    EXPECT_SP(SP_EINVAL, sp_conn_write(nullptr, "x", 1));
+    EXPECT_SP(SP_EINVAL, sp_conn_writev(nullptr, &iov, 1));
+    EXPECT_SP(SP_EINVAL, sp_conn_close(nullptr));
+    EXPECT_SP(SP_EINVAL, sp_conn_want_drain(nullptr));
+    EXPECT_SP(SP_EINVAL, sp_conn_set_raw(nullptr, 1));
+    EXPECT_SP(SP_EINVAL, sp_conn_unread(nullptr, 0));
+    EXPECT_SP(SP_EINVAL, sp_conn_timer(nullptr, nullptr, 0, 0, noop_timer, nullptr));
+    EXPECT_SP(SP_EINVAL, sp_conn_sendfile(nullptr, 0, 0, 1));
+    memset(&a, 0xff, sizeof a);
+    EXPECT_SP(SP_EINVAL, sp_conn_peer(nullptr, &a));
+    EXPECT_EQ(0u, a.len) << "\"emptied (len 0) on failure\"";
+    EXPECT_EQ(nullptr, sp_conn_server(nullptr));
+    EXPECT_EQ(SP_INVALID_SOCKET, sp_conn_socket(nullptr));
+    EXPECT_EQ(nullptr, sp_conn_user(nullptr));
+    EXPECT_EQ(0u, sp_conn_queued(nullptr));
+    EXPECT_EQ(0, sp_conn_is_open(nullptr));
+    sp_conn_set_user(nullptr, &ran);
+    sp_conn_hold(nullptr);
+    sp_conn_release(nullptr);
+    sp_server_destroy(srv);
+}
+
+/* What the handlers of the live-server probes record, for the test thread. */
+struct Probe {
+    std::mutex mu;
+    std::condition_variable cv;
+    sp_conn *held = nullptr;
+    bool opened = false, closed = false;
+    int reason = -1;
+    std::vector<std::string> failures; /* "call: expected X, got Y" */
+    int keepalive_on = -1;
+
+    void check(const char *what, long long want, long long got)
+    {
+        if (want != got) {
+            std::lock_guard<std::mutex> l(mu);
+            failures.push_back(std::string(what) + ": expected " + code_str(want) + ", got " +
+                               code_str(got));
+        }
+    }
+    template <class P> bool wait_for(P pred, int ms = 3000)
+    {
+        std::unique_lock<std::mutex> l(mu);
+        return cv.wait_for(l, std::chrono::milliseconds(ms), pred);
+    }
+};
+Probe *g_probe = nullptr;
+
+void probe_open(sp_conn *c)
+{
+    Probe *p = g_probe;
+    sp_iovec iov[SP_CONN_IOV_MAX + 1];
+    for (auto &v : iov)
+        v = sp_iovec_make("x", 1);
+    /* server.h sp_conn_sendv / writev: "SP_EINVAL (... NULL iov with n > 0, n out of
+     * range)"; send / write: "NULL buf with len > 0"; unread: "not inside an on_data call";
+     * set_raw: "a server without a framer"; want_drain: "no on_drain handler";
+     * sp_conn_timer: "a negative delay or period", "NULL ... fn" */
+    p->check("sendv(n -1)", SP_EINVAL, sp_conn_sendv(c, iov, -1));
+    p->check("sendv(n IOV_MAX+1)", SP_EINVAL, sp_conn_sendv(c, iov, SP_CONN_IOV_MAX + 1));
+    p->check("sendv(NULL, 1)", SP_EINVAL, sp_conn_sendv(c, nullptr, 1));
+    p->check("writev(n -1)", SP_EINVAL, sp_conn_writev(c, iov, -1));
+    p->check("writev(n IOV_MAX+1)", SP_EINVAL, sp_conn_writev(c, iov, SP_CONN_IOV_MAX + 1));
+    p->check("writev(NULL, 1)", SP_EINVAL, sp_conn_writev(c, nullptr, 1));
+    p->check("send(NULL, 1)", SP_EINVAL, sp_conn_send(c, nullptr, 1));
+    p->check("write(NULL, 1)", SP_EINVAL, sp_conn_write(c, nullptr, 1));
+    p->check("unread outside on_data", SP_EINVAL, sp_conn_unread(c, 0));
+    p->check("set_raw without framer", SP_EINVAL, sp_conn_set_raw(c, 1));
+    p->check("want_drain without on_drain", SP_EINVAL, sp_conn_want_drain(c));
+    p->check("timer(delay -1)", SP_EINVAL, sp_conn_timer(c, nullptr, -1, 0, noop_timer, nullptr));
+    p->check("timer(repeat -1)", SP_EINVAL, sp_conn_timer(c, nullptr, 0, -1, noop_timer, nullptr));
+    p->check("timer(NULL fn)", SP_EINVAL, sp_conn_timer(c, nullptr, 0, 0, nullptr, nullptr));
+    p->check("sendfile(len -1)", SP_EINVAL, sp_conn_sendfile(c, 0, 0, -1));
+    p->check("sendfile(offset -1)", SP_EINVAL, sp_conn_sendfile(c, 0, -1, 1));
+    p->check("sendfile(offset + len > INT64_MAX)", SP_EINVAL, sp_conn_sendfile(c, 0, INT64_MAX, 1));
+    p->check("sendfile(fd -1)", SP_EBADF, sp_conn_sendfile(c, -1, 0, 1));
+    int64_t zero = sp_conn_sendfile(c, -1, 0, 0); /* "0 sends nothing"; fd -1 is no file */
+    p->check("sendfile(fd -1, len 0)", 1, zero == 0 || zero == SP_EBADF);
+    p->check("queued", 0, (long long)sp_conn_queued(c));
+    p->check("is_open", 1, sp_conn_is_open(c));
+    int on = -1;
+    (void)sp_get_keepalive(sp_conn_socket(c), &on, nullptr, nullptr, nullptr);
+    sp_conn_hold(c);
+    std::lock_guard<std::mutex> l(p->mu);
+    p->keepalive_on = on;
+    p->held = c;
+    p->opened = true;
+    p->cv.notify_all();
+}
+
+void probe_close(sp_conn *, int reason, int)
+{
+    Probe *p = g_probe;
+    std::lock_guard<std::mutex> l(p->mu);
+    p->closed = true;
+    p->reason = reason;
+    p->cv.notify_all();
+}
+
+/* After its close, on the server's rules (a post): every call on the held handle. */
+void probe_after_close(sp_server *srv, void *arg)
+{
+    Probe *p = (Probe *)arg;
+    sp_conn *c = p->held;
+    sp_iovec iov = sp_iovec_make("x", 1);
+    sp_addr a;
+    /* server.h sp_conn_hold: "a closed connection's send returns SP_EPIPE and
+     * sp_conn_is_open() 0"; sp_conn_socket: "SP_INVALID_SOCKET for ... a connection closed
+     * already"; sp_conn_close: "On a connection closed already it does nothing";
+     * sp_conn_timer: "SP_EPIPE (the connection is closed)" */
+    p->check("send after close", SP_EPIPE, sp_conn_send(c, "x", 1));
+    p->check("write after close", SP_EPIPE, sp_conn_write(c, "x", 1));
+    p->check("sendv after close", SP_EPIPE, sp_conn_sendv(c, &iov, 1));
+    p->check("writev after close", SP_EPIPE, sp_conn_writev(c, &iov, 1));
+    p->check("is_open after close", 0, sp_conn_is_open(c));
+    p->check("socket after close", (long long)SP_INVALID_SOCKET, (long long)sp_conn_socket(c));
+    p->check("close after close", 0, sp_conn_close(c));
+    p->check("timer after close", SP_EPIPE, sp_conn_timer(c, nullptr, 0, 0, noop_timer, nullptr));
+    p->check("server after close", 1, sp_conn_server(c) == srv);
+    p->check("peer after close", 0, sp_conn_peer(c, &a));
+    p->check("peer family", SP_AF_INET, sp_addr_family(&a));
+    p->check("queued after close", 0, (long long)sp_conn_queued(c));
+#ifndef _WIN32
+    FILE *tmp = tmpfile();
+    if (tmp != nullptr) {
+        fputs("0123456789", tmp);
+        fflush(tmp);
+        p->check("sendfile after close", SP_EPIPE, sp_conn_sendfile(c, fileno(tmp), 0, 4));
+        fclose(tmp);
+    }
+#endif
+    sp_conn_release(c);
+}
+
+/* sp_conn_is_open of the held connection, read under the server's rules (a post). */
+std::atomic<int> g_open_seen{-1};
+void probe_is_open(sp_server *, void *arg)
+{
+    g_open_seen = sp_conn_is_open(((Probe *)arg)->held);
+}
+
+void held_after_close(int model)
+{
+    static const sp_server_handler h = {probe_open, nullptr, raw_data, probe_close, nullptr};
+    Probe probe;
+    g_probe = &probe;
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.model = model;
+    cfg.handler = &h;
+    cfg.grace_ms = 200;
+    sp_server *srv = nullptr;
+    ASSERT_OK(sp_server_create(&srv, &cfg));
+    ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
+    sp_addr where;
+    ASSERT_OK(sp_server_local_addr(srv, 0, &where));
+    ASSERT_OK(sp_server_start(srv));
+    {
+        Sock c;
+        ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
+        ASSERT_OK(sp_connect(c, &where));
+        ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
+    }
+    ASSERT_TRUE(probe.wait_for([&] { return probe.closed; }));
+    EXPECT_EQ(SP_CLOSE_ORDERLY, probe.reason);
+    /* "1 until its socket is closed (after on_close returned)": wait for that */
+    double t0 = now_ms();
+    do {
+        g_open_seen = -1;
+        ASSERT_OK(sp_server_post(srv, probe_is_open, &probe));
+        while (g_open_seen < 0 && now_ms() - t0 < 2000)
+            sleep_ms(1);
+    } while (g_open_seen != 0 && now_ms() - t0 < 2000);
+    ASSERT_EQ(0, g_open_seen.load()) << "still open 2 s after on_close";
+    EXPECT_OK(sp_server_post(srv, probe_after_close, &probe));
+    EXPECT_OK(sp_server_stop(srv));
+    EXPECT_OK(sp_server_wait(srv));
+    sp_server_destroy(srv);
+    g_probe = nullptr;
+    for (auto &f : probe.failures)
+        ADD_FAILURE() << f;
+}
+
+TEST_F(Promises, HeldConnectionAfterCloseEvents)
+{
+    held_after_close(SP_MODEL_EVENTS);
+}
+
+TEST_F(Promises, HeldConnectionAfterCloseThreads)
+{
+    held_after_close(SP_MODEL_THREADS);
+}
+
+/* server.h sp_server_run: "A stop asked before the run began is honoured at once; the
+ * server can be run again afterwards." */
+TEST_F(Promises, ServerStopBeforeRunThenRunAgain)
+{
+    static const sp_server_handler h = {probe_open, nullptr, raw_data, probe_close, nullptr};
+    for (int model : {SP_MODEL_EVENTS, SP_MODEL_THREADS}) {
+        SCOPED_TRACE(model == SP_MODEL_EVENTS ? "events" : "threads");
+        Probe probe;
+        g_probe = &probe;
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.model = model;
+        cfg.handler = &h;
+        cfg.grace_ms = 100;
+        sp_server *srv = nullptr;
+        ASSERT_OK(sp_server_create(&srv, &cfg));
+        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
+        EXPECT_OK(sp_server_stop(srv));
+        double t0 = now_ms();
+        EXPECT_OK(sp_server_run(srv));
+        EXPECT_LT(now_ms() - t0, late_slack(300));
+        /* again: it serves a client, and stops */
+        sp_addr where;
+        ASSERT_OK(sp_server_local_addr(srv, 0, &where));
+        ASSERT_OK(sp_server_start(srv));
+        EXPECT_SP(SP_EINVAL, sp_server_start(srv)) << "already started";
+        EXPECT_SP(SP_EINVAL, sp_server_listen(srv, "127.0.0.1:0")) << "running";
+        Sock c;
+        ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
+        ASSERT_OK(sp_connect(c, &where));
+        EXPECT_TRUE(probe.wait_for([&] { return probe.opened; })) << "not served after a rerun";
+        EXPECT_OK(sp_server_stop(srv));
+        EXPECT_OK(sp_server_wait(srv));
+        EXPECT_SP(SP_EINVAL, sp_server_wait(srv)) << "waited twice";
+        EXPECT_TRUE(probe.closed);
+        if (probe.held != nullptr)
+            sp_conn_release(probe.held);
+        sp_server_destroy(srv);
+        g_probe = nullptr;
+        probe.failures.clear(); /* the argument probes are HeldConnectionAfterClose*'s */
+    }
+}
+
+/* README: "a stop is bounded by grace_ms in every model whatever the clients do: ...
+ * every on_close runs with SP_CLOSE_STOPPING"; sp_server_run: "0 after a clean stop (every
+ * connection closed, every thread joined ...)": nothing is left open. */
+TEST_F(Promises, ServerStopIsBoundedAndLeavesNothingOpen)
+{
+    static const sp_server_handler h = {probe_open, nullptr, raw_data, probe_close, nullptr};
+    for (int model : {SP_MODEL_EVENTS, SP_MODEL_THREADS}) {
+        SCOPED_TRACE(model == SP_MODEL_EVENTS ? "events" : "threads");
+        int fds0 = count_fds();
+        Probe probe;
+        g_probe = &probe;
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.model = model;
+        cfg.handler = &h;
+        cfg.grace_ms = 100;
+        sp_server *srv = nullptr;
+        ASSERT_OK(sp_server_create(&srv, &cfg));
+        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
+        sp_addr where;
+        ASSERT_OK(sp_server_local_addr(srv, 0, &where));
+        ASSERT_OK(sp_server_start(srv));
+        Sock c;
+        ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
+        ASSERT_OK(sp_connect(c, &where));
+        ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
+        EXPECT_EQ(1, sp_server_connections(srv));
+        double t0 = now_ms();
+        EXPECT_OK(sp_server_stop(srv));
+        EXPECT_OK(sp_server_wait(srv));
+        EXPECT_LT(now_ms() - t0, late_slack(100 + 400));
+        EXPECT_TRUE(probe.closed);
+        EXPECT_EQ(SP_CLOSE_STOPPING, probe.reason);
+        EXPECT_EQ(0, sp_server_connections(srv));
+        std::string rest;
+        EXPECT_EQ(0, read_to_eof(c, rest, 1000)) << "the client was not closed";
+        sp_conn_release(probe.held);
+        sp_server_destroy(srv);
+        c.reset();
+        g_probe = nullptr;
+        probe.failures.clear();
+        if (fds0 > 0 && !is_wine()) {
+            EXPECT_EQ(fds0, count_fds()) << fd_kind() << " left open";
+        }
+    }
+}
+
+/* server.h sp_server_config::keepalive_idle_s: "> 0: TCP keepalive on accepted sockets".
+ * A keepalive_count (or interval) that sp_set_keepalive refuses - over 255 here - turns
+ * keepalive off silently: sp_server_create accepts the configuration and
+ * src/common/server_conn.c ignores sp_set_keepalive's SP_EINVAL ("best effort"), whose
+ * bounds are checked before anything is set, so SO_KEEPALIVE itself stays off. */
+TEST_F(Promises, ServerKeepaliveOutOfRangeIsNotSilentlyOff)
+{
+    if (skip_open())
+        GTEST_SKIP() << "open: sp_server_create accepts keepalive_count 256 and the accepted "
+                        "socket then has no keepalive at all (server.c / server_conn.c:73)";
+    static const sp_server_handler h = {probe_open, nullptr, raw_data, probe_close, nullptr};
+    Probe probe;
+    g_probe = &probe;
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.model = SP_MODEL_EVENTS;
+    cfg.handler = &h;
+    cfg.grace_ms = 100;
+    cfg.keepalive_idle_s = 5;
+    cfg.keepalive_interval_s = 1;
+    cfg.keepalive_count = 256;
+    sp_server *srv = nullptr;
+    int rc = sp_server_create(&srv, &cfg);
+    if (rc == SP_EINVAL)
+        return; /* refused: the other honest answer */
+    ASSERT_OK(rc);
+    ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
+    sp_addr where;
+    ASSERT_OK(sp_server_local_addr(srv, 0, &where));
+    ASSERT_OK(sp_server_start(srv));
+    Sock c;
+    ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
+    ASSERT_OK(sp_connect(c, &where));
+    ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
+    EXPECT_EQ(1, probe.keepalive_on) << "keepalive_idle_s 5 asked; the socket has none";
+    EXPECT_OK(sp_server_stop(srv));
+    EXPECT_OK(sp_server_wait(srv));
+    sp_conn_release(probe.held);
+    sp_server_destroy(srv);
+    g_probe = nullptr;
+}
+
 } // namespace
