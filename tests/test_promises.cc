@@ -9,6 +9,8 @@
 #include "helpers.h"
 
 #include <climits>
+#include <cstddef>
+#include <set>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -904,6 +906,39 @@ TEST_F(Promises, PollerArgumentChecks)
     }
 }
 
+/* poll.h sp_poller_wait: "ready sockets beyond max are reported by the next wait (every
+ * ready socket gets its turn)", on every backend. */
+TEST_F(Promises, PollerEveryReadySocketGetsItsTurn)
+{
+    const int backends[] = {SP_POLLER_EPOLL, SP_POLLER_KQUEUE, SP_POLLER_POLL, SP_POLLER_SELECT,
+                            SP_POLLER_WSAPOLL};
+    for (int be : backends) {
+        sp_poller *p = nullptr;
+        if (sp_poller_create(&p, be) != 0)
+            continue;
+        SCOPED_TRACE(sp_poller_backend_name(be));
+        std::vector<Sock> ends;
+        const int n = 5;
+        for (int i = 0; i < n; i++) {
+            sp_socket_t pr[2];
+            ASSERT_OK(sp_socketpair(pr));
+            ends.emplace_back(pr[0]);
+            ends.emplace_back(pr[1]);
+            ASSERT_OK(sp_poller_add(p, pr[0], SP_EV_WRITE, nullptr));
+        }
+        std::set<sp_socket_t> seen;
+        for (int round = 0; round < n; round++) {
+            sp_event ev;
+            ASSERT_EQ(1, sp_poller_wait(p, &ev, 1, 1000));
+            seen.insert(ev.sock);
+        }
+        EXPECT_EQ((size_t)n, seen.size()) << "a ready socket waited more than n rounds";
+        for (int i = 0; i < n; i++)
+            EXPECT_OK(sp_poller_remove(p, ends[2 * i]));
+        sp_poller_destroy(p);
+    }
+}
+
 /* poll.h sp_waker_*: "SP_EINVAL (NULL)"; "SP_INVALID_SOCKET for NULL"; "NULL is
  * accepted"; "Wakes coalesce (many wakes, one readiness; a full pipe means a wake is
  * pending and is success)". */
@@ -1644,6 +1679,64 @@ TEST_F(Promises, HeldConnectionAfterCloseEvents)
 TEST_F(Promises, HeldConnectionAfterCloseThreads)
 {
     held_after_close(SP_MODEL_THREADS);
+}
+
+std::atomic<int> g_posts{0};
+void count_post(sp_server *, void *)
+{
+    g_posts++;
+}
+
+/* server.h sp_server_post: "Thread and fork models: fn runs at once on the calling
+ * thread"; event model: "fn runs on the loop's thread, soon"; "those still queued when it
+ * stops run before sp_server_run() returns ..., and none runs afterwards". */
+TEST_F(Promises, ServerPostsRunOnceEach)
+{
+    static const sp_server_handler raw = {nullptr, nullptr, raw_data, nullptr, nullptr};
+    for (int model : {SP_MODEL_EVENTS, SP_MODEL_THREADS}) {
+        SCOPED_TRACE(model == SP_MODEL_EVENTS ? "events" : "threads");
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.model = model;
+        cfg.handler = &raw;
+        sp_server *srv = nullptr;
+        ASSERT_OK(sp_server_create(&srv, &cfg));
+        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
+        ASSERT_OK(sp_server_start(srv));
+        g_posts = 0;
+        if (model == SP_MODEL_THREADS) {
+            ASSERT_OK(sp_server_post(srv, count_post, nullptr));
+            EXPECT_EQ(1, g_posts.load()) << "not run at once on the calling thread";
+            g_posts = 0;
+        }
+        for (int i = 0; i < 1000; i++)
+            ASSERT_OK(sp_server_post(srv, count_post, nullptr));
+        EXPECT_OK(sp_server_stop(srv));
+        EXPECT_OK(sp_server_wait(srv));
+        EXPECT_EQ(1000, g_posts.load());
+        EXPECT_SP(SP_EINVAL, sp_server_post(srv, count_post, nullptr));
+        EXPECT_EQ(1000, g_posts.load()) << "a post ran after the stop";
+        sp_server_destroy(srv);
+    }
+#ifndef _WIN32
+    /* sp_server_broadcast: "SP_ENOTSUP in the fork model" */
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.model = SP_MODEL_FORK;
+    cfg.handler = &raw;
+    sp_server *srv = nullptr;
+    ASSERT_OK(sp_server_create(&srv, &cfg));
+    EXPECT_SP(SP_ENOTSUP, sp_server_broadcast(srv, nullptr, "x", 1));
+    EXPECT_EQ(SP_MODEL_FORK, sp_server_model(srv));
+    sp_server_destroy(srv);
+#else
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.model = SP_MODEL_FORK;
+    cfg.handler = &raw;
+    sp_server *srv = nullptr;
+    EXPECT_SP(SP_ENOTSUP, sp_server_create(&srv, &cfg));
+#endif
 }
 
 /* server.h sp_server_run: "A stop asked before the run began is honoured at once; the
