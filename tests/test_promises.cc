@@ -491,8 +491,23 @@ TEST_F(Promises, ListenAcceptShutdownMisuse)
     EXPECT_SP(SP_ENOTCONN, sp_shutdown(c, SP_SHUT_WR));
     EXPECT_SP(SP_EINVAL, sp_shutdown(c, 3));
     EXPECT_SP(SP_EINVAL, sp_shutdown(c, -1));
+    /* sp_connect / sp_bind: "SP_EAFNOSUPPORT (the address does not match the socket's
+     * family)" */
+    sp_addr v6, ux;
+    ASSERT_OK(sp_addr_loopback(&v6, SP_AF_INET6, closed_port()));
+    ASSERT_OK(sp_addr_unix(&ux, "/tmp/sockport-audit-none.sock"));
+    EXPECT_SP(SP_EAFNOSUPPORT, sp_connect(c, &v6));
+    EXPECT_SP(SP_EAFNOSUPPORT, sp_connect(c, &ux));
+    EXPECT_SP(SP_EAFNOSUPPORT, sp_bind(c, &v6, 0));
     ASSERT_OK(sp_bind(c, &any, 0));
     EXPECT_SP(SP_EINVAL, sp_bind(c, &any, 0));
+    /* sp_connect: "SP_EISCONN (already connected)" */
+    Sock x, y;
+    ASSERT_TRUE(tcp_pair(x, y));
+    sp_addr peer;
+    ASSERT_OK(sp_peer_addr(x, &peer));
+    EXPECT_SP(SP_EISCONN, sp_connect(x, &peer));
+    EXPECT_SP(SP_ENOTCONN, sp_peer_addr(l, &peer));
     /* sp_listen_on: "up to 16 are tried" - a malformed or huge name fails at once */
     sp_socket_t s = 1;
     EXPECT_SP(SP_EINVAL, sp_listen_on(&s, "127.0.0.1:65536", 1, 0));
@@ -638,6 +653,70 @@ TEST_F(Promises, DialMissingUnixPath)
     EXPECT_SP(SP_ENOENT, rc);
 #endif
     EXPECT_EQ(SP_INVALID_SOCKET, s);
+}
+
+/* A loopback listener whose accept queue is full: the kernel drops further SYNs, so a
+ * connect to it hangs (retransmitting) until the caller's deadline. Fills `held` with the
+ * clients that got in; false when the system still completes connects (then no test). */
+bool full_listener(Sock &l, sp_addr *where, std::vector<Sock> &held)
+{
+    if (!listen_loopback(l, where, SP_AF_INET, 1))
+        return false;
+    for (int i = 0; i < 8; i++) {
+        Sock c;
+        if (sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM) != 0)
+            return false;
+        int rc = sp_connect_timeout(c, where, 100);
+        if (rc == SP_ETIMEDOUT)
+            return true; /* this one hung: the queue is full */
+        if (rc != 0)
+            return false;
+        held.push_back(std::move(c));
+    }
+    return false;
+}
+
+/* socket.h sp_dial: "the timeout bounds the whole call"; sp_connect_timeout: "waiting at
+ * most timeout_ms"; dial.h: "the deadline of the whole dial" for the dialer too - against
+ * a connect that never completes. */
+TEST_F(Promises, DeadlinesHoldAgainstAHangingConnect)
+{
+    Sock l;
+    sp_addr where;
+    std::vector<Sock> held;
+    if (!full_listener(l, &where, held))
+        GTEST_SKIP() << "this system completes connects to a full listener";
+    std::string text = addr_str(where);
+    sp_socket_t s = 1;
+    double t0 = now_ms();
+    EXPECT_SP(SP_ETIMEDOUT, sp_dial(&s, text.c_str(), 200));
+    double took = now_ms() - t0;
+    EXPECT_EQ(SP_INVALID_SOCKET, s);
+    EXPECT_GE(took, 190.0);
+    EXPECT_LT(took, late_slack(400));
+    Sock c;
+    ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
+    t0 = now_ms();
+    EXPECT_SP(SP_ETIMEDOUT, sp_connect_timeout(c, &where, 150));
+    took = now_ms() - t0;
+    EXPECT_GE(took, 140.0);
+    EXPECT_LT(took, late_slack(350));
+    /* the dialer: sp_dial_step enforces the deadline */
+    sp_dialer *d = nullptr;
+    ASSERT_OK(sp_dial_start(&d, text.c_str(), 150, nullptr));
+    t0 = now_ms();
+    int rc = SP_EINPROGRESS, wait = 0;
+    while (rc == SP_EINPROGRESS && now_ms() - t0 < 2000) {
+        sp_socket_t w[4];
+        int ev[4];
+        if (sp_dial_watch(d, w, ev, 4) > 0)
+            (void)sp_wait(w[0], ev[0], wait < 0 ? 50 : wait);
+        rc = sp_dial_step(d, &wait);
+    }
+    took = now_ms() - t0;
+    EXPECT_SP(SP_ETIMEDOUT, rc);
+    EXPECT_LT(took, late_slack(350));
+    sp_dial_free(d);
 }
 
 /* dial.h sp_dial_options: "the struct may grow, and `size` tells the library which fields
@@ -1844,6 +1923,12 @@ TEST_F(Promises, ServerStopIsBoundedAndLeavesNothingOpen)
 void framed_open(sp_conn *c)
 {
     Probe *p = g_probe;
+    /* sp_conn_send: "SP_EMSGSIZE (over the framer's maximum ...)"; sp_conn_set_raw:
+     * "SP_EINVAL (... a server ... without on_data)"; sp_conn_unread: "not inside an
+     * on_data call of c" (the framer here is a 2-byte prefix, max 10) */
+    p->check("framed send over max", SP_EMSGSIZE, sp_conn_send(c, "0123456789A", 11));
+    p->check("set_raw without on_data", SP_EINVAL, sp_conn_set_raw(c, 1));
+    p->check("unread outside on_data", SP_EINVAL, sp_conn_unread(c, 1));
     std::lock_guard<std::mutex> l(p->mu);
     p->opened = true;
     p->held = c;
@@ -1895,6 +1980,8 @@ TEST_F(Promises, ServerCloseReasons)
             }
             EXPECT_EQ(k.reason, probe.reason);
             EXPECT_SP(k.error, probe.error);
+            for (auto &fl : probe.failures)
+                ADD_FAILURE() << fl;
             EXPECT_OK(sp_server_stop(srv));
             EXPECT_OK(sp_server_wait(srv));
             sp_server_destroy(srv);

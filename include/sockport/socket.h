@@ -217,8 +217,9 @@ SP_API int sp_connect_finish(sp_socket_t s, int timeout_ms);
  *   SP_EADDRINUSE (the address is held), SP_EADDRNOTAVAIL (not a local address),
  *   SP_EACCES (a privileged port, a Unix path that cannot be created; on Windows also a
  *   specific address of a port another socket holds on the wildcard address),
- *   SP_EAFNOSUPPORT (the address does not match the socket), or the error of setting
- *   IPV6_V6ONLY / SO_REUSEADDR / SO_REUSEPORT / SO_EXCLUSIVEADDRUSE.
+ *   SP_EAFNOSUPPORT (the address does not match the socket: also an IPv6 address on an
+ *   IPv4 socket, which refuses IPV6_V6ONLY), or the error of setting
+ *   SO_REUSEADDR / SO_REUSEPORT / SO_EXCLUSIVEADDRUSE.
  */
 SP_API int sp_bind(sp_socket_t s, const sp_addr *local, unsigned flags);
 

@@ -148,9 +148,12 @@ int sp__bind(sp_socket_t s, const sp_addr *local, unsigned flags)
     if (plan & SP__BIND_INVALID)
         return SP_EINVAL;
     if (family == SP_AF_INET6) {
+        /* Every IPv6 socket takes IPV6_V6ONLY (the handle is valid: SO_TYPE answered), so a
+         * refusal (Linux: ENOPROTOOPT on an IPv4 socket) means the address does not match
+         * the socket, which sp_bind() reports as SP_EAFNOSUPPORT. */
         rc = set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) ? 0 : 1);
         if (rc != 0)
-            return rc;
+            return sp__fail(EAFNOSUPPORT);
     }
     rc = bind_options(s, plan);
     if (rc != 0)

@@ -253,8 +253,9 @@ int sp__bind(sp_socket_t s, const sp_addr *local, unsigned flags)
         rc = set_int_opt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
     if (rc == 0 && (plan & SP__BIND_REUSEADDR))
         rc = set_int_opt(s, SOL_SOCKET, SO_REUSEADDR, 1);
-    if (rc == 0 && af == AF_INET6)
-        rc = set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) != 0 ? 0 : 1);
+    if (rc == 0 && af == AF_INET6 &&
+        set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) != 0 ? 0 : 1) != 0)
+        return sp__fail(WSAEAFNOSUPPORT); /* every IPv6 socket takes it: not an IPv6 socket */
     if (rc != 0)
         return rc;
     if (bind((SOCKET)s, SP__CSA(local), (int)local->len) == 0)
