@@ -335,8 +335,9 @@ SP_API ptrdiff_t sp_send(sp_socket_t s, const void *buf, size_t len);
 SP_API ptrdiff_t sp_recv(sp_socket_t s, void *buf, size_t len);
 
 /**
- * One gather send over n buffers (sendmsg / WSASend), without copying them. POSIX sends
- * at most IOV_MAX buffers in one call (the count returned says how far it got).
+ * One gather send over n buffers (sendmsg / WSASend), without copying them. One call
+ * sends at most IOV_MAX buffers on POSIX, 1024 on Windows (the count returned says how
+ * far it got).
  * @param s   the socket.
  * @param iov the buffers (not modified).
  * @param n   how many.
@@ -346,7 +347,8 @@ SP_API ptrdiff_t sp_recv(sp_socket_t s, void *buf, size_t len);
  */
 SP_API ptrdiff_t sp_sendv(sp_socket_t s, const sp_iovec *iov, int n);
 /**
- * One scatter receive into n buffers (recvmsg / WSARecv).
+ * One scatter receive into n buffers (recvmsg / WSARecv); one call fills at most IOV_MAX
+ * of them on POSIX, 1024 on Windows.
  * @param s   the socket.
  * @param iov the buffers, filled in order.
  * @param n   how many.

@@ -31,11 +31,9 @@ static long parse_decimal(const char *s, size_t n, long max)
     if (n == 0 || (n > 1 && s[0] == '0'))
         return -1;
     for (i = 0; i < n; i++) {
-        if (!is_digit(s[i]))
-            return -1;
+        if (!is_digit(s[i]) || v > (max - (s[i] - '0')) / 10)
+            return -1; /* checked before the product: long is 32 bits on Windows */
         v = v * 10 + (s[i] - '0');
-        if (v > max)
-            return -1;
     }
     return v;
 }
