@@ -1717,6 +1717,10 @@ void probe_open(sp_conn *c)
     p->check("sendfile(fd -1)", SP_EBADF, sp_conn_sendfile(c, -1, 0, 1));
     int64_t zero = sp_conn_sendfile(c, -1, 0, 0); /* "0 sends nothing"; fd -1 is no file */
     p->check("sendfile(fd -1, len 0)", 1, zero == 0 || zero == SP_EBADF);
+    /* "The timer is cancelled (freed) when the connection closes": one that would run in
+     * 24 days is left pending (LeakSanitizer sees it if it is not freed) */
+    p->check("timer(INT_MAX, INT_MAX)", 0,
+             sp_conn_timer(c, nullptr, INT_MAX, INT_MAX, noop_timer, nullptr));
     p->check("queued", 0, (long long)sp_conn_queued(c));
     p->check("is_open", 1, sp_conn_is_open(c));
     int on = -1;
@@ -1889,6 +1893,56 @@ TEST_F(Promises, ServerPostsRunOnceEach)
     sp_server *srv = nullptr;
     EXPECT_SP(SP_ENOTSUP, sp_server_create(&srv, &cfg));
 #endif
+}
+
+std::atomic<int> g_ticks{0};
+void tick(sp_timer *t, void *arg)
+{
+    if (++g_ticks == *(int *)arg)
+        (void)sp_timer_cancel(t); /* "its own callback may cancel it" */
+}
+
+/* server.h sp_server_timer: "it lives until cancelled or sp_server_destroy() (a stop
+ * leaves it pending for the next run)"; "Create it before the run"; repeat_ms "the period
+ * afterwards"; a pending timer is freed by destroy (LeakSanitizer). */
+TEST_F(Promises, ServerTimerAcrossRuns)
+{
+    static const sp_server_handler raw = {nullptr, nullptr, raw_data, nullptr, nullptr};
+    for (int model : {SP_MODEL_EVENTS, SP_MODEL_THREADS}) {
+        SCOPED_TRACE(model == SP_MODEL_EVENTS ? "events" : "threads");
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.model = model;
+        cfg.handler = &raw;
+        sp_server *srv = nullptr;
+        ASSERT_OK(sp_server_create(&srv, &cfg));
+        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
+        static int never = -1, six = 6;
+        sp_timer *t = nullptr;
+        g_ticks = 0;
+        ASSERT_OK(sp_server_timer(srv, &t, 0, 10, tick, &six));
+        ASSERT_NE(nullptr, t);
+        ASSERT_OK(sp_server_timer(srv, nullptr, INT_MAX, 0, tick, &never)); /* left pending */
+        ASSERT_OK(sp_server_start(srv));
+        double t0 = now_ms();
+        while (g_ticks < 2 && now_ms() - t0 < 2000)
+            sleep_ms(2);
+        EXPECT_OK(sp_server_stop(srv));
+        EXPECT_OK(sp_server_wait(srv));
+        int after_first = g_ticks;
+        EXPECT_GE(after_first, 2);
+        sleep_ms(30);
+        EXPECT_EQ(after_first, g_ticks.load()) << "a timer ran while the server was stopped";
+        ASSERT_OK(sp_server_start(srv));
+        t0 = now_ms();
+        while (g_ticks < 6 && now_ms() - t0 < 2000)
+            sleep_ms(2);
+        sleep_ms(40);
+        EXPECT_EQ(6, g_ticks.load()) << "cancelled by its callback at 6";
+        EXPECT_OK(sp_server_stop(srv));
+        EXPECT_OK(sp_server_wait(srv));
+        sp_server_destroy(srv);
+    }
 }
 
 /* server.h sp_server_run: "A stop asked before the run began is honoured at once; the
