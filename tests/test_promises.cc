@@ -24,6 +24,10 @@ class Promises : public SpTest
 {
 };
 
+/* Every poller backend; those this system lacks are skipped where they are used. */
+const int kBackends[] = {SP_POLLER_EPOLL, SP_POLLER_KQUEUE, SP_POLLER_POLL, SP_POLLER_SELECT,
+                         SP_POLLER_WSAPOLL};
+
 /* ---- error.h ----------------------------------------------------------------------- */
 
 /* error.h sp_strerror: "a static string, never NULL: an unknown negative code gives
@@ -1056,9 +1060,7 @@ TEST_F(Promises, PollerArgumentChecks)
  * ready socket gets its turn)", on every backend. */
 TEST_F(Promises, PollerEveryReadySocketGetsItsTurn)
 {
-    const int backends[] = {SP_POLLER_EPOLL, SP_POLLER_KQUEUE, SP_POLLER_POLL, SP_POLLER_SELECT,
-                            SP_POLLER_WSAPOLL};
-    for (int be : backends) {
+    for (int be : kBackends) {
         sp_poller *p = nullptr;
         if (sp_poller_create(&p, be) != 0)
             continue;
@@ -1090,9 +1092,7 @@ TEST_F(Promises, PollerEveryReadySocketGetsItsTurn)
  * be added again and is reported, on every backend. */
 TEST_F(Promises, PollerRemoveAfterCloseThenReuse)
 {
-    const int backends[] = {SP_POLLER_EPOLL, SP_POLLER_KQUEUE, SP_POLLER_POLL, SP_POLLER_SELECT,
-                            SP_POLLER_WSAPOLL};
-    for (int be : backends) {
+    for (int be : kBackends) {
         sp_poller *p = nullptr;
         if (sp_poller_create(&p, be) != 0)
             continue;
@@ -1564,6 +1564,55 @@ void noop_post(sp_server *, void *arg)
     *(int *)arg += 1;
 }
 
+/* The live-server probes' configuration: a model, a handler, a framer (or none), a grace. */
+sp_server_config server_cfg(int model, const sp_server_handler *h, const sp_framer *f = nullptr,
+                            int grace_ms = 100)
+{
+    sp_server_config cfg;
+    sp_server_config_init(&cfg);
+    cfg.model = model;
+    cfg.handler = h;
+    cfg.framer = f;
+    cfg.grace_ms = grace_ms;
+    return cfg;
+}
+
+/* A server of cfg on 127.0.0.1:0 (its address in *where), started on its own thread when
+ * `start`. */
+::testing::AssertionResult serve(sp_server **srv, const sp_server_config &cfg, sp_addr *where,
+                                 bool start = true)
+{
+    int rc;
+    if ((rc = sp_server_create(srv, &cfg)) != 0)
+        return step_failed("sp_server_create", rc);
+    if ((rc = sp_server_listen(*srv, "127.0.0.1:0")) != 0)
+        return step_failed("sp_server_listen", rc);
+    if ((rc = sp_server_local_addr(*srv, 0, where)) != 0)
+        return step_failed("sp_server_local_addr", rc);
+    if (start && (rc = sp_server_start(*srv)) != 0)
+        return step_failed("sp_server_start", rc);
+    return ::testing::AssertionSuccess();
+}
+
+/* A client connected to where. */
+::testing::AssertionResult dial_to(Sock &c, const sp_addr &where)
+{
+    int rc;
+    if ((rc = sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM)) != 0)
+        return step_failed("sp_socket_open", rc);
+    if ((rc = sp_connect(c, &where)) != 0)
+        return step_failed("sp_connect", rc);
+    return ::testing::AssertionSuccess();
+}
+
+/* Stop a started server, wait for its run ("0 after a clean stop") and destroy it. */
+void stop_and_destroy(sp_server *srv)
+{
+    EXPECT_OK(sp_server_stop(srv));
+    EXPECT_OK(sp_server_wait(srv));
+    sp_server_destroy(srv);
+}
+
 /* server.h sp_server_create: "SP_EINVAL (NULL out or cfg, no handler, a framer without
  * on_message, no framer without on_data, an unknown model, overflow or sendfile mode, a
  * negative max_connections, idle_timeout_ms or grace_ms, a send_timeout_ms below -1)";
@@ -1821,21 +1870,12 @@ void held_after_close(int model)
     static const sp_server_handler h = {probe_open, nullptr, raw_data, probe_close, nullptr};
     Probe probe;
     g_probe = &probe;
-    sp_server_config cfg;
-    sp_server_config_init(&cfg);
-    cfg.model = model;
-    cfg.handler = &h;
-    cfg.grace_ms = 200;
     sp_server *srv = nullptr;
-    ASSERT_OK(sp_server_create(&srv, &cfg));
-    ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
     sp_addr where;
-    ASSERT_OK(sp_server_local_addr(srv, 0, &where));
-    ASSERT_OK(sp_server_start(srv));
+    ASSERT_TRUE(serve(&srv, server_cfg(model, &h, nullptr, 200), &where));
     {
         Sock c;
-        ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
-        ASSERT_OK(sp_connect(c, &where));
+        ASSERT_TRUE(dial_to(c, where));
         ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
     }
     ASSERT_TRUE(probe.wait_for([&] { return probe.closed; }));
@@ -1850,9 +1890,7 @@ void held_after_close(int model)
     } while (g_open_seen != 0 && now_ms() - t0 < 2000);
     ASSERT_EQ(0, g_open_seen.load()) << "still open 2 s after on_close";
     EXPECT_OK(sp_server_post(srv, probe_after_close, &probe));
-    EXPECT_OK(sp_server_stop(srv));
-    EXPECT_OK(sp_server_wait(srv));
-    sp_server_destroy(srv);
+    stop_and_destroy(srv);
     g_probe = nullptr;
     for (auto &f : probe.failures)
         ADD_FAILURE() << f;
@@ -1890,27 +1928,17 @@ TEST_F(Promises, HeldConnectionQueuedAfterCloseThreads)
     for (int round = 0; round < 5; round++) {
         Probe probe;
         g_probe = &probe;
-        sp_server_config cfg;
-        sp_server_config_init(&cfg);
-        cfg.model = SP_MODEL_THREADS;
-        cfg.handler = &h;
         sp_server *srv = nullptr;
-        ASSERT_OK(sp_server_create(&srv, &cfg));
-        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
         sp_addr where;
-        ASSERT_OK(sp_server_local_addr(srv, 0, &where));
-        ASSERT_OK(sp_server_start(srv));
+        ASSERT_TRUE(serve(&srv, server_cfg(SP_MODEL_THREADS, &h), &where));
         {
             Sock c;
-            ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
-            ASSERT_OK(sp_connect(c, &where));
+            ASSERT_TRUE(dial_to(c, where));
             ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
         }
         ASSERT_TRUE(probe.wait_for([&] { return probe.closed; }));
         EXPECT_OK(sp_server_post(srv, queued_after_close, &probe));
-        EXPECT_OK(sp_server_stop(srv));
-        EXPECT_OK(sp_server_wait(srv));
-        sp_server_destroy(srv);
+        stop_and_destroy(srv);
         g_probe = nullptr;
     }
 }
@@ -1929,14 +1957,9 @@ TEST_F(Promises, ServerPostsRunOnceEach)
     static const sp_server_handler raw = {nullptr, nullptr, raw_data, nullptr, nullptr};
     for (int model : {SP_MODEL_EVENTS, SP_MODEL_THREADS}) {
         SCOPED_TRACE(model == SP_MODEL_EVENTS ? "events" : "threads");
-        sp_server_config cfg;
-        sp_server_config_init(&cfg);
-        cfg.model = model;
-        cfg.handler = &raw;
         sp_server *srv = nullptr;
-        ASSERT_OK(sp_server_create(&srv, &cfg));
-        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
-        ASSERT_OK(sp_server_start(srv));
+        sp_addr where;
+        ASSERT_TRUE(serve(&srv, server_cfg(model, &raw), &where));
         g_posts = 0;
         if (model == SP_MODEL_THREADS) {
             ASSERT_OK(sp_server_post(srv, count_post, nullptr));
@@ -1988,13 +2011,9 @@ TEST_F(Promises, ServerTimerAcrossRuns)
     static const sp_server_handler raw = {nullptr, nullptr, raw_data, nullptr, nullptr};
     for (int model : {SP_MODEL_EVENTS, SP_MODEL_THREADS}) {
         SCOPED_TRACE(model == SP_MODEL_EVENTS ? "events" : "threads");
-        sp_server_config cfg;
-        sp_server_config_init(&cfg);
-        cfg.model = model;
-        cfg.handler = &raw;
         sp_server *srv = nullptr;
-        ASSERT_OK(sp_server_create(&srv, &cfg));
-        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
+        sp_addr where;
+        ASSERT_TRUE(serve(&srv, server_cfg(model, &raw), &where, false));
         static int never = -1, six = 6;
         sp_timer *t = nullptr;
         g_ticks = 0;
@@ -2017,9 +2036,7 @@ TEST_F(Promises, ServerTimerAcrossRuns)
             sleep_ms(2);
         sleep_ms(40);
         EXPECT_EQ(6, g_ticks.load()) << "cancelled by its callback at 6";
-        EXPECT_OK(sp_server_stop(srv));
-        EXPECT_OK(sp_server_wait(srv));
-        sp_server_destroy(srv);
+        stop_and_destroy(srv);
     }
 }
 
@@ -2032,27 +2049,19 @@ TEST_F(Promises, ServerStopBeforeRunThenRunAgain)
         SCOPED_TRACE(model == SP_MODEL_EVENTS ? "events" : "threads");
         Probe probe;
         g_probe = &probe;
-        sp_server_config cfg;
-        sp_server_config_init(&cfg);
-        cfg.model = model;
-        cfg.handler = &h;
-        cfg.grace_ms = 100;
         sp_server *srv = nullptr;
-        ASSERT_OK(sp_server_create(&srv, &cfg));
-        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
+        sp_addr where;
+        ASSERT_TRUE(serve(&srv, server_cfg(model, &h), &where, false));
         EXPECT_OK(sp_server_stop(srv));
         double t0 = now_ms();
         EXPECT_OK(sp_server_run(srv));
         EXPECT_LT(now_ms() - t0, late_slack(300));
         /* again: it serves a client, and stops */
-        sp_addr where;
-        ASSERT_OK(sp_server_local_addr(srv, 0, &where));
         ASSERT_OK(sp_server_start(srv));
         EXPECT_SP(SP_EINVAL, sp_server_start(srv)) << "already started";
         EXPECT_SP(SP_EINVAL, sp_server_listen(srv, "127.0.0.1:0")) << "running";
         Sock c;
-        ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
-        ASSERT_OK(sp_connect(c, &where));
+        ASSERT_TRUE(dial_to(c, where));
         EXPECT_TRUE(probe.wait_for([&] { return probe.opened; })) << "not served after a rerun";
         EXPECT_OK(sp_server_stop(srv));
         EXPECT_OK(sp_server_wait(srv));
@@ -2077,22 +2086,13 @@ TEST_F(Promises, ServerStopIsBoundedAndLeavesNothingOpen)
         int fds0 = count_fds();
         Probe probe;
         g_probe = &probe;
-        sp_server_config cfg;
-        sp_server_config_init(&cfg);
-        cfg.model = model;
-        cfg.handler = &h;
         /* a long grace: an idle connection has no handler to wait for, so the stop
          * needs none of it ("gives handlers grace_ms to finish") */
-        cfg.grace_ms = 1500;
         sp_server *srv = nullptr;
-        ASSERT_OK(sp_server_create(&srv, &cfg));
-        ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
         sp_addr where;
-        ASSERT_OK(sp_server_local_addr(srv, 0, &where));
-        ASSERT_OK(sp_server_start(srv));
+        ASSERT_TRUE(serve(&srv, server_cfg(model, &h, nullptr, 1500), &where));
         Sock c;
-        ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
-        ASSERT_OK(sp_connect(c, &where));
+        ASSERT_TRUE(dial_to(c, where));
         ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
         EXPECT_EQ(1, sp_server_connections(srv));
         double t0 = now_ms();
@@ -2151,22 +2151,12 @@ TEST_F(Promises, ServerCloseReasons)
                          ", close reason " + std::to_string(k.reason));
             Probe probe;
             g_probe = &probe;
-            sp_server_config cfg;
-            sp_server_config_init(&cfg);
-            cfg.model = model;
-            cfg.handler = &h;
-            cfg.framer = &f;
-            cfg.grace_ms = 100;
             sp_server *srv = nullptr;
-            ASSERT_OK(sp_server_create(&srv, &cfg));
-            ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
             sp_addr where;
-            ASSERT_OK(sp_server_local_addr(srv, 0, &where));
-            ASSERT_OK(sp_server_start(srv));
+            ASSERT_TRUE(serve(&srv, server_cfg(model, &h, &f, 100), &where));
             {
                 Sock c;
-                ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
-                ASSERT_OK(sp_connect(c, &where));
+                ASSERT_TRUE(dial_to(c, where));
                 ASSERT_OK(sp_send_all(c, k.bytes.data(), k.bytes.size(), 1000, nullptr));
                 if (k.reason != SP_CLOSE_TOO_LARGE) {
                     ASSERT_OK(sp_shutdown(c, SP_SHUT_WR));
@@ -2177,9 +2167,7 @@ TEST_F(Promises, ServerCloseReasons)
             EXPECT_SP(k.error, probe.error);
             for (auto &fl : probe.failures)
                 ADD_FAILURE() << fl;
-            EXPECT_OK(sp_server_stop(srv));
-            EXPECT_OK(sp_server_wait(srv));
-            sp_server_destroy(srv);
+            stop_and_destroy(srv);
             g_probe = nullptr;
         }
     }
@@ -2198,26 +2186,18 @@ TEST_F(Promises, ServerKeepaliveOutOfRangeIsNotSilentlyOff)
     static const sp_server_handler h = {probe_open, nullptr, raw_data, probe_close, nullptr};
     Probe probe;
     g_probe = &probe;
-    sp_server_config cfg;
-    sp_server_config_init(&cfg);
-    cfg.model = SP_MODEL_EVENTS;
-    cfg.handler = &h;
-    cfg.grace_ms = 100;
+    sp_server_config cfg = server_cfg(SP_MODEL_EVENTS, &h);
     cfg.keepalive_idle_s = 5;
     cfg.keepalive_interval_s = 1;
     cfg.keepalive_count = 256;
     sp_server *srv = nullptr;
-    int rc = sp_server_create(&srv, &cfg);
-    if (rc == SP_EINVAL)
+    if (sp_server_create(&srv, &cfg) == SP_EINVAL)
         return; /* refused: the other honest answer */
-    ASSERT_OK(rc);
-    ASSERT_OK(sp_server_listen(srv, "127.0.0.1:0"));
+    sp_server_destroy(srv);
     sp_addr where;
-    ASSERT_OK(sp_server_local_addr(srv, 0, &where));
-    ASSERT_OK(sp_server_start(srv));
+    ASSERT_TRUE(serve(&srv, cfg, &where));
     Sock c;
-    ASSERT_OK(sp_socket_open(c.out(), SP_AF_INET, SP_SOCK_STREAM));
-    ASSERT_OK(sp_connect(c, &where));
+    ASSERT_TRUE(dial_to(c, where));
     ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
     EXPECT_EQ(1, probe.keepalive_on) << "keepalive_idle_s 5 asked; the socket has none";
     EXPECT_OK(sp_server_stop(srv));
