@@ -1189,6 +1189,10 @@ TEST_F(Promises, FrameEncodeEdges)
     sp_framer f, bad;
     unsigned char hdr[SP_FRAME_HEADER_MAX];
     sp_iovec iov[2];
+    ASSERT_OK(sp_framer_prefix(&f, 1, SP_FRAME_PREFIX_INCLUSIVE, 1000)); /* max 254 */
+    EXPECT_EQ(1, sp_frame_header(&f, 254, hdr, sizeof hdr));
+    EXPECT_EQ(255, hdr[0]);
+    EXPECT_SP(SP_EMSGSIZE, sp_frame_header(&f, 255, hdr, sizeof hdr));
     ASSERT_OK(sp_framer_prefix(&f, 4, SP_FRAME_PREFIX_INCLUSIVE, 100));
     EXPECT_EQ(4, sp_frame_header(&f, 100, hdr, sizeof hdr));
     EXPECT_EQ(104u, sp_load_be32(hdr));
@@ -1372,6 +1376,23 @@ TEST_F(Promises, DecoderProtocolMisuse)
     EXPECT_OK(sp_frame_decoder_commit(&d, 2));
     ASSERT_EQ(1, sp_frame_decoder_next(&d, &m));
     EXPECT_EQ("z", std::string((const char *)m.data, m.len));
+    EXPECT_EQ(0, sp_frame_decoder_next(&d, &m));
+    /* a feed between space and commit: the room is gone ("no room was asked since the
+     * last feed") */
+    ASSERT_GT(sp_frame_decoder_space(&d, &room), 0);
+    ASSERT_OK(sp_frame_decoder_feed(&d, "y\n", 2, &used));
+    ASSERT_EQ(1, sp_frame_decoder_next(&d, &m));
+    EXPECT_EQ("y", std::string((const char *)m.data, m.len));
+    EXPECT_EQ(0, sp_frame_decoder_next(&d, &m));
+    EXPECT_SP(SP_EINVAL, sp_frame_decoder_commit(&d, 1));
+    /* frame.h said "0 is accepted and does nothing" and "SP_EINVAL (... no room was asked
+     * since the last feed or commit)": the code holds the second for 0 too, and the doc
+     * now says so; after space(), 0 (a receive that got nothing) is accepted */
+    EXPECT_SP(SP_EINVAL, sp_frame_decoder_commit(&d, 0));
+    ASSERT_GT(sp_frame_decoder_space(&d, &room), 0);
+    EXPECT_OK(sp_frame_decoder_commit(&d, 0));
+    EXPECT_EQ(0, sp_frame_decoder_next(&d, &m));
+    EXPECT_EQ(0u, sp_frame_decoder_pending(&d));
     sp_frame_decoder_free(&d);
 }
 

@@ -190,7 +190,8 @@ SP_API int sp_frame_header(const sp_framer *f, size_t len, void *buf, size_t cap
  *   with a start of it that the delimiter completes before its own position (with the
  *   delimiter "aa", the payload "xa"): the receiver would cut the message there. A
  *   payload that ends with a start of the delimiter the receiver cuts right is accepted
- *   ("ab" before "
+ *   ("ab
+" before "
 ").
  */
 SP_API int sp_frame_encode(const sp_framer *f, const void *payload, size_t len,
@@ -304,7 +305,8 @@ SP_API ptrdiff_t sp_frame_decoder_space(sp_frame_decoder *d, void **room);
  * Say how many bytes were written at the room of the last sp_frame_decoder_space(); then
  * decode them with sp_frame_decoder_next().
  * @param d the decoder.
- * @param n how many bytes arrived; 0 is accepted and does nothing.
+ * @param n how many bytes arrived; 0 (a receive that got nothing) is accepted and does
+ *   nothing but end the room, which must have been asked for like any other commit.
  * @return 0, SP_EINVAL (NULL, n larger than the room offered, or no room was asked since
  *   the last feed or commit), or SP_EMSGSIZE while stopped at an oversize message.
  */
