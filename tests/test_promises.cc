@@ -1573,9 +1573,9 @@ int raw_data(sp_conn *, const void *, size_t)
     return 0;
 }
 
-int framed_msg(sp_conn *, const void *, size_t)
+int framed_msg(sp_conn *, const void *msg, size_t len)
 {
-    return 0;
+    return len == 4 && memcmp(msg, "quit", 4) == 0 ? -1 : 0; /* -1: SP_CLOSE_HANDLER */
 }
 
 void noop_timer(sp_timer *, void *) {}
@@ -2158,12 +2158,18 @@ void framed_open(sp_conn *c)
 TEST_F(Promises, ServerCloseReasons)
 {
     static const sp_server_handler h = {framed_open, framed_msg, nullptr, probe_close, nullptr};
+    /* ... and "SP_CLOSE_HANDLER: the handler asked: ... a negative return"; "SP_CLOSE_IDLE:
+     * no whole message ... for idle_timeout_ms" (a message begun and never finished) */
     struct Case {
         std::string bytes;
         int reason, error;
-    } cases[] = {{std::string("\x00\x02hi", 4), SP_CLOSE_ORDERLY, 0},
-                 {std::string("\x00\x05hi", 4), SP_CLOSE_ERROR, SP_EEOF},
-                 {std::string("\x03\xe8xx", 4), SP_CLOSE_TOO_LARGE, 0}};
+        bool half_close;
+        int idle_ms;
+    } cases[] = {{std::string("\x00\x02hi", 4), SP_CLOSE_ORDERLY, 0, true, 0},
+                 {std::string("\x00\x05hi", 4), SP_CLOSE_ERROR, SP_EEOF, true, 0},
+                 {std::string("\x03\xe8xx", 4), SP_CLOSE_TOO_LARGE, 0, false, 0},
+                 {std::string("\x00\x04quit", 6), SP_CLOSE_HANDLER, 0, false, 0},
+                 {std::string("\x00\x05hi", 4), SP_CLOSE_IDLE, 0, false, 150}};
     sp_framer f;
     ASSERT_OK(sp_framer_prefix(&f, 2, 0, 10));
     for (int model : {SP_MODEL_EVENTS, SP_MODEL_THREADS}) {
@@ -2174,12 +2180,14 @@ TEST_F(Promises, ServerCloseReasons)
             g_probe = &probe;
             sp_server *srv = nullptr;
             sp_addr where;
-            ASSERT_TRUE(serve(&srv, server_cfg(model, &h, &f, 100), &where));
+            sp_server_config cfg = server_cfg(model, &h, &f, 100);
+            cfg.idle_timeout_ms = k.idle_ms;
+            ASSERT_TRUE(serve(&srv, cfg, &where));
             {
                 Sock c;
                 ASSERT_TRUE(dial_to(c, where));
                 ASSERT_OK(sp_send_all(c, k.bytes.data(), k.bytes.size(), 1000, nullptr));
-                if (k.reason != SP_CLOSE_TOO_LARGE) {
+                if (k.half_close) {
                     ASSERT_OK(sp_shutdown(c, SP_SHUT_WR));
                 }
                 EXPECT_TRUE(probe.wait_for([&] { return probe.closed; }));
