@@ -1771,6 +1771,7 @@ struct Probe {
     bool opened = false, closed = false;
     int reason = -1, error = 1;
     std::vector<std::string> failures; /* "call: expected X, got Y" */
+    std::vector<std::string> messages;
     int keepalive_on = -1;
 
     void check(const char *what, long long want, long long got)
@@ -2199,6 +2200,67 @@ TEST_F(Promises, ServerCloseReasons)
             stop_and_destroy(srv);
             g_probe = nullptr;
         }
+    }
+}
+
+/* A framed ("\n") server whose "RAW" message switches the input to raw bytes; on_data
+ * switches back and gives every byte back to the framer. */
+int rawswitch_msg(sp_conn *c, const void *msg, size_t len)
+{
+    Probe *p = g_probe;
+    std::string m((const char *)msg, len);
+    if (m == "RAW") {
+        p->check("set_raw(1)", 0, sp_conn_set_raw(c, 1));
+        return 0;
+    }
+    std::lock_guard<std::mutex> l(p->mu);
+    p->messages.push_back(m);
+    p->cv.notify_all();
+    return 0;
+}
+
+int rawswitch_data(sp_conn *c, const void *, size_t len)
+{
+    Probe *p = g_probe;
+    /* sp_conn_unread: "SP_EINVAL (... the connection still raw, n over the length of the
+     * current data)"; then "once on_data returns 0 they go to the framer, first and in
+     * order, as if they had just arrived" */
+    p->check("unread while raw", SP_EINVAL, sp_conn_unread(c, 1));
+    p->check("set_raw(0)", 0, sp_conn_set_raw(c, 0));
+    p->check("unread(len + 1)", SP_EINVAL, sp_conn_unread(c, len + 1));
+    p->check("unread(SIZE_MAX)", SP_EINVAL, sp_conn_unread(c, SIZE_MAX));
+    p->check("unread(len)", 0, sp_conn_unread(c, len));
+    return 0;
+}
+
+TEST_F(Promises, ServerRawSwitchAndUnread)
+{
+    static const sp_server_handler h = {nullptr, rawswitch_msg, rawswitch_data, probe_close,
+                                        nullptr};
+    sp_framer f;
+    ASSERT_OK(sp_framer_delim(&f, "\n", 1, 100));
+    for (int model : {SP_MODEL_EVENTS, SP_MODEL_THREADS}) {
+        SCOPED_TRACE(model == SP_MODEL_EVENTS ? "events" : "threads");
+        Probe probe;
+        g_probe = &probe;
+        sp_server *srv = nullptr;
+        sp_addr where;
+        ASSERT_TRUE(serve(&srv, server_cfg(model, &h, &f), &where));
+        {
+            Sock c;
+            ASSERT_TRUE(dial_to(c, where));
+            ASSERT_OK(sp_send_all(c, "one\nRAW\n", 8, 1000, nullptr));
+            sleep_ms(50); /* the raw part in a read of its own */
+            ASSERT_OK(sp_send_all(c, "abc\ndef\n", 8, 1000, nullptr));
+            EXPECT_TRUE(probe.wait_for([&] { return probe.messages.size() >= 3; }));
+        }
+        EXPECT_TRUE(probe.wait_for([&] { return probe.closed; }));
+        std::vector<std::string> want = {"one", "abc", "def"};
+        EXPECT_EQ(want, probe.messages);
+        for (auto &fl : probe.failures)
+            ADD_FAILURE() << fl;
+        stop_and_destroy(srv);
+        g_probe = nullptr;
     }
 }
 
