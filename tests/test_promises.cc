@@ -1130,6 +1130,16 @@ TEST_F(Promises, WakerEdges)
     sp_waker *w = nullptr;
     ASSERT_OK(sp_waker_create(&w));
     EXPECT_OK(sp_waker_drain(w)); /* nothing pending: still fine */
+#ifndef _WIN32
+    /* "Async-signal-safe on POSIX (errno is preserved and the thread's last native error
+     * is not touched)" */
+    int native = sp_last_native_error();
+    errno = 4321;
+    ASSERT_OK(sp_waker_wake(w));
+    ASSERT_OK(sp_waker_wake(w));
+    EXPECT_EQ(4321, errno);
+    EXPECT_EQ(native, sp_last_native_error());
+#endif
 #ifdef _WIN32
     const int wakes = 20000; /* a socket pair: enough to show coalescing */
 #else
