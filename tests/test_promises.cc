@@ -6,6 +6,7 @@
  * on held connection handles after their close. Fast by design: no test waits more than a
  * few hundred milliseconds.
  */
+#include "dial_ns.h"
 #include "helpers.h"
 
 #include <climits>
@@ -334,6 +335,40 @@ TEST_F(Promises, AddrResolveEdges)
     std::string long_unix = "unix:/" + std::string(300, 'u');
     EXPECT_SP(SP_ENAMETOOLONG,
               sp_addr_resolve(long_unix.c_str(), SP_AF_UNSPEC, SP_SOCK_STREAM, out, 2));
+}
+
+/* addr.h sp_addr_resolve: "how many addresses exist (which may be more than cap, like
+ * snprintf)", "duplicates dropped". A hosts file naming one address twice gave 5 with cap
+ * 0, 4 with cap 1, 3 with cap 2 and 3 with cap 16 for three distinct addresses: the
+ * duplicates beyond cap were counted (src/common/addr.c sp__addr_list_add compares with
+ * the stored ones only). Linux: a private /etc/hosts in a namespace (tests/dial_ns.h). */
+TEST_F(Promises, ResolveCountDoesNotDependOnCap)
+{
+#if defined(_WIN32)
+    GTEST_SKIP() << dialns::wine_has_no_private_namespace();
+#elif !defined(SP_DIAL_NS)
+    GTEST_SKIP() << "a private /etc/hosts needs Linux's mount namespace";
+#else
+    dialns::Config c;
+    c.hosts = "::1 dup.test\n127.0.0.1 dup.test\n127.0.0.1 dup.test\n::1 dup.test\n"
+              "127.0.0.2 dup.test\n";
+    dialns::in_namespace(c, [] {
+        sp_addr out[16];
+        EXPECT_EQ(3, sp_addr_resolve("dup.test:80", SP_AF_UNSPEC, SP_SOCK_STREAM, nullptr, 0));
+        for (size_t cap = 1; cap <= 16; cap++) {
+            EXPECT_EQ(3, sp_addr_resolve("dup.test:80", SP_AF_UNSPEC, SP_SOCK_STREAM, out, cap))
+                << "cap " << cap;
+        }
+        ASSERT_EQ(3, sp_addr_resolve("dup.test:80", SP_AF_UNSPEC, SP_SOCK_STREAM, out, 16));
+        EXPECT_EQ("[::1]:80", addr_str(out[0]));
+        EXPECT_EQ("127.0.0.1:80", addr_str(out[1]));
+        EXPECT_EQ("127.0.0.2:80", addr_str(out[2]));
+        sp_addr one;
+        memset(&one, 0, sizeof one);
+        ASSERT_EQ(1, sp_addr_resolve("dup.test:80", SP_AF_INET6, SP_SOCK_STREAM, &one, 1));
+        EXPECT_EQ("[::1]:80", addr_str(one));
+    });
+#endif
 }
 
 /* ---- socket.h ---------------------------------------------------------------------- */
