@@ -88,7 +88,9 @@ SP_API int sp_addr_parse(sp_addr *out, const char *text);
 /**
  * Write the text form of `a` into buf (always terminated when size > 0; empty on
  * failure). IPv6 is written in its RFC 5952 form ("[2001:db8::1]:80"); the result parses
- * back with sp_addr_parse().
+ * back with sp_addr_parse(), except for an unnamed Unix-domain socket (an end of
+ * sp_socketpair(), an unbound client), which has no path: it is written "unix:", which
+ * names no socket and which sp_addr_parse() refuses.
  * @param a    the address.
  * @param buf  where to write; SP_ADDR_STRLEN bytes always suffice.
  * @param size the size of buf.

@@ -187,7 +187,12 @@ SP_API int sp_frame_header(const sp_framer *f, size_t len, void *buf, size_t cap
  * @return the number of buffers (1 or 2), or SP_EMSGSIZE (len not allowed, or too long
  *   for one sp_iovec: 4 GiB - 1 on Windows), SP_EINVAL: NULL pointers, an invalid
  *   framer, or - for a delimited framer - a payload that contains the delimiter or ends
- *   with the start of it (the receiver would cut the message there).
+ *   with a start of it that the delimiter completes before its own position (with the
+ *   delimiter "aa", the payload "xa"): the receiver would cut the message there. A
+ *   payload that ends with a start of the delimiter the receiver cuts right is accepted
+ *   ("ab
+" before "
+").
  */
 SP_API int sp_frame_encode(const sp_framer *f, const void *payload, size_t len,
                            unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec iov[2]);
@@ -300,7 +305,8 @@ SP_API ptrdiff_t sp_frame_decoder_space(sp_frame_decoder *d, void **room);
  * Say how many bytes were written at the room of the last sp_frame_decoder_space(); then
  * decode them with sp_frame_decoder_next().
  * @param d the decoder.
- * @param n how many bytes arrived; 0 is accepted and does nothing.
+ * @param n how many bytes arrived; 0 (a receive that got nothing) is accepted and does
+ *   nothing but end the room, which must have been asked for like any other commit.
  * @return 0, SP_EINVAL (NULL, n larger than the room offered, or no room was asked since
  *   the last feed or commit), or SP_EMSGSIZE while stopped at an oversize message.
  */

@@ -209,7 +209,8 @@ SP_API size_t sp_sockset_ready_count(const sp_sockset *set);
  * @param ex         sockets to watch for exceptional conditions, or NULL.
  * @param timeout_ms the longest wait; negative: no limit; 0: just look.
  * @return the number of (set, socket) pairs found ready, 0 on timeout, or SP_ENOMEM,
- *   SP_EINVAL, or another error of poll() / select() itself.
+ *   SP_EINVAL (one set given twice: each set holds one answer per member, so use a set
+ *   per question), or another error of poll() / select() itself.
  */
 SP_API int sp_select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms);
 

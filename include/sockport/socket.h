@@ -217,8 +217,9 @@ SP_API int sp_connect_finish(sp_socket_t s, int timeout_ms);
  *   SP_EADDRINUSE (the address is held), SP_EADDRNOTAVAIL (not a local address),
  *   SP_EACCES (a privileged port, a Unix path that cannot be created; on Windows also a
  *   specific address of a port another socket holds on the wildcard address),
- *   SP_EAFNOSUPPORT (the address does not match the socket), or the error of setting
- *   IPV6_V6ONLY / SO_REUSEADDR / SO_REUSEPORT / SO_EXCLUSIVEADDRUSE.
+ *   SP_EAFNOSUPPORT (the address does not match the socket: also an IPv6 address on an
+ *   IPv4 socket, which refuses IPV6_V6ONLY), or the error of setting
+ *   SO_REUSEADDR / SO_REUSEPORT / SO_EXCLUSIVEADDRUSE.
  */
 SP_API int sp_bind(sp_socket_t s, const sp_addr *local, unsigned flags);
 
@@ -334,8 +335,9 @@ SP_API ptrdiff_t sp_send(sp_socket_t s, const void *buf, size_t len);
 SP_API ptrdiff_t sp_recv(sp_socket_t s, void *buf, size_t len);
 
 /**
- * One gather send over n buffers (sendmsg / WSASend), without copying them. POSIX sends
- * at most IOV_MAX buffers in one call (the count returned says how far it got).
+ * One gather send over n buffers (sendmsg / WSASend), without copying them. One call
+ * sends at most IOV_MAX buffers on POSIX, 1024 on Windows (the count returned says how
+ * far it got).
  * @param s   the socket.
  * @param iov the buffers (not modified).
  * @param n   how many.
@@ -345,7 +347,8 @@ SP_API ptrdiff_t sp_recv(sp_socket_t s, void *buf, size_t len);
  */
 SP_API ptrdiff_t sp_sendv(sp_socket_t s, const sp_iovec *iov, int n);
 /**
- * One scatter receive into n buffers (recvmsg / WSARecv).
+ * One scatter receive into n buffers (recvmsg / WSARecv); one call fills at most IOV_MAX
+ * of them on POSIX, 1024 on Windows.
  * @param s   the socket.
  * @param iov the buffers, filled in order.
  * @param n   how many.
@@ -378,7 +381,8 @@ SP_API int sp_send_all(sp_socket_t s, const void *buf, size_t len, int timeout_m
  * @param s          the socket.
  * @param buf        where the bytes go.
  * @param len        how many.
- * @param timeout_ms bounds the whole call (negative: no limit).
+ * @param timeout_ms bounds the whole call (negative: no limit; 0: take what has already
+ *   arrived, without waiting).
  * @param done       receives the number of bytes stored in buf, whatever is returned; may
  *   be NULL.
  * @return 0 when all arrived; SP_EEOF when the peer closed first; SP_ETIMEDOUT at the
@@ -427,14 +431,14 @@ SP_API ptrdiff_t sp_recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from
  * Wait for readiness on one socket (poll on POSIX, select on Windows). EINTR is retried
  * with the time that is left.
  * @param s          the socket.
- * @param events     SP_EV_READ | SP_EV_WRITE.
+ * @param events     SP_EV_READ | SP_EV_WRITE, or 0 (errors and hang-ups only).
  * @param timeout_ms the longest wait; negative: no limit; 0: just look.
  * @return the ready SP_EV_* mask (SP_EV_ERROR and SP_EV_HUP are always reported, with the
  *   interests asked: the next call will not block; POSIX reads poll's answer the way the
  *   poll layer does on each system (macOS reports a refused connect as POLLHUP alone: it
  *   is still SP_EV_ERROR | SP_EV_WRITE here); a failed connect shows as SP_EV_ERROR on
  *   every OS, with SP_EV_WRITE on POSIX only: Windows reports it in select's except set
- *   alone), 0 on timeout, or SP_EBADF
+ *   alone), 0 on timeout, SP_EINVAL for another flag in events, or SP_EBADF
  *   for a handle that is not an open socket (also a negative one), or the error of the
  *   system call (SP_ENOMEM, ...).
  */

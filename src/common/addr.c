@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int is_digit(char c)
@@ -31,11 +32,9 @@ static long parse_decimal(const char *s, size_t n, long max)
     if (n == 0 || (n > 1 && s[0] == '0'))
         return -1;
     for (i = 0; i < n; i++) {
-        if (!is_digit(s[i]))
-            return -1;
+        if (!is_digit(s[i]) || v > (max - (s[i] - '0')) / 10)
+            return -1; /* checked before the product: long is 32 bits on Windows */
         v = v * 10 + (s[i] - '0');
-        if (v > max)
-            return -1;
     }
     return v;
 }
@@ -444,10 +443,15 @@ int sp__addr_list_add(sp_addr *out, size_t cap, int n, const sp_addr *a)
     return n + 1;
 }
 
+/* Duplicates are dropped by comparing with the addresses kept, so a list shorter than the
+ * answer would count the duplicates it cannot see: a short list is resolved into one of
+ * this many first (the count is then exact for any answer this size or less). */
+#define SP__RESOLVE_SCRATCH 32
+
 int sp_addr_resolve(const char *text, int family, int type, sp_addr *out, size_t cap)
 {
     char host[256];
-    sp_addr one;
+    sp_addr one, *scratch;
     int port, rc;
     if (text == NULL || (out == NULL && cap > 0) ||
         (family != SP_AF_UNSPEC && family != SP_AF_INET && family != SP_AF_INET6) ||
@@ -466,5 +470,14 @@ int sp_addr_resolve(const char *text, int family, int type, sp_addr *out, size_t
     rc = sp__split_hostport(text, host, sizeof host, &port);
     if (rc != 0)
         return rc;
-    return sp__resolve(host, port, family, type, out, cap);
+    if (cap >= SP__RESOLVE_SCRATCH)
+        return sp__resolve(host, port, family, type, out, cap);
+    scratch = (sp_addr *)malloc(SP__RESOLVE_SCRATCH * sizeof *scratch);
+    if (scratch == NULL)
+        return SP_ENOMEM;
+    rc = sp__resolve(host, port, family, type, scratch, SP__RESOLVE_SCRATCH);
+    if (rc > 0 && cap > 0)
+        memcpy(out, scratch, ((size_t)rc < cap ? (size_t)rc : cap) * sizeof *scratch);
+    free(scratch);
+    return rc;
 }

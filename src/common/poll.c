@@ -278,6 +278,9 @@ static void list_ready(sp_sockset *set)
 int sp_select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms)
 {
     int rc;
+    /* one set given twice: each set keeps one answer per member and one ready list */
+    if ((rd != NULL && (rd == wr || rd == ex)) || (wr != NULL && wr == ex))
+        return SP_EINVAL;
     if (prepare_set(rd) != 0 || prepare_set(wr) != 0 || prepare_set(ex) != 0)
         return SP_ENOMEM;
     rc = sp__select(rd, wr, ex, timeout_ms, SP__SELECT_TAKE_ERRORS);

@@ -163,6 +163,8 @@ ptrdiff_t sp_recvfrom(sp_socket_t s, void *buf, size_t len, sp_addr *from)
 int sp_wait(sp_socket_t s, int events, int timeout_ms)
 {
     SP__CHECK_SOCKET(s);
+    if ((events & ~(SP_EV_READ | SP_EV_WRITE)) != 0) /* as sp_poller_add: another flag */
+        return SP_EINVAL;
     return sp__wait(s, events, timeout_ms);
 }
 
@@ -291,12 +293,14 @@ int sp_peer_addr(sp_socket_t s, sp_addr *out)
 
 /* ---- loops and compositions ---------------------------------------------------------- */
 
-/* Wait for `ev` before the next try, or give the deadline's verdict. */
-static int wait_for(sp_socket_t s, int ev, sp__deadline deadline)
+/* Wait for `ev` before the next try, or give the deadline's verdict. With `look`, a
+ * deadline that has passed still looks once (a wait of 0), so that a call with no time
+ * to wait takes what has already arrived. */
+static int wait_for(sp_socket_t s, int ev, sp__deadline deadline, int look)
 {
     int left = sp__deadline_left(deadline);
     int r;
-    if (left == 0)
+    if (left == 0 && !look)
         return SP_ETIMEDOUT;
     r = sp_wait(s, ev, left);
     if (r < 0)
@@ -338,7 +342,7 @@ static int sendv_until(sp_socket_t s, const sp_iovec *iov, int n, sp__deadline d
         }
         sent = sp__sendv_dontwait(s, batch, k, deadline != 0);
         if (sent == SP_EAGAIN) {
-            rc = wait_for(s, SP_EV_WRITE, deadline);
+            rc = wait_for(s, SP_EV_WRITE, deadline, 0);
             if (rc != 0)
                 break;
             continue;
@@ -413,7 +417,7 @@ int sp_recv_all(sp_socket_t s, void *buf, size_t len, int timeout_ms, size_t *do
 {
     sp__deadline deadline = sp__deadline_in(timeout_ms);
     size_t total = 0;
-    int rc = 0;
+    int rc = 0, look = 1;
     if (s == SP_INVALID_SOCKET) {
         rc = sp__fail_badf();
         goto out;
@@ -425,14 +429,16 @@ int sp_recv_all(sp_socket_t s, void *buf, size_t len, int timeout_ms, size_t *do
     while (total < len) {
         ptrdiff_t got;
         if (deadline != 0) {
-            /* wait first, so that a blocking socket never blocks past the deadline */
-            rc = wait_for(s, SP_EV_READ, deadline);
+            /* wait first, so that a blocking socket never blocks past the deadline; the
+             * first wait looks even at the deadline (timeout 0: take what has arrived) */
+            rc = wait_for(s, SP_EV_READ, deadline, look);
+            look = 0;
             if (rc != 0)
                 break;
         }
         got = sp__recv_dontwait(s, (char *)buf + total, len - total, deadline != 0);
         if (got == SP_EAGAIN) {
-            rc = wait_for(s, SP_EV_READ, deadline);
+            rc = wait_for(s, SP_EV_READ, deadline, 0);
             if (rc != 0)
                 break;
             continue;

@@ -99,6 +99,8 @@ static void answer_slot(struct sp__sockslot *slot, const struct pollfd *p, int s
                         unsigned flags)
 {
     unsigned a = sp__poll_slot(revents_portable(p->revents), set, SP__POLL_HUP);
+    if (p->fd < 0) /* poll() skips a negative descriptor silently: it is no socket */
+        a = SP__SLOT_BADF;
     if (a & SP__SLOT_BADF) {
         slot->ready = 1;
         slot->error = SP_EBADF;
@@ -166,7 +168,7 @@ int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, u
     sel_scratch x;
     size_t total = SET_COUNT(rd) + SET_COUNT(wr) + SET_COUNT(ex), k = 0, i;
     sp__deadline deadline = sp__deadline_in(timeout_ms);
-    int s, r, ready = 0;
+    int s, r, ready = 0, negative = 0;
 
     sets[0] = rd;
     sets[1] = wr;
@@ -174,11 +176,16 @@ int sp__select(sp_sockset *rd, sp_sockset *wr, sp_sockset *ex, int timeout_ms, u
     if (scratch_init(&x, total) != 0)
         return SP_ENOMEM;
     for (s = 0; s < 3; s++)
-        for (i = 0; i < SET_COUNT(sets[s]); i++, k++)
+        for (i = 0; i < SET_COUNT(sets[s]); i++, k++) {
             x.slot_fd[k] = scratch_entry(&x, sets[s]->slots[i].sock, set_events[s]);
+            negative |= sets[s]->slots[i].sock < 0; /* answered at once as SP_EBADF */
+        }
     /* poll() with no descriptors sleeps for the timeout, as sp_select promises */
     do
-        r = poll(x.fds, (nfds_t)x.nfds, timeout_ms < 0 ? -1 : sp__deadline_left(deadline));
+        r = poll(x.fds, (nfds_t)x.nfds,
+                 negative         ? 0
+                 : timeout_ms < 0 ? -1
+                                  : sp__deadline_left(deadline));
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         r = sp__fail_last();

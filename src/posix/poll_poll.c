@@ -26,7 +26,10 @@ static short pl_interest(const sp__reg *r)
 static int pl_add(sp_poller *p, sp__reg *r)
 {
     pl_state *st = (pl_state *)p->impl;
-    int rc = sp__polltab_reserve(&st->t, sizeof(struct pollfd), (size_t)-1);
+    int rc;
+    if (r->sock < 0) /* poll() would skip it silently for ever; epoll_ctl says EBADF */
+        return sp__fail(EBADF);
+    rc = sp__polltab_reserve(&st->t, sizeof(struct pollfd), (size_t)-1);
     if (rc != 0)
         return rc;
     r->index = st->t.count++;

@@ -148,9 +148,12 @@ int sp__bind(sp_socket_t s, const sp_addr *local, unsigned flags)
     if (plan & SP__BIND_INVALID)
         return SP_EINVAL;
     if (family == SP_AF_INET6) {
+        /* Every IPv6 socket takes IPV6_V6ONLY (the handle is valid: SO_TYPE answered), so a
+         * refusal (Linux: ENOPROTOOPT on an IPv4 socket) means the address does not match
+         * the socket, which sp_bind() reports as SP_EAFNOSUPPORT. */
         rc = set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) ? 0 : 1);
         if (rc != 0)
-            return rc;
+            return sp__fail(EAFNOSUPPORT);
     }
     rc = bind_options(s, plan);
     if (rc != 0)
@@ -555,11 +558,14 @@ static int set_timeout(sp_socket_t s, int name, int ms)
 static int get_timeout(sp_socket_t s, int name, int *ms)
 {
     struct timeval tv;
+    long long v;
     socklen_t len = sizeof tv;
     if (getsockopt(s, SOL_SOCKET, name, &tv, &len) != 0)
         return sp__fail_last();
-    /* Linux rounds up to its clock tick: 300 ms may read back as 300.xxx ms. */
-    *ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    /* Linux rounds up to its clock tick: 300 ms may read back as 300.xxx ms, and INT_MAX
+     * ms as more than INT_MAX (2147483.648 s with a 250 Hz tick): clamped, not wrapped. */
+    v = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    *ms = v > INT_MAX ? INT_MAX : (int)v;
     return 0;
 }
 

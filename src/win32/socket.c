@@ -63,6 +63,23 @@ static int addr_family(const sp_addr *a)
     return f;
 }
 
+/*
+ * The native error of a failed connect / bind, with a family mismatch named as such:
+ * Winsock answers an address of another family than the socket's with WSAEOPNOTSUPP,
+ * WSAEFAULT or WSAEADDRNOTAVAIL (Wine 8: the first and the last), POSIX with
+ * EAFNOSUPPORT, which sp_connect() / sp_bind() document. Asked on the failure path only
+ * (WSAPROTOCOL_INFOW::iAddressFamily, Microsoft "SOL_SOCKET socket options").
+ */
+static int mismatch_or(sp_socket_t s, const sp_addr *a, int err)
+{
+    WSAPROTOCOL_INFOW info;
+    int len = (int)sizeof info;
+    if (getsockopt((SOCKET)s, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &len) == 0 &&
+        info.iAddressFamily != addr_family(a))
+        return WSAEAFNOSUPPORT;
+    return err;
+}
+
 static int set_opt(sp_socket_t s, int level, int name, const void *val, int len)
 {
     if (setsockopt((SOCKET)s, level, name, (const char *)val, len) == SOCKET_ERROR)
@@ -224,7 +241,7 @@ int sp__connect(sp_socket_t s, const sp_addr *to)
         (void)sp__fail(err);
         return SP_EINPROGRESS;
     }
-    return sp__fail(err);
+    return sp__fail(mismatch_or(s, to, err));
 }
 
 /*
@@ -253,8 +270,9 @@ int sp__bind(sp_socket_t s, const sp_addr *local, unsigned flags)
         rc = set_int_opt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
     if (rc == 0 && (plan & SP__BIND_REUSEADDR))
         rc = set_int_opt(s, SOL_SOCKET, SO_REUSEADDR, 1);
-    if (rc == 0 && af == AF_INET6)
-        rc = set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) != 0 ? 0 : 1);
+    if (rc == 0 && af == AF_INET6 &&
+        set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & SP_BIND_DUALSTACK) != 0 ? 0 : 1) != 0)
+        return sp__fail(mismatch_or(s, local, WSAGetLastError()));
     if (rc != 0)
         return rc;
     if (bind((SOCKET)s, SP__CSA(local), (int)local->len) == 0)
@@ -266,7 +284,7 @@ int sp__bind(sp_socket_t s, const sp_addr *local, unsigned flags)
         (void)sp__fail(err); /* as the first try left it */
         return 0;
     }
-    return sp__fail(err); /* the exclusive bind's error */
+    return sp__fail(mismatch_or(s, local, err)); /* the exclusive bind's error */
 }
 
 int sp__listen(sp_socket_t s, int backlog)
@@ -377,10 +395,17 @@ ptrdiff_t sp__recv_dontwait(sp_socket_t s, void *buf, size_t len, int dontwait)
 
 /* WSASend / WSARecv over the caller's array, which has WSABUF's layout. No overlapped:
  * a blocking call blocks, a non-blocking one fails with WSAEWOULDBLOCK. */
+/* At most 1024 buffers per call, as POSIX's IOV_MAX on Linux: WSASend / WSARecv document
+ * no limit, and Wine passes the array to sendmsg / recvmsg, which refuse more than 1024
+ * with EMSGSIZE. The count returned says how far the call got. */
+#define SP__WIN_IOV_MAX 1024
+
 ptrdiff_t sp__sendv_dontwait(sp_socket_t s, const sp_iovec *iov, int n, int dontwait)
 {
     DWORD sent = 0;
     (void)dontwait; /* see sp__recv_dontwait */
+    if (n > SP__WIN_IOV_MAX)
+        n = SP__WIN_IOV_MAX;
     for (;;) {
         if (WSASend((SOCKET)s, (WSABUF *)(uintptr_t)iov, (DWORD)n, &sent, 0, NULL, NULL) == 0)
             return (ptrdiff_t)sent;
@@ -392,6 +417,8 @@ ptrdiff_t sp__sendv_dontwait(sp_socket_t s, const sp_iovec *iov, int n, int dont
 ptrdiff_t sp__recvv(sp_socket_t s, sp_iovec *iov, int n)
 {
     DWORD got = 0;
+    if (n > SP__WIN_IOV_MAX)
+        n = SP__WIN_IOV_MAX;
     for (;;) {
         DWORD flags = 0; /* in/out */
         if (WSARecv((SOCKET)s, (WSABUF *)iov, (DWORD)n, &got, &flags, NULL, NULL) == 0)
