@@ -6,6 +6,8 @@
  *   sockport_chat demo MODEL               three clients in this process; prints what each
  *                                          one heard
  */
+#include "models.h"
+
 #include <sockport.h>
 
 #include <signal.h>
@@ -107,7 +109,7 @@ int main(int argc, char **argv)
         const char *address = argc > 3 ? argv[3] : "127.0.0.1:7778";
         rc = make_server(&running_server, model, address);
         if (rc == 0) {
-            signal(SIGINT, on_sigint);
+            catch_stop_signals(on_sigint);
             printf("chat: serving on %s\n", address);
             fflush(stdout);
             rc = sp_server_run(running_server) != 0;

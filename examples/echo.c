@@ -93,7 +93,7 @@ static int cmd_server(int model, const char *address)
         return 1;
     }
     running_server = srv;
-    signal(SIGINT, on_sigint);
+    catch_stop_signals(on_sigint);
     printf("echo: serving on %s with the %s model\n", address, model_name(sp_server_model(srv)));
     fflush(stdout);
     rc = sp_server_run(srv);

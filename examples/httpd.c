@@ -512,9 +512,11 @@ static const sp_server_handler http_handler = {http_open, NULL, http_data, http_
 
 static void on_signal(int sig)
 {
-    /* again: signal() may reset the handler on delivery (System V semantics, glibc's
-     * under strict C11 and on Windows), and a second Ctrl-C must not kill the stop */
-    signal(sig, on_signal);
+#ifdef _WIN32
+    signal(sig, on_signal); /* again: Windows resets it to SIG_DFL as it delivers it */
+#else
+    (void)sig; /* caught with sigaction(): the handler stays (catch_stop_signals) */
+#endif
     if (running_server)
         sp_server_stop(running_server); /* async-signal-safe */
 }
@@ -592,8 +594,7 @@ int main(int argc, char **argv)
     sp_server_local_addr(srv, 0, &where);
     sp_addr_format(&where, bound, sizeof bound);
     running_server = srv;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    catch_stop_signals(on_signal); /* a second SIGINT must not kill the stop */
     printf("httpd: listening on %s (%s)\n", bound, model_name(sp_server_model(srv)));
     fflush(stdout);
     rc = sp_server_run(srv);

@@ -1,8 +1,13 @@
-/* models.c - model names for the examples' command lines (models.h). */
+/* models.c - model names for the examples' command lines, and their stop signals
+ * (models.h). */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#    define _POSIX_C_SOURCE 200809L /* sigaction() under strict C11 */
+#endif
 #include "models.h"
 
 #include <sockport.h>
 
+#include <signal.h>
 #include <string.h>
 
 static const struct {
@@ -33,4 +38,19 @@ const char *model_name(int model)
         if (models[i].model == model)
             return models[i].name;
     return "?";
+}
+
+void catch_stop_signals(void (*handler)(int sig))
+{
+#ifdef _WIN32
+    signal(SIGINT, handler);
+    signal(SIGTERM, handler);
+#else
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler; /* no SA_RESETHAND: it stays; no SA_RESTART: sockport retries */
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+#endif
 }
