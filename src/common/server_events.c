@@ -363,10 +363,10 @@ static void sweep(sp_server *srv, uint64_t now, int stopping, int all)
 }
 
 /* How often the sweep looks at every connection: a quarter of the shortest of the idle
- * timeout and the send limit (-1: never). */
+ * timeout and the output's limits (progress and whole reply; -1: never). */
 static int sweep_every(const sp_server *srv)
 {
-    int idle = srv->cfg.idle_timeout_ms, t = sp__conn_send_limit(srv);
+    int idle = srv->cfg.idle_timeout_ms, t = sp__conn_output_limit(srv);
     if (idle > 0 && (t < 0 || idle < t))
         t = idle;
     return t < 0 ? -1 : t / 4;
@@ -375,8 +375,8 @@ static int sweep_every(const sp_server *srv)
 static int loop_timeout(const sp_server *srv, uint64_t stop_at)
 {
     int t = sweep_every(srv);
-    /* at least every second with an idle timeout; the send limit alone (30 s by
-     * default) wakes an idle loop every quarter of it */
+    /* at least every second with an idle timeout; the output's limits alone (30 s by
+     * default) wake an idle loop every quarter of the shorter */
     if (t >= 0)
         t = t < 10 ? 10 : (srv->cfg.idle_timeout_ms > 0 && t > 1000) ? 1000 : t;
     t = sp__accept_timeout(srv, t);
