@@ -88,11 +88,18 @@ typedef struct send_clock {
     int split;
 } send_clock;
 
+/* ms after `at` (a time of sp__now_ms()) as a deadline, 0 for none (ms < 0): one more,
+ * since the clock's milliseconds are truncated (`at` may be up to 1 ms before the time it
+ * stands for), so that the wait is never shorter than ms. */
+static uint64_t deadline_after(uint64_t at, int ms)
+{
+    return ms < 0 ? 0 : at + (uint64_t)ms + 1;
+}
+
 /* The deadline of a reply whose call was at `at` (see call_time; 0: none). */
 static uint64_t clock_of(const sp_server *srv, uint64_t at)
 {
-    int reply = sp__conn_reply_limit(srv);
-    return reply >= 0 && at != 0 ? at + (uint64_t)reply : 0;
+    return at != 0 ? deadline_after(at, sp__conn_reply_limit(srv)) : 0;
 }
 
 /* A clock for one reply whose call was at `at`. */
@@ -132,6 +139,11 @@ static int wait_send(sp_conn *c, uint64_t due, uint64_t *stop_at)
     if (w == 0)
         w = wait_sock(c, 1, min_timeout(ms_until(due, now), ms_until(*stop_at, now)),
                       *stop_at == 0);
+    /* not writable until the deadline: it passed without progress, whatever room the
+     * kernel finds for a retry below its writable mark (the event model, which sends on
+     * writability only, would not retry either) */
+    if (w == 0)
+        w = send_expired(c, due, stop_at, sp__now_ms());
     return w < 0 ? w : 0;
 }
 
@@ -141,7 +153,7 @@ static int wait_send(sp_conn *c, uint64_t due, uint64_t *stop_at)
 static int send_parts_until(sp_conn *c, sp_iovec *v, int n, send_clock *clk)
 {
     int limit = sp__conn_send_limit(c->srv), i = 0;
-    uint64_t stall_at = limit < 0 ? 0 : sp__now_ms() + (uint64_t)limit;
+    uint64_t stall_at = deadline_after(sp__now_ms(), limit);
     while (i < n) {
         ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, v + i, n - i, 1);
         int w;
@@ -152,7 +164,7 @@ static int send_parts_until(sp_conn *c, sp_iovec *v, int n, send_clock *clk)
             if (i < n && k > 0)
                 v[i] = sp_iovec_make((char *)v[i].base + k, (size_t)v[i].len - k);
             if (r > 0 && limit >= 0)
-                stall_at = sp__now_ms() + (uint64_t)limit; /* progress */
+                stall_at = deadline_after(sp__now_ms(), limit); /* progress */
             continue;
         }
         if (r != SP_EAGAIN)
@@ -251,7 +263,7 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len, uint64_
     file_wait w;
     w.c = c;
     clock_init(&w.k, srv, at);
-    w.stall_at = limit < 0 ? 0 : sp__now_ms() + (uint64_t)limit;
+    w.stall_at = deadline_after(sp__now_ms(), limit);
     while (len > 0) {
         size_t want = len < SP__FILE_CHUNK ? (size_t)len : SP__FILE_CHUNK;
         ptrdiff_t r = SP_ENOTSUP;
@@ -283,7 +295,7 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len, uint64_
             len -= (uint64_t)r;
             unchecked += (uint64_t)r;
             if (limit >= 0)
-                w.stall_at = sp__now_ms() + (uint64_t)limit; /* progress */
+                w.stall_at = deadline_after(sp__now_ms(), limit); /* progress */
             continue;
         }
         if (r != SP_EAGAIN)

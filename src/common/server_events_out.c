@@ -391,9 +391,11 @@ int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     return (int64_t)len;
 }
 
+/* Whether more than ms have passed since `since` (both times of sp__now_ms(), whose
+ * milliseconds are truncated: "more than" keeps a deadline from coming up to 1 ms early). */
 static int aged(uint64_t now, uint64_t since, int ms)
 {
-    return now >= since && now - since >= (uint64_t)ms;
+    return now >= since && now - since > (uint64_t)ms;
 }
 
 void sp__ev_check_stalled(sp_conn *c, uint64_t now)
