@@ -295,8 +295,13 @@ SP_API int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void
  * @param len its length.
  * @return 0, or SP_EINVAL (NULL c, NULL buf with len > 0, a delimited message that holds
  *   the delimiter), SP_EMSGSIZE (over the framer's maximum, or a fixed framer's length
- *   mismatch), SP_ENOMEM, SP_EPIPE (the connection is closed already), or a transfer
- *   error (SP_ECONNRESET, ...; the event model then closes the connection).
+ *   mismatch), SP_ENOMEM, SP_EPIPE (the connection is closed already), SP_ETIMEDOUT
+ *   (thread and fork models: the peer took no byte for send_timeout_ms, the reply was
+ *   not wholly taken within reply_timeout_ms of this call, or the stop's grace period
+ *   ended; the connection then closes. The event model applies the same deadlines to the
+ *   queued reply after the call returned: the connection closes with SP_CLOSE_ERROR /
+ *   SP_ETIMEDOUT), or a transfer error (SP_ECONNRESET, ...; the event model then closes
+ *   the connection).
  */
 SP_API int sp_conn_send(sp_conn *c, const void *buf, size_t len);
 
@@ -308,7 +313,8 @@ SP_API int sp_conn_send(sp_conn *c, const void *buf, size_t len);
  * returns), or from any other thread that holds a reference (sp_conn_hold(); for example
  * a function run by sp_server_post() for a worker): a connection waiting for input is
  * then woken and closed at once, one blocked in a send closes when that send ends (sent,
- * or cut by send_timeout_ms). On a connection closed already it does nothing.
+ * or cut by send_timeout_ms or reply_timeout_ms). On a connection closed already it does
+ * nothing.
  * @param c the connection.
  * @return 0, or SP_EINVAL (NULL).
  */
@@ -463,10 +469,12 @@ SP_API int sp_timer_cancel(sp_timer *t);
  * @return 0, or SP_EINVAL (NULL c, NULL iov with n > 0, n out of range, a delimited
  *   message that holds the delimiter), SP_EMSGSIZE (over the framer's maximum, or a fixed
  *   framer's length mismatch), SP_ENOMEM, SP_EPIPE (the connection is closed already),
- *   SP_ETIMEDOUT (thread and fork models: send_timeout_ms passed without progress, or the
- *   stop's grace period ended), or a transfer error (SP_ECONNRESET, ...). After a transfer
- *   error or SP_ETIMEDOUT the connection closes (SP_CLOSE_ERROR, or SP_CLOSE_STOPPING when
- *   the stop cut it).
+ *   SP_ETIMEDOUT (thread and fork models: the peer took no byte for send_timeout_ms, the
+ *   reply was not wholly taken within reply_timeout_ms of this call, or the stop's grace
+ *   period ended; the event model closes the connection for the same deadlines after the
+ *   call, as sp_conn_send() says), or a transfer error (SP_ECONNRESET, ...). After a
+ *   transfer error or SP_ETIMEDOUT the connection closes (SP_CLOSE_ERROR, or
+ *   SP_CLOSE_STOPPING when the stop cut it).
  */
 SP_API int sp_conn_sendv(sp_conn *c, const sp_iovec *iov, int n);
 
@@ -554,15 +562,17 @@ SP_API int sp_conn_unread(sp_conn *c, size_t n);
  *
  * Thread and fork models: blocks like sp_conn_write() until the kernel took every byte,
  * with the OS call sp_server_config::sendfile_mode picks (sendfile(2); TransmitFile, in
- * chunks of 64 KiB; or reads of 16 KiB and sends), failing with SP_ETIMEDOUT after
- * send_timeout_ms without progress or at the end of a stop's grace period. Event model: the range
- * is queued behind the output before it (a duplicate handle, not its bytes) and pushed as the
- * socket takes it: sendfile(2) on the non-blocking socket on POSIX, reads of 64 KiB into the loop's
- * one buffer and non-blocking sends on Windows (or with SP_SENDFILE_OFF); what the socket did not
- * take is read again later, so a download holds no memory of its own (a pipe, which cannot be read
- * again, keeps 16 KiB while it is sent). The queued range counts in sp_conn_queued(), output_limit
- * (back-pressure) and drain_low_water (on_drain), and the send deadline applies to it as to queued
- * bytes.
+ * chunks of 64 KiB; or reads of 16 KiB and sends), failing with SP_ETIMEDOUT when the peer
+ * takes no byte for send_timeout_ms, when the range (one reply, however long) is not wholly
+ * taken within reply_timeout_ms of the call, or at the end of a stop's grace period. Event
+ * model: the range is queued behind the output before it (a duplicate handle, not its bytes)
+ * and pushed as the socket takes it: sendfile(2) on the non-blocking socket on POSIX, reads
+ * of 64 KiB into the loop's one buffer and non-blocking sends on Windows (or with
+ * SP_SENDFILE_OFF); what the socket did not take is read again later, so a download holds no
+ * memory of its own (a pipe, which cannot be read again, keeps 16 KiB while it is sent). The
+ * queued range counts in sp_conn_queued(), output_limit (back-pressure) and drain_low_water
+ * (on_drain), and both send deadlines apply to it as to a queued reply (the connection
+ * closes with SP_CLOSE_ERROR / SP_ETIMEDOUT).
  *
  * A file that ends before offset + len is an error, never a wait: a regular file is
  * measured first (SP_EEOF, nothing sent); one that shrinks meanwhile, or a pipe that

@@ -203,12 +203,12 @@ head_limit)
     stop_server
     ;;
 slow_reader)
-    # A client that asks for 20 MiB and reads nothing: the send deadline (-s 2000) closes
-    # the server's side (it leaves ESTABLISHED: FIN-WAIT-1 behind the unsent bytes), so the
-    # client gets far less than the file when it reads at last. The deadline starts once
-    # the kernel's send buffer is full (a send it does not take whole): Linux grows it
-    # (tcp_wmem, up to 4 MiB) while the server keeps it fed, which took up to 20 s on a
-    # loaded machine; hence the bound.
+    # A client that asks for 20 MiB and reads nothing: the send progress timeout (-s 2000)
+    # closes the server's side (it leaves ESTABLISHED: FIN-WAIT-1 behind the unsent bytes),
+    # so the client gets far less than the file when it reads at last. The timeout runs
+    # from the last byte the kernel took: Linux grows the send buffer (tcp_wmem, up to
+    # 4 MiB) while the server keeps it fed, which took up to 20 s on a loaded machine;
+    # hence the bound.
     # The thread model under Wine runs it too: its "no request served after the cut" was
     # the stalled client still draining the closed socket's 4 MiB past the server's 120 s
     # run (http_client.py now reads for 10 s at most), not the server.
@@ -226,7 +226,7 @@ slow_reader)
     done
     cut=$(($(date +%s) - t0))
     [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] ||
-        fail "the server kept the stalled connection for $cut s (send deadline 2 s)"
+        fail "the server kept the stalled connection for $cut s (send timeout 2 s)"
     wait "$cpid"
     read -r got how <"$work/stall.log"
     [[ $got -lt 20971520 ]] || fail "the stalled reader got the whole file ($got bytes, $how)"
@@ -234,6 +234,37 @@ slow_reader)
     expect_code 200 "$URL/a.txt"
     stop_server
     echo "stalled reader: closed by the server within $cut s; it read $got bytes, then $how"
+    # A steady reader (4 MB/s: the 20 MiB take about 5 s, five times -s 1000) gets the whole
+    # file: the send timeout counts from the last byte taken, not from the reply's start.
+    start_server -s 1000
+    "${client[@]}" rate "$PORT" /big.bin 4000000 $((20 + slack)) >"$work/steady.log" 2>&1
+    read -r got how secs <"$work/steady.log"
+    [[ $how == complete && $got -eq 20971520 ]] ||
+        fail "a steady reader with -s 1000 got $got bytes ($how after $secs s)"
+    stop_server
+    echo "steady reader (-s 1000): the whole file in $secs s"
+    # A reader that trickles (100 KB/s: never silent for a second) is cut by the reply
+    # deadline (-d 2000), not by the send timeout: the server's side leaves ESTABLISHED
+    # within the bound (its kernel may still send what it had queued, as above).
+    start_server -s 1000 -d 2000
+    t0=$(date +%s)
+    bound=$((2 + slack))
+    "${client[@]}" rate "$PORT" /big.bin 100000 $((bound + 10)) >"$work/trickle.log" 2>&1 &
+    cpid=$!
+    sleep 1
+    [[ -n $(ss -tnH state established "( sport = :$PORT )") ]] || fail "the trickled download did not start"
+    for ((i = 0; i < bound * 10; i++)); do
+        [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] && break
+        sleep 0.1
+    done
+    secs=$(($(date +%s) - t0))
+    [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] ||
+        fail "the server kept the trickling reader for $secs s (reply deadline 2 s)"
+    kill "$cpid" 2>/dev/null
+    wait "$cpid" 2>/dev/null
+    expect_code 200 "$URL/a.txt"
+    stop_server
+    echo "trickling reader (-d 2000): cut within $secs s"
     ;;
 slowloris)
     start_server -t 2
