@@ -191,6 +191,40 @@ class OutputFixture : public SpTest
         return out;
     }
 
+    /* Read c at a steady pace (up to chunk bytes every step_ms) for run_ms; the records
+     * logged by then (before the client's end) in *seen; the bytes read. */
+    long long read_for(Sock &c, size_t chunk, int step_ms, int run_ms, std::vector<fp::Rec> *seen)
+    {
+        SlowReader reader(c, chunk, step_ms);
+        sleep_ms(run_ms);
+        const long long got = reader.got;
+        *seen = log_.snapshot();
+        reader.stop();
+        return got;
+    }
+    /* Send `request` on c, then read the n bytes it asks for at a steady pace (up to chunk
+     * bytes every step_ms): they must all come, equal to want's, with no close of kind
+     * close_kind logged meanwhile. The ms from the request to the last byte. */
+    double read_steadily(Sock &c, const std::string &request, const unsigned char *want, size_t n,
+                         size_t chunk, int step_ms, int close_kind)
+    {
+        const double t0 = now_ms();
+        send_text(c, request);
+        SlowReader reader(c, chunk, step_ms, true);
+        while ((size_t)reader.got < n && reader.end > 0 && now_ms() - t0 < 60000)
+            sleep_ms(10);
+        const double took = now_ms() - t0;
+        auto v = log_.snapshot(); /* before the client's end */
+        reader.stop();
+        EXPECT_EQ(0, count_recs(v, close_kind)) << "closed after " << took << " ms, " << reader.got
+                                                << " bytes read: " << closes(v, close_kind);
+        EXPECT_EQ(n, reader.data.size()) << "after " << took << " ms";
+        if (reader.data.size() == n) {
+            EXPECT_TRUE(same_bytes(want, (const unsigned char *)reader.data.data(), n));
+        }
+        return took;
+    }
+
     int model_ = 0;
     fp::EventLog log_;
     sp_framer lines_;

@@ -331,11 +331,8 @@ TEST_P(ServerOutput, TricklingReaderIsNotCutBySendTimeoutAlone)
     Sock c;
     connect(c, 4096);
     send_text(c, "get\n");
-    SlowReader reader(c, kRead, kStep);
-    sleep_ms(kRun);
-    const long long got = reader.got;
-    auto v = log_.snapshot();
-    reader.stop();
+    std::vector<Rec> v;
+    const long long got = read_for(c, kRead, kStep, kRun, &v);
     EXPECT_EQ(0, count(v, R_CLOSE))
         << "closed while the reader took " << got << " bytes in " << kRun << " ms";
     EXPECT_GT(got, (long long)(kRun / kStep) * kRead / 2) << "the reader kept taking bytes";
@@ -354,18 +351,8 @@ TEST_P(ServerOutput, SteadySlowReaderOfABigReplyIsNotCut)
     start_trickle(kSend);
     Sock c;
     connect(c, 65536);
-    const double t0 = now_ms();
-    send_text(c, "get " + std::to_string(kReply) + "\n");
-    SlowReader reader(c, kRead, kStep, true);
-    while ((size_t)reader.got < kReply && reader.end > 0 && now_ms() - t0 < 60000)
-        sleep_ms(10);
-    const double took = now_ms() - t0;
-    auto v = log_.snapshot(); /* before the client's end */
-    reader.stop();
-    EXPECT_EQ(0, count(v, R_CLOSE)) << "closed after " << took << " ms, " << reader.got
-                                    << " bytes read: " << closes(v, R_CLOSE);
-    ASSERT_EQ(kReply, reader.data.size()) << "after " << took << " ms";
-    EXPECT_TRUE(same_bytes(g_big->data(), (const unsigned char *)reader.data.data(), kReply));
+    const double took = read_steadily(c, "get " + std::to_string(kReply) + "\n", g_big->data(),
+                                      kReply, kRead, kStep, R_CLOSE);
     EXPECT_GE(took, 3.0 * kSend) << "the reply must outlast the timeout to test it";
     std::printf("4 MiB read in %.0f ms (send_timeout_ms %d)\n", took, kSend);
 }
@@ -422,11 +409,8 @@ TEST_P(ServerOutput, SteadyReaderOfAStreamIsNotCutBySendTimeout)
     Sock c;
     connect(c);
     send_text(c, "stream\n");
-    SlowReader reader(c, kRead, kStep);
-    sleep_ms(kRun);
-    const long long got = reader.got;
-    auto v = log_.snapshot();
-    reader.stop();
+    std::vector<Rec> v;
+    const long long got = read_for(c, kRead, kStep, kRun, &v);
     EXPECT_EQ(0, count(v, R_CLOSE))
         << "closed while the reader kept up (" << got << " bytes read in " << kRun << " ms)";
     /* the stream was still going: not finished, and more than a few chunks gone */

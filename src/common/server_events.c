@@ -375,8 +375,8 @@ static int sweep_every(const sp_server *srv)
 static int loop_timeout(const sp_server *srv, uint64_t stop_at)
 {
     int t = sweep_every(srv);
-    /* at least every second with an idle timeout; the output's limits alone (30 s by
-     * default) wake an idle loop every quarter of the shorter */
+    /* at least every second with an idle timeout; the send limit alone (30 s by
+     * default) wakes an idle loop every quarter of it */
     if (t >= 0)
         t = t < 10 ? 10 : (srv->cfg.idle_timeout_ms > 0 && t > 1000) ? 1000 : t;
     t = sp__accept_timeout(srv, t);

@@ -96,6 +96,24 @@ stop_server() {
     [[ $rc == 0 ]] || fail "the server exited $rc after SIGINT"
 }
 
+# wait_cut T0 BOUND: one second after T0 (date +%s) the server's side of a download on
+# PORT must be ESTABLISHED (else it fails: returns 1); then wait up to BOUND seconds for it
+# to leave that state. Prints the seconds since T0, or "kept SECONDS" when it stayed.
+wait_cut() {
+    local t0=$1 bound=$2 i
+    sleep 1
+    [[ -n $(ss -tnH state established "( sport = :$PORT )") ]] || return 1
+    for ((i = 0; i < bound * 10; i++)); do
+        [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] && break
+        sleep 0.1
+    done
+    if [[ -n $(ss -tnH state established "( sport = :$PORT )") ]]; then
+        echo "kept $(($(date +%s) - t0))"
+    else
+        echo $(($(date +%s) - t0))
+    fi
+}
+
 # code URL [CURL ARGS...]: the status code curl gets.
 code() {
     local url=$1
@@ -218,15 +236,8 @@ slow_reader)
     bound=$((2 + 20 + slack))
     "${client[@]}" stall "$PORT" /big.bin $((bound + 2)) >"$work/stall.log" 2>&1 &
     cpid=$!
-    sleep 1
-    [[ -n $(ss -tnH state established "( sport = :$PORT )") ]] || fail "the download did not start"
-    for ((i = 0; i < bound * 10; i++)); do
-        [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] && break
-        sleep 0.1
-    done
-    cut=$(($(date +%s) - t0))
-    [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] ||
-        fail "the server kept the stalled connection for $cut s (send timeout 2 s)"
+    cut=$(wait_cut "$t0" "$bound") || fail "the download did not start"
+    [[ $cut != kept* ]] || fail "the server kept the stalled connection for ${cut#kept } s (send timeout 2 s)"
     wait "$cpid"
     read -r got how <"$work/stall.log"
     [[ $got -lt 20971520 ]] || fail "the stalled reader got the whole file ($got bytes, $how)"
@@ -251,15 +262,8 @@ slow_reader)
     bound=$((2 + slack))
     "${client[@]}" rate "$PORT" /big.bin 100000 $((bound + 10)) >"$work/trickle.log" 2>&1 &
     cpid=$!
-    sleep 1
-    [[ -n $(ss -tnH state established "( sport = :$PORT )") ]] || fail "the trickled download did not start"
-    for ((i = 0; i < bound * 10; i++)); do
-        [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] && break
-        sleep 0.1
-    done
-    secs=$(($(date +%s) - t0))
-    [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] ||
-        fail "the server kept the trickling reader for $secs s (reply deadline 2 s)"
+    secs=$(wait_cut "$t0" "$bound") || fail "the trickled download did not start"
+    [[ $secs != kept* ]] || fail "the server kept the trickling reader for ${secs#kept } s (reply deadline 2 s)"
     kill "$cpid" 2>/dev/null
     wait "$cpid" 2>/dev/null
     expect_code 200 "$URL/a.txt"
