@@ -516,7 +516,7 @@ void sp__conn_serve_blocking(sp_conn *c)
         after_callback(c, 0);  /* a timer's failed reply or drain request, as a handler's */
         if (c->close_reason >= 0)
             break;
-        timeout = ms_until(idle > 0 ? last + (uint64_t)idle : 0, now);
+        timeout = ms_until(idle > 0 ? deadline_after(last, idle) : 0, now);
         if (stop_at != 0)
             timeout = min_timeout(timeout, ms_until(stop_at, now));
         timeout = sp__timers_timeout(&SP__BLOCKING(c)->timers, now, timeout);

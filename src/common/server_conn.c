@@ -240,7 +240,8 @@ int sp__conn_bytes_restart_idle(const sp_conn *c)
 int sp__conn_idle_expired(const sp_conn *c, uint64_t last, uint64_t now)
 {
     int idle = c->srv->cfg.idle_timeout_ms;
-    return idle > 0 && now - last >= (uint64_t)idle;
+    /* more than idle: the clock's milliseconds are truncated (never up to 1 ms early) */
+    return idle > 0 && now - last > (uint64_t)idle;
 }
 
 /* ---- accepting ----------------------------------------------------------------------- */

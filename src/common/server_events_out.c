@@ -60,11 +60,11 @@ static void marks_trim(struct sp__outq *q)
 }
 
 /* A reply has been queued up to q->len: mark when (reply_timeout_ms counts from it). When
- * nothing was queued before it, the progress timeout starts now: the socket has just
- * taken what it could of this reply, and what waits is new. */
-static void mark_queued(struct sp__outq *q)
+ * nothing was queued before it, the progress timeout starts with this pass of the loop
+ * (the clock of the read that brought the request, as the idle clock's, which it thus
+ * never outlasts): the socket has just taken what it could, and what waits is new. */
+static void mark_queued(sp_conn *c, struct sp__outq *q)
 {
-    uint64_t now;
     marks_trim(q);
     if (q->marks > 0 && q->mark[q->marks - 1].end == q->len)
         return; /* nothing new (empty parts) */
@@ -72,11 +72,10 @@ static void mark_queued(struct sp__outq *q)
         q->mark[SP__OUT_MARKS - 1].end = q->len; /* joins the last: its earlier time */
         return;
     }
-    now = sp__now_ms();
     if (q->marks == 0)
-        q->progress = now; /* nothing was pending (a mark lives while bytes are queued) */
+        q->progress = c->srv->now; /* nothing was pending (a mark lives while bytes are) */
     q->mark[q->marks].end = q->len;
-    q->mark[q->marks].at = now;
+    q->mark[q->marks].at = sp__now_ms();
     q->marks++;
 }
 
@@ -238,7 +237,7 @@ static int queue_rest(sp_conn *c, const sp_iovec *iov, int n, ptrdiff_t r)
         }
     }
     if (c->out != NULL)
-        mark_queued(c->out); /* when this reply entered the queue */
+        mark_queued(c, c->out); /* when this reply entered the queue */
     if (sp__ev_queued(c) > c->srv->cfg.output_limit)
         c->flags |= SP__CONN_PAUSED;
     sp__ev_update_interest(c);
@@ -382,7 +381,7 @@ int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
         c->out->files = e;
     c->out->files_tail = e;
     c->out->file_bytes += len;
-    mark_queued(c->out); /* the send deadline counts from here, as for a queued reply */
+    mark_queued(c, c->out); /* the send deadline counts from here, as for a queued reply */
     /* sent on writability (at once when the socket has room), never from here: the
      * loop's buffer that reads a file may hold the data being delivered now */
     if (sp__ev_queued(c) > srv->cfg.output_limit)
