@@ -59,7 +59,7 @@ static const char *root = ".";
 static int head_timeout_s = 10;
 static int send_timeout_ms = 30000;
 static int reply_timeout_ms = 0; /* -d: none unless given */
-static int use_sendfile = 1; /* -b sendfile (1) or -b stream (0) */
+static int use_sendfile = 1;     /* -b sendfile (1) or -b stream (0) */
 static sp_server *running_server;
 
 /* One connection's state: the head bytes not yet answered and the body being sent. */
@@ -587,7 +587,7 @@ int main(int argc, char **argv)
     cfg.model = model;
     cfg.handler = &http_handler;
     cfg.grace_ms = grace_ms > 0 ? grace_ms : 1;
-    cfg.idle_timeout_ms = 60000;           /* an idle keep-alive connection */
+    cfg.idle_timeout_ms = 60000;             /* an idle keep-alive connection */
     cfg.send_timeout_ms = send_timeout_ms;   /* a reader that stops reading is closed */
     cfg.reply_timeout_ms = reply_timeout_ms; /* and, with -d, one that trickles */
     rc = sp_server_create(&srv, &cfg);
