@@ -127,7 +127,8 @@ typedef struct sp_server_config {
      * every model. When idle_timeout_ms is set and shorter, it is this wait too (output
      * without progress for idle_timeout_ms fails the same way). The event model looks at
      * its connections every quarter of the shortest of idle_timeout_ms, this and
-     * reply_timeout_ms, so a cut comes up to a quarter of that late. */
+     * reply_timeout_ms, so a cut comes up to a quarter of that late. A stop cuts any send
+     * at the end of grace_ms, whatever the send deadlines say. */
     int send_timeout_ms;
     size_t drain_low_water; /**< queued output at which on_drain is called; 0: 64 KiB */
     /** How sp_conn_sendfile() moves file bytes: an ::sp_sendfile_mode (nginx's
