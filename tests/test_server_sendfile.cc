@@ -465,15 +465,18 @@ TEST_P(ServerSendfile, SteadySlowReaderOfAFileIsNotCut)
     std::printf("2 MiB range read in %.0f ms (send_timeout_ms %d)\n", took, kSend);
 }
 
-/* A reader that takes 2 KiB every 50 ms (never silent for send_timeout_ms) of the whole
- * file: the range is one reply, cut by reply_timeout_ms (SP_CLOSE_ERROR / SP_ETIMEDOUT)
- * within the deadline plus a quarter and a bound, never earlier, in every model and mode. */
+/* A reader that takes 32 KiB every 50 ms (never silent for send_timeout_ms; the 8 MiB take
+ * 13 s) of the whole file: the range is one reply, cut by reply_timeout_ms (SP_CLOSE_ERROR
+ * / SP_ETIMEDOUT) within the deadline plus a quarter and a bound, never earlier, in every
+ * model and mode. Not slower: TransmitFile (Windows, SP_SENDFILE_ON here under Wine) shows
+ * progress once per 64 KiB call (server.h): a reader that took 2 KiB every 50 ms was cut by
+ * the 300 ms progress timeout there (308 ms, threads_on under Wine). */
 TEST_P(ServerSendfile, TricklingReaderOfAFileIsCutByReplyTimeout)
 {
-    const int kSend = 300, kReply = 600, kBound = 300, kStep = 50, kRead = 2048;
+    const int kSend = 300, kReply = 600, kBound = 300, kStep = 50, kRead = 32768;
     start_files(&kFilesSmall, kSend, 0, kReply);
     Sock c;
-    connect(c, 4096);
+    connect(c, kRead);
     const double t0 = now_ms();
     send_text(c, "get 0 " + std::to_string(kFile) + "\n");
     SlowReader reader(c, kRead, kStep);

@@ -565,7 +565,9 @@ SP_API int sp_conn_unread(sp_conn *c, size_t n);
  * with the OS call sp_server_config::sendfile_mode picks (sendfile(2); TransmitFile, in
  * chunks of 64 KiB; or reads of 16 KiB and sends), failing with SP_ETIMEDOUT when the peer
  * takes no byte for send_timeout_ms, when the range (one reply, however long) is not wholly
- * taken within reply_timeout_ms of the call, or at the end of a stop's grace period. Event
+ * taken within reply_timeout_ms of the call, or at the end of a stop's grace period
+ * (TransmitFile reports what it sent only when a 64 KiB call ends: a reader slower than
+ * 64 KiB per send_timeout_ms is cut then, as one that stopped). Event
  * model: the range is queued behind the output before it (a duplicate handle, not its bytes)
  * and pushed as the socket takes it: sendfile(2) on the non-blocking socket on POSIX, reads
  * of 64 KiB into the loop's one buffer and non-blocking sends on Windows (or with

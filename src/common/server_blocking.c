@@ -234,7 +234,9 @@ int sp__blocking_output(sp_conn *c, const sp_iovec *iov, int n)
 }
 
 /* A file's send: its deadlines (as send_parts') while an OS call waits (TransmitFile):
- * progress (stall_at) and the whole range's (k.reply_at). */
+ * progress (stall_at, restarted when a call returns what it sent: TransmitFile's once per
+ * 64 KiB, so a slower reader is cut as one that stopped) and the whole range's
+ * (k.reply_at). */
 typedef struct file_wait {
     sp_conn *c;
     uint64_t stall_at;
