@@ -245,19 +245,21 @@ slow_reader)
     expect_code 200 "$URL/a.txt"
     stop_server
     echo "stalled reader: closed by the server within $cut s; it read $got bytes, then $how"
-    # A steady reader (4 MB/s: the 20 MiB take about 5 s, five times -s 1000) gets the whole
-    # file: the send timeout counts from the last byte taken, not from the reply's start.
-    start_server -s 1000
-    "${client[@]}" rate "$PORT" /big.bin 4000000 $((20 + slack)) >"$work/steady.log" 2>&1
+    # A steady reader (2 MB/s: the 20 MiB take about 10 s, three times -s 3000) gets the
+    # whole file: the send timeout counts from the last byte taken, not from the reply's
+    # start. (The server sees progress when its socket is writable again: a third of a
+    # send buffer that Linux grows to 4 MiB drains in under a second at this rate.)
+    start_server -s 3000
+    "${client[@]}" rate "$PORT" /big.bin 2000000 $((30 + slack)) >"$work/steady.log" 2>&1
     read -r got how secs <"$work/steady.log"
     [[ $how == complete && $got -eq 20971520 ]] ||
-        fail "a steady reader with -s 1000 got $got bytes ($how after $secs s)"
+        fail "a steady reader with -s 3000 got $got bytes ($how after $secs s)"
     stop_server
-    echo "steady reader (-s 1000): the whole file in $secs s"
-    # A reader that trickles (100 KB/s: never silent for a second) is cut by the reply
-    # deadline (-d 2000), not by the send timeout: the server's side leaves ESTABLISHED
+    echo "steady reader (-s 3000): the whole file in $secs s"
+    # A reader that trickles (100 KB/s) is cut by the reply deadline (-d 2000) long before
+    # the send timeout (the default 30 s) could: the server's side leaves ESTABLISHED
     # within the bound (its kernel may still send what it had queued, as above).
-    start_server -s 1000 -d 2000
+    start_server -d 2000
     t0=$(date +%s)
     bound=$((2 + slack))
     "${client[@]}" rate "$PORT" /big.bin 100000 $((bound + 10)) >"$work/trickle.log" 2>&1 &
@@ -268,7 +270,7 @@ slow_reader)
     wait "$cpid" 2>/dev/null
     expect_code 200 "$URL/a.txt"
     stop_server
-    echo "trickling reader (-d 2000): cut within $secs s"
+    echo "trickling reader (-d 2000, -s 30000): cut within $secs s"
     ;;
 slowloris)
     start_server -t 2
