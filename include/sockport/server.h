@@ -119,7 +119,10 @@ typedef struct sp_server_config {
     /** The send progress timeout in ms; 0: 30000; -1: none. While the connection has
      * output pending (bytes queued, a send blocked in sp_conn_send() or another write, a
      * file range of sp_conn_sendfile(), or on_drain awaited while the kernel has no room)
-     * and the peer takes no byte for this long, the connection closes with SP_CLOSE_ERROR
+     * and the kernel takes no byte of it for this long (the socket's send buffer stays
+     * without room: the peer does not read, and a send is tried again once the socket is
+     * writable, the kernel's mark of a third of the buffer free on Linux), the connection
+     * closes with SP_CLOSE_ERROR
      * / SP_ETIMEDOUT and what it had not sent is dropped (thread and fork models: the
      * blocked call returns SP_ETIMEDOUT). Each byte the peer takes starts the wait again,
      * so a download to a slow but steady reader is never cut, however long it lasts
