@@ -122,10 +122,10 @@ typedef struct sp_server_config {
      * and the kernel takes no byte of it for this long (the socket's send buffer stays
      * without room: the peer does not read, and a send is tried again once the socket is
      * writable, the kernel's mark of a third of the buffer free on Linux), the connection
-     * closes with SP_CLOSE_ERROR
-     * / SP_ETIMEDOUT and what it had not sent is dropped (thread and fork models: the
-     * blocked call returns SP_ETIMEDOUT). Each byte the peer takes starts the wait again,
-     * so a download to a slow but steady reader is never cut, however long it lasts
+     * closes with SP_CLOSE_ERROR / SP_ETIMEDOUT and what it had not sent is dropped (thread
+     * and fork models: the blocked call returns SP_ETIMEDOUT). Each byte the kernel takes
+     * starts the wait again, so a download to a slow but steady reader is never cut,
+     * however long it lasts
      * (nginx's `send_timeout`); reply_timeout_ms bounds a peer that trickles. The same in
      * every model. When idle_timeout_ms is set and shorter, it is this wait too (output
      * without progress for idle_timeout_ms fails the same way). The event model looks at
