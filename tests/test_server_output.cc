@@ -11,6 +11,7 @@
 #include <sockport.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -278,6 +279,29 @@ TEST_P(ServerOutput, NeverReadingClientIsClosedBySendTimeoutAndIdle)
         EXPECT_LE(took, late_slack(kLimit + kLimit / 4 + 300.0)) << "round " << round;
         std::printf("round %d: closed after %.0f ms\n", round, took);
         finish();
+    }
+}
+
+/* reply_timeout_ms is checked like the other fields: below -1 is SP_EINVAL; -1, 0 and a
+ * positive count are taken. */
+TEST_P(ServerOutput, ReplyTimeoutBelowMinusOneIsRefused)
+{
+    for (int ms : {-2, INT_MIN, -1, 0, 600}) {
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.model = GetParam();
+        cfg.handler = &kDownload;
+        cfg.framer = &lines_;
+        cfg.reply_timeout_ms = ms;
+        sp_server *s = nullptr;
+        int rc = sp_server_create(&s, &cfg);
+        if (ms < -1) {
+            EXPECT_SP(SP_EINVAL, rc) << ms;
+            EXPECT_EQ(nullptr, s);
+        } else {
+            EXPECT_SP(0, rc) << ms;
+        }
+        sp_server_destroy(s);
     }
 }
 
