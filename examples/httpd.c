@@ -3,7 +3,7 @@
  * on every OS and in every model.
  *
  *   sockport_httpd [-m auto|threads|fork|events] [-r ROOT] [-t HEAD_S] [-s SEND_MS]
- *                  [-g GRACE_MS] [-b sendfile|stream] ADDRESS
+ *                  [-d REPLY_MS] [-g GRACE_MS] [-b sendfile|stream] ADDRESS
  *
  * It prints "httpd: listening on HOST:PORT (MODEL)" once it listens (port 0 is resolved),
  * serves GET and HEAD for the regular files under ROOT (default "."), and stops on SIGINT
@@ -26,8 +26,12 @@
  * on_drain (the way to stream what is not a file: a generated or compressed body). Either
  * way a download never holds the whole file in memory, and a request pipelined behind a
  * download is answered once the download's queue has drained. A request whose head is not complete
- * within HEAD_S seconds (default 10) is answered 408 and closed (slowloris); a reply the client
- * does not take within SEND_MS (default 30000) closes the connection.
+ * within HEAD_S seconds (default 10) is answered 408 and closed (slowloris); a client that
+ * takes no byte of a reply for SEND_MS (default 30000) is closed, however long a download
+ * that keeps going lasts (nginx's send_timeout); with -d, a reply (a head, a body sent with
+ * sp_conn_sendfile(), or one 64 KiB chunk of a stream) not wholly taken within REPLY_MS
+ * closes the connection too, however much a client that trickles takes (slow read; off by
+ * default: set it above what your largest file takes to your slowest client).
  */
 #include "models.h"
 
@@ -54,7 +58,8 @@
 static const char *root = ".";
 static int head_timeout_s = 10;
 static int send_timeout_ms = 30000;
-static int use_sendfile = 1; /* -b sendfile (1) or -b stream (0) */
+static int reply_timeout_ms = 0; /* -d: none unless given */
+static int use_sendfile = 1;     /* -b sendfile (1) or -b stream (0) */
 static sp_server *running_server;
 
 /* One connection's state: the head bytes not yet answered and the body being sent. */
@@ -525,7 +530,7 @@ static int usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [-m auto|threads|fork|events] [-r ROOT] [-t HEAD_S] [-s SEND_MS] "
-            "[-g GRACE_MS] [-b sendfile|stream] ADDRESS\n",
+            "[-d REPLY_MS] [-g GRACE_MS] [-b sendfile|stream] ADDRESS\n",
             argv0);
     return 2;
 }
@@ -555,6 +560,9 @@ int main(int argc, char **argv)
             case 's':
                 send_timeout_ms = atoi(val);
                 break;
+            case 'd':
+                reply_timeout_ms = atoi(val);
+                break;
             case 'g':
                 grace_ms = atoi(val);
                 break;
@@ -581,8 +589,9 @@ int main(int argc, char **argv)
     cfg.model = model;
     cfg.handler = &http_handler;
     cfg.grace_ms = grace_ms > 0 ? grace_ms : 1;
-    cfg.idle_timeout_ms = 60000;           /* an idle keep-alive connection */
-    cfg.send_timeout_ms = send_timeout_ms; /* a reader that stops reading is closed */
+    cfg.idle_timeout_ms = 60000;             /* an idle keep-alive connection */
+    cfg.send_timeout_ms = send_timeout_ms;   /* a reader that stops reading is closed */
+    cfg.reply_timeout_ms = reply_timeout_ms; /* and, with -d, one that trickles */
     rc = sp_server_create(&srv, &cfg);
     if (rc == 0 && (rc = sp_server_listen(srv, address)) != 0)
         sp_server_destroy(srv);

@@ -104,7 +104,10 @@ typedef struct sp_server_config {
      * whole messages count: a message must be complete within this long of the previous
      * one (or of the accept), so a client that trickles a message byte by byte
      * (slowloris) is closed too; set it above the time your largest message takes to
-     * arrive. Without a framer any byte counts. */
+     * arrive. Without a framer any byte counts. It looks at input; while output is
+     * pending, a peer that takes no byte of it for idle_timeout_ms, when that is shorter
+     * than send_timeout_ms, is closed as send_timeout_ms says (SP_CLOSE_ERROR /
+     * SP_ETIMEDOUT); reply_timeout_ms is not shortened by it. */
     int idle_timeout_ms;
     int keepalive_idle_s;     /**< > 0: TCP keepalive on accepted sockets */
     int keepalive_interval_s; /**< with keepalive: seconds between probes */
@@ -113,25 +116,40 @@ typedef struct sp_server_config {
                                  0: 1 MiB */
     int grace_ms;             /**< on stop: time handlers get to finish; 0: 2000 */
     int backlog;              /**< listen backlog; 0: the system's maximum */
-    /** The send deadline in ms; 0: 30000; -1: none. When it passes, the connection closes
-     * with SP_CLOSE_ERROR / SP_ETIMEDOUT and what it had not sent is dropped.
-     * Event model: a reply (one sp_conn_send() or write) that the kernel has not wholly
-     * taken this long after the call queued it, however much of it a slow peer takes
-     * meanwhile; likewise an on_drain still not due this long after sp_conn_want_drain()
-     * found nothing queued (the kernel has had no room since). Looked at every quarter of
-     * the deadline (so up to a quarter late); when more than 8 replies are queued, the
-     * later ones count from the 8th's queueing.
-     * Thread and fork models: a send (sp_conn_send() and the other writes, which return
-     * once the kernel has taken the reply) in which the peer takes no byte for this long
-     * returns SP_ETIMEDOUT; each byte taken starts the wait again, so a peer that takes a
-     * little now and then keeps the send going.
-     * Every model: output that makes no progress for idle_timeout_ms, when that is
-     * shorter, fails the same way. */
+    /** The send progress timeout in ms; 0: 30000; -1: none. While the connection has
+     * output pending (bytes queued, a send blocked in sp_conn_send() or another write, a
+     * file range of sp_conn_sendfile(), or on_drain awaited while the kernel has no room)
+     * and the kernel takes no byte of it for this long (the socket's send buffer stays
+     * without room: the peer does not read, and a send is tried again once the socket is
+     * writable, the kernel's mark of a third of the buffer free on Linux), the connection
+     * closes with SP_CLOSE_ERROR / SP_ETIMEDOUT and what it had not sent is dropped (thread
+     * and fork models: the blocked call returns SP_ETIMEDOUT). Each byte the kernel takes
+     * starts the wait again, so a download to a slow but steady reader is never cut,
+     * however long it lasts
+     * (nginx's `send_timeout`); reply_timeout_ms bounds a peer that trickles. The same in
+     * every model. When idle_timeout_ms is set and shorter, it is this wait too (output
+     * without progress for idle_timeout_ms fails the same way). The event model looks at
+     * its connections every quarter of the shortest of idle_timeout_ms, this and
+     * reply_timeout_ms, so a cut comes up to a quarter of that late. A stop cuts any send
+     * at the end of grace_ms, whatever the send deadlines say. */
     int send_timeout_ms;
     size_t drain_low_water; /**< queued output at which on_drain is called; 0: 64 KiB */
     /** How sp_conn_sendfile() moves file bytes: an ::sp_sendfile_mode (nginx's
      * `sendfile on|off`); 0: SP_SENDFILE_AUTO. */
     int sendfile_mode;
+    /** The whole-reply deadline in ms; 0 or -1: none (the default). A reply (one
+     * sp_conn_send(), sp_conn_sendv(), sp_conn_write() or sp_conn_writev() call, or one
+     * sp_conn_sendfile() range) that the kernel has not wholly taken this long after the
+     * call that made it closes the connection with SP_CLOSE_ERROR / SP_ETIMEDOUT, however
+     * much of it the peer takes meanwhile: the defence against a client that reads a
+     * byte now and then to hold a connection (slow read). Set it above the time your
+     * largest reply takes to reach your slowest legitimate client. The same in every
+     * model: the thread and fork models' blocked call returns SP_ETIMEDOUT (a small reply
+     * that waits to leave with the replies to the same read counts from its own call);
+     * the event model cuts it up to a quarter of the deadline late (send_timeout_ms), and
+     * when more than 8 replies are queued, the later ones count from the 8th's call. Not
+     * on_drain's wait: each chunk a stream sends is a reply of its own. */
+    int reply_timeout_ms;
 } sp_server_config;
 
 /** How sp_conn_sendfile() sends (sp_server_config::sendfile_mode). */
@@ -162,7 +180,8 @@ SP_API void sp_server_config_init(sp_server_config *cfg);
  * @param cfg the configuration.
  * @return 0, or SP_EINVAL (NULL out or cfg, no handler, a framer without on_message, no
  *   framer without on_data, an unknown model, overflow or sendfile mode, a negative
- *   max_connections, idle_timeout_ms or grace_ms, a send_timeout_ms below -1), SP_ENOTSUP
+ *   max_connections, idle_timeout_ms or grace_ms, a send_timeout_ms or reply_timeout_ms
+ *   below -1), SP_ENOTSUP
  * (SP_MODEL_FORK on Windows), SP_ENOMEM, or an error of sp_waker_create() (SP_EMFILE, ...).
  */
 SP_API int sp_server_create(sp_server **out, const sp_server_config *cfg);
@@ -280,8 +299,13 @@ SP_API int sp_server_broadcast(sp_server *srv, const sp_conn *except, const void
  * @param len its length.
  * @return 0, or SP_EINVAL (NULL c, NULL buf with len > 0, a delimited message that holds
  *   the delimiter), SP_EMSGSIZE (over the framer's maximum, or a fixed framer's length
- *   mismatch), SP_ENOMEM, SP_EPIPE (the connection is closed already), or a transfer
- *   error (SP_ECONNRESET, ...; the event model then closes the connection).
+ *   mismatch), SP_ENOMEM, SP_EPIPE (the connection is closed already), SP_ETIMEDOUT
+ *   (thread and fork models: the peer took no byte for send_timeout_ms, the reply was
+ *   not wholly taken within reply_timeout_ms of this call, or the stop's grace period
+ *   ended; the connection then closes. The event model applies the same deadlines to the
+ *   queued reply after the call returned: the connection closes with SP_CLOSE_ERROR /
+ *   SP_ETIMEDOUT), or a transfer error (SP_ECONNRESET, ...; the event model then closes
+ *   the connection).
  */
 SP_API int sp_conn_send(sp_conn *c, const void *buf, size_t len);
 
@@ -293,7 +317,8 @@ SP_API int sp_conn_send(sp_conn *c, const void *buf, size_t len);
  * returns), or from any other thread that holds a reference (sp_conn_hold(); for example
  * a function run by sp_server_post() for a worker): a connection waiting for input is
  * then woken and closed at once, one blocked in a send closes when that send ends (sent,
- * or cut by send_timeout_ms). On a connection closed already it does nothing.
+ * or cut by send_timeout_ms or reply_timeout_ms). On a connection closed already it does
+ * nothing.
  * @param c the connection.
  * @return 0, or SP_EINVAL (NULL).
  */
@@ -448,10 +473,12 @@ SP_API int sp_timer_cancel(sp_timer *t);
  * @return 0, or SP_EINVAL (NULL c, NULL iov with n > 0, n out of range, a delimited
  *   message that holds the delimiter), SP_EMSGSIZE (over the framer's maximum, or a fixed
  *   framer's length mismatch), SP_ENOMEM, SP_EPIPE (the connection is closed already),
- *   SP_ETIMEDOUT (thread and fork models: send_timeout_ms passed without progress, or the
- *   stop's grace period ended), or a transfer error (SP_ECONNRESET, ...). After a transfer
- *   error or SP_ETIMEDOUT the connection closes (SP_CLOSE_ERROR, or SP_CLOSE_STOPPING when
- *   the stop cut it).
+ *   SP_ETIMEDOUT (thread and fork models: the peer took no byte for send_timeout_ms, the
+ *   reply was not wholly taken within reply_timeout_ms of this call, or the stop's grace
+ *   period ended; the event model closes the connection for the same deadlines after the
+ *   call, as sp_conn_send() says), or a transfer error (SP_ECONNRESET, ...). After a
+ *   transfer error or SP_ETIMEDOUT the connection closes (SP_CLOSE_ERROR, or
+ *   SP_CLOSE_STOPPING when the stop cut it).
  */
 SP_API int sp_conn_sendv(sp_conn *c, const sp_iovec *iov, int n);
 
@@ -539,15 +566,19 @@ SP_API int sp_conn_unread(sp_conn *c, size_t n);
  *
  * Thread and fork models: blocks like sp_conn_write() until the kernel took every byte,
  * with the OS call sp_server_config::sendfile_mode picks (sendfile(2); TransmitFile, in
- * chunks of 64 KiB; or reads of 16 KiB and sends), failing with SP_ETIMEDOUT after
- * send_timeout_ms without progress or at the end of a stop's grace period. Event model: the range
- * is queued behind the output before it (a duplicate handle, not its bytes) and pushed as the
- * socket takes it: sendfile(2) on the non-blocking socket on POSIX, reads of 64 KiB into the loop's
- * one buffer and non-blocking sends on Windows (or with SP_SENDFILE_OFF); what the socket did not
- * take is read again later, so a download holds no memory of its own (a pipe, which cannot be read
- * again, keeps 16 KiB while it is sent). The queued range counts in sp_conn_queued(), output_limit
- * (back-pressure) and drain_low_water (on_drain), and the send deadline applies to it as to queued
- * bytes.
+ * chunks of 64 KiB; or reads of 16 KiB and sends), failing with SP_ETIMEDOUT when the peer
+ * takes no byte for send_timeout_ms, when the range (one reply, however long) is not wholly
+ * taken within reply_timeout_ms of the call, or at the end of a stop's grace period
+ * (TransmitFile reports what it sent only when a 64 KiB call ends: a reader slower than
+ * 64 KiB per send_timeout_ms is cut then, as one that stopped). Event
+ * model: the range is queued behind the output before it (a duplicate handle, not its bytes)
+ * and pushed as the socket takes it: sendfile(2) on the non-blocking socket on POSIX, reads
+ * of 64 KiB into the loop's one buffer and non-blocking sends on Windows (or with
+ * SP_SENDFILE_OFF); what the socket did not take is read again later, so a download holds no
+ * memory of its own (a pipe, which cannot be read again, keeps 16 KiB while it is sent). The
+ * queued range counts in sp_conn_queued(), output_limit (back-pressure) and drain_low_water
+ * (on_drain), and both send deadlines apply to it as to a queued reply (the connection
+ * closes with SP_CLOSE_ERROR / SP_ETIMEDOUT).
  *
  * A file that ends before offset + len is an error, never a wait: a regular file is
  * measured first (SP_EEOF, nothing sent); one that shrinks meanwhile, or a pipe that

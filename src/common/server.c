@@ -29,7 +29,7 @@ int sp_server_create(sp_server **out, const sp_server_config *cfg)
     *out = NULL;
     if (cfg == NULL || cfg->handler == NULL || cfg->model < SP_MODEL_AUTO ||
         cfg->model > SP_MODEL_EVENTS || cfg->max_connections < 0 || cfg->idle_timeout_ms < 0 ||
-        cfg->grace_ms < 0 || cfg->send_timeout_ms < -1 ||
+        cfg->grace_ms < 0 || cfg->send_timeout_ms < -1 || cfg->reply_timeout_ms < -1 ||
         (cfg->overflow != SP_OVERFLOW_WAIT && cfg->overflow != SP_OVERFLOW_REFUSE) ||
         cfg->sendfile_mode < SP_SENDFILE_AUTO || cfg->sendfile_mode > SP_SENDFILE_ON)
         return SP_EINVAL;

@@ -104,14 +104,15 @@ struct sp__outfile {
 /* Queued output of an event-model connection: data[off..len) in the cap bytes after it,
  * with the file ranges of sp_conn_sendfile among them.
  * mark[0..marks) says when the replies in it were queued, oldest first: each the end
- * offset of a reply and sp__now_ms() at its queueing (send_timeout_ms bounds the age of
- * the oldest byte queued); a reply queued when all SP__OUT_MARKS are taken joins the
+ * offset of a reply and sp__now_ms() at its queueing (reply_timeout_ms bounds the age of
+ * the oldest reply queued); a reply queued when all SP__OUT_MARKS are taken joins the
  * last mark and so counts from that earlier time. Marks of replies wholly sent are
- * dropped lazily. */
+ * dropped lazily; there is a mark while anything is queued. */
 #define SP__OUT_MARKS 8
 struct sp__outq {
     size_t off, len, cap;
-    uint64_t progress; /* when the queue was made or last shrank (idle_timeout_ms) */
+    uint64_t progress; /* when the peer last took a byte, or output became pending after
+                        * none was (send_timeout_ms: sp__conn_send_limit) */
     uint64_t drain_at; /* sp_conn_want_drain() with nothing queued: when (the queue, empty,
                         * is kept until on_drain, and the send deadline runs from then) */
     struct sp__outmark {
@@ -164,6 +165,7 @@ typedef struct sp__conn_blocking {
     int batching;   /* replies gather in the stage (under send_lock) */
     char *stage;    /* SP__BSTAGE_CAP bytes, made at the first gathered reply */
     size_t stage_len;
+    uint64_t stage_at; /* with reply_timeout_ms: the call of the first reply in the stage */
     sp__thread *thread;
     sp__atomic done;        /* the thread has finished: join it */
     int refs;               /* thread model: broadcasts sending to it (under the server's lock) */
@@ -289,9 +291,17 @@ void sp__conn_reply_failed(sp_conn *c, int error);
 int sp__conn_frame(const sp_framer *f, const sp_iovec *iov, int n,
                    unsigned char hdr[SP_FRAME_HEADER_MAX], sp_iovec *out);
 
-/* Milliseconds a send may go without progress (-1: no limit): send_timeout_ms, or
- * idle_timeout_ms when shorter. */
+/* Milliseconds pending output may go without the peer taking a byte (-1: no limit):
+ * send_timeout_ms, or idle_timeout_ms when shorter. */
 int sp__conn_send_limit(const sp_server *srv);
+
+/* Milliseconds a reply may take from its call until the kernel took its last byte (-1: no
+ * limit): reply_timeout_ms when > 0. */
+int sp__conn_reply_limit(const sp_server *srv);
+
+/* The shortest of the output's two limits (-1: neither): how often the event model must
+ * look at its queues. */
+int sp__conn_output_limit(const sp_server *srv);
 
 /* Whether c is between messages: a stopping server closes it now; otherwise it gets
  * the grace period to finish the message it is in. */
@@ -369,9 +379,9 @@ void sp__ev_end_batch(sp_conn *c);
 int sp__ev_output(sp_conn *c, const sp_iovec *iov, int n);
 int sp__ev_want_drain(sp_conn *c);
 size_t sp__ev_conn_queued(const sp_conn *c);
-/* A queued reply not wholly sent within send_timeout_ms of its queueing, or queued output
- * without progress for idle_timeout_ms: what is queued is dropped, c closing
- * (SP_ETIMEDOUT). */
+/* Pending output (queued, or on_drain awaited without room) the peer took nothing of for
+ * sp__conn_send_limit, or a queued reply not wholly sent within reply_timeout_ms of its
+ * queueing: what is queued is dropped, c closing (SP_ETIMEDOUT). */
 void sp__ev_check_stalled(sp_conn *c, uint64_t now);
 /* Raw bytes to on_data (the handler's result applied); returns how many of them, at
  * their end, the handler gave back for the framer (sp_conn_unread), else 0. */

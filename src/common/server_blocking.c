@@ -73,10 +73,53 @@ static int stop_seen(sp_conn *c)
     return sp__atomic_load(&c->srv->stopping) != 0;
 }
 
-/* Whether a send has run out of time at now: SP_ETIMEDOUT when the peer took nothing
- * until stall_at (0: no limit) or the stop's grace period (*stop_at, set once the stop is
- * seen) ended (send_cut), else 0. */
-static int send_expired(sp_conn *c, uint64_t stall_at, uint64_t *stop_at, uint64_t now)
+/* The earlier of two deadlines, 0 standing for none. */
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+    return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
+/* The deadlines of one send (one reply, or the stage with the reply behind it):
+ * reply_at for the parts before part `split`, next_at for the rest (reply_timeout_ms from
+ * each one's call; 0: none), and the stop's grace period (stop_at: 0 until the stop is
+ * seen, kept across the calls of one transfer). The progress timeout is the send's own. */
+typedef struct send_clock {
+    uint64_t reply_at, next_at, stop_at;
+    int split;
+} send_clock;
+
+/* ms after `at` (a time of sp__now_ms()) as a deadline, 0 for none (ms < 0): one more,
+ * since the clock's milliseconds are truncated (`at` may be up to 1 ms before the time it
+ * stands for), so that the wait is never shorter than ms. */
+static uint64_t deadline_after(uint64_t at, int ms)
+{
+    return ms < 0 ? 0 : at + (uint64_t)ms + 1;
+}
+
+/* The deadline of a reply whose call was at `at` (see call_time; 0: none). */
+static uint64_t clock_of(const sp_server *srv, uint64_t at)
+{
+    return at != 0 ? deadline_after(at, sp__conn_reply_limit(srv)) : 0;
+}
+
+/* A clock for one reply whose call was at `at`. */
+static void clock_init(send_clock *k, const sp_server *srv, uint64_t at)
+{
+    k->reply_at = k->next_at = clock_of(srv, at);
+    k->stop_at = 0;
+    k->split = 0;
+}
+
+/* The time of a reply's call when reply_timeout_ms is on, else 0 (no clock read). */
+static uint64_t call_time(const sp_server *srv)
+{
+    return sp__conn_reply_limit(srv) >= 0 ? sp__now_ms() : 0;
+}
+
+/* Whether a send has run out of time at now: SP_ETIMEDOUT when due (0: never: the peer
+ * took nothing for the progress timeout, or the reply's deadline) passed, or the stop's
+ * grace period (*stop_at, set once the stop is seen) ended (send_cut), else 0. */
+static int send_expired(sp_conn *c, uint64_t due, uint64_t *stop_at, uint64_t now)
 {
     if (*stop_at == 0 && sp__atomic_load(&c->srv->stopping))
         *stop_at = now + (uint64_t)c->srv->cfg.grace_ms;
@@ -84,29 +127,33 @@ static int send_expired(sp_conn *c, uint64_t stall_at, uint64_t *stop_at, uint64
         SP__BLOCKING(c)->send_cut = 1;
         return SP_ETIMEDOUT;
     }
-    return stall_at != 0 && now >= stall_at ? SP_ETIMEDOUT : 0;
+    return due != 0 && now >= due ? SP_ETIMEDOUT : 0;
 }
 
 /* The socket took nothing: wait for writability within the send's time (send_expired).
  * 0 to try again, or SP_ETIMEDOUT, or the wait's error. */
-static int wait_send(sp_conn *c, uint64_t stall_at, uint64_t *stop_at)
+static int wait_send(sp_conn *c, uint64_t due, uint64_t *stop_at)
 {
     uint64_t now = sp__now_ms();
-    int w = send_expired(c, stall_at, stop_at, now);
+    int w = send_expired(c, due, stop_at, now);
     if (w == 0)
-        w = wait_sock(c, 1, min_timeout(ms_until(stall_at, now), ms_until(*stop_at, now)),
+        w = wait_sock(c, 1, min_timeout(ms_until(due, now), ms_until(*stop_at, now)),
                       *stop_at == 0);
+    /* not writable until the deadline: it passed without progress, whatever room the
+     * kernel finds for a retry below its writable mark (the event model, which sends on
+     * writability only, would not retry either) */
+    if (w == 0)
+        w = send_expired(c, due, stop_at, sp__now_ms());
     return w < 0 ? w : 0;
 }
 
 /* Send v[0..n) (modified) with the socket non-blocking, waiting for writability: fails
- * with SP_ETIMEDOUT when the peer takes nothing for the send limit, or when the stop's
- * grace period (*stop_at: 0 until the stop is seen, kept across the calls of one
- * transfer) ends (send_cut). Under the send lock. */
-static int send_parts_until(sp_conn *c, sp_iovec *v, int n, uint64_t *stop_at)
+ * with SP_ETIMEDOUT when the peer takes nothing for the send limit or a reply's deadline
+ * passes (clk), or when the stop's grace period ends (send_cut). Under the send lock. */
+static int send_parts_until(sp_conn *c, sp_iovec *v, int n, send_clock *clk)
 {
     int limit = sp__conn_send_limit(c->srv), i = 0;
-    uint64_t stall_at = limit < 0 ? 0 : sp__now_ms() + (uint64_t)limit;
+    uint64_t stall_at = deadline_after(sp__now_ms(), limit);
     while (i < n) {
         ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, v + i, n - i, 1);
         int w;
@@ -117,38 +164,40 @@ static int send_parts_until(sp_conn *c, sp_iovec *v, int n, uint64_t *stop_at)
             if (i < n && k > 0)
                 v[i] = sp_iovec_make((char *)v[i].base + k, (size_t)v[i].len - k);
             if (r > 0 && limit >= 0)
-                stall_at = sp__now_ms() + (uint64_t)limit; /* progress */
+                stall_at = deadline_after(sp__now_ms(), limit); /* progress */
             continue;
         }
         if (r != SP_EAGAIN)
             return (int)r;
-        if ((w = wait_send(c, stall_at, stop_at)) != 0)
+        if ((w = wait_send(c, earlier(stall_at, i < clk->split ? clk->reply_at : clk->next_at),
+                           &clk->stop_at)) != 0)
             return w;
     }
     return 0;
 }
 
-static int send_parts(sp_conn *c, sp_iovec *v, int n)
-{
-    uint64_t stop_at = 0;
-    return send_parts_until(c, v, n, &stop_at);
-}
-
-/* Send the stage and v[0..n) (not kept) in one gather call. Under the send lock. */
-static int send_with_stage(sp_conn *c, const sp_iovec *v, int n)
+/* Send the stage and v[0..n) (not kept; a reply whose call was at `at`, see call_time) in
+ * one gather call, each with its deadline: the stage's from its first reply's call. Under
+ * the send lock. */
+static int send_with_stage(sp_conn *c, const sp_iovec *v, int n, uint64_t at)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     sp_iovec all[SP__OUT_IOV + 1];
+    send_clock k;
     int m = 0, i, rc = 0;
-    if (b->stage_len > 0)
+    clock_init(&k, c->srv, at);
+    if (b->stage_len > 0) {
         all[m++] = sp_iovec_make(b->stage, b->stage_len);
+        k.reply_at = earlier(k.reply_at, clock_of(c->srv, b->stage_at)); /* part 0 */
+        k.split = 1;
+    }
     for (i = 0; i < n; i++)
         all[m++] = v[i];
     b->stage_len = 0;
     if (b->send_error != 0)
         return b->send_error; /* the stream is cut: nothing more goes */
     if (m > 0)
-        rc = send_parts(c, all, m);
+        rc = send_parts_until(c, all, m, &k);
     if (rc < 0)
         b->send_error = rc;
     return rc;
@@ -158,6 +207,7 @@ int sp__blocking_output(sp_conn *c, const sp_iovec *iov, int n)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     size_t total = 0;
+    uint64_t at = call_time(c->srv); /* before the lock: a broadcast may hold it */
     int i, rc = 0;
     for (i = 0; i < n; i++)
         total += (size_t)iov[i].len;
@@ -170,35 +220,41 @@ int sp__blocking_output(sp_conn *c, const sp_iovec *iov, int n)
                (b->stage != NULL || (b->stage = (char *)malloc(SP__BSTAGE_CAP)) != NULL)) {
         /* a small reply to one of several messages of a read: gathered, sent with the
          * next big reply, before the next read, or when the stage is full */
+        if (b->stage_len == 0)
+            b->stage_at = at; /* the stage's deadline: its first reply's */
         for (i = 0; i < n; i++) {
             memcpy(b->stage + b->stage_len, iov[i].base, (size_t)iov[i].len);
             b->stage_len += (size_t)iov[i].len;
         }
     } else {
-        rc = send_with_stage(c, iov, n); /* big replies straight from the caller's buffer */
+        rc = send_with_stage(c, iov, n, at); /* big replies straight from the caller's buffer */
     }
     sp__mutex_unlock(&b->send_lock);
     return rc;
 }
 
-/* A file's send: its deadlines (as send_parts') while an OS call waits (TransmitFile). */
+/* A file's send: its deadlines (as send_parts') while an OS call waits (TransmitFile):
+ * progress (stall_at, restarted when a call returns what it sent: TransmitFile's once per
+ * 64 KiB, so a slower reader is cut as one that stopped) and the whole range's
+ * (k.reply_at). */
 typedef struct file_wait {
     sp_conn *c;
-    uint64_t stall_at, stop_at;
+    uint64_t stall_at;
+    send_clock k;
 } file_wait;
 
 static int file_waiting(void *arg)
 {
     file_wait *w = (file_wait *)arg;
     (void)stop_seen(w->c); /* a forked child learns of the stop from its waker */
-    return send_expired(w->c, w->stall_at, &w->stop_at, sp__now_ms());
+    return send_expired(w->c, earlier(w->stall_at, w->k.reply_at), &w->k.stop_at, sp__now_ms());
 }
 
 /* Send len bytes of f from off (SP__FILE_SEQUENTIAL: a pipe, read where it is) under the
  * send lock, the stage empty: the OS's file transmission while it takes them, else reads
- * into the stage and sends; the deadlines of send_parts. 0 or the error (SP_EEOF: the
- * file ended early). */
-static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
+ * into the stage and sends; the deadlines of send_parts, the range one reply whose call
+ * was at `at`. 0 or the error (SP_EEOF: the file ended early). */
+static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len, uint64_t at)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     sp_server *srv = c->srv;
@@ -208,8 +264,8 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     uint64_t unchecked = 0; /* bytes sent since the stop was last looked for */
     file_wait w;
     w.c = c;
-    w.stop_at = 0;
-    w.stall_at = limit < 0 ? 0 : sp__now_ms() + (uint64_t)limit;
+    clock_init(&w.k, srv, at);
+    w.stall_at = deadline_after(sp__now_ms(), limit);
     while (len > 0) {
         size_t want = len < SP__FILE_CHUNK ? (size_t)len : SP__FILE_CHUNK;
         ptrdiff_t r = SP_ENOTSUP;
@@ -230,7 +286,7 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
             r = sp__file_pread(f, b->stage, want < SP__BSTAGE_CAP ? want : SP__BSTAGE_CAP, off);
             if (r > 0) {
                 sp_iovec v = sp_iovec_make(b->stage, (size_t)r);
-                if ((rc = send_parts_until(c, &v, 1, &w.stop_at)) != 0)
+                if ((rc = send_parts_until(c, &v, 1, &w.k)) != 0)
                     return rc;
             }
         }
@@ -241,12 +297,12 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
             len -= (uint64_t)r;
             unchecked += (uint64_t)r;
             if (limit >= 0)
-                w.stall_at = sp__now_ms() + (uint64_t)limit; /* progress */
+                w.stall_at = deadline_after(sp__now_ms(), limit); /* progress */
             continue;
         }
         if (r != SP_EAGAIN)
             return (int)r;
-        if ((rc = wait_send(c, w.stall_at, &w.stop_at)) != 0)
+        if ((rc = wait_send(c, earlier(w.stall_at, w.k.reply_at), &w.k.stop_at)) != 0)
             return rc;
     }
     return 0;
@@ -255,11 +311,13 @@ static int send_file(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
 int64_t sp__blocking_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
+    uint64_t at = call_time(c->srv); /* before the lock: a broadcast may hold it */
     int rc;
     sp__mutex_lock(&b->send_lock);
     if (c->reg.sock == SP_INVALID_SOCKET)
         rc = SP_EPIPE;
-    else if ((rc = send_with_stage(c, NULL, 0)) == 0 && (rc = send_file(c, f, off, len)) != 0)
+    else if ((rc = send_with_stage(c, NULL, 0, 0)) == 0 &&
+             (rc = send_file(c, f, off, len, at)) != 0)
         b->send_error = rc; /* the stream is cut: the connection closes */
     sp__mutex_unlock(&b->send_lock);
     return rc != 0 ? rc : (int64_t)len;
@@ -333,7 +391,7 @@ static void set_batching(sp_conn *c, int on, int flush)
     sp__mutex_lock(&b->send_lock);
     b->batching = on;
     if (flush && b->stage_len > 0)
-        (void)send_with_stage(c, NULL, 0);
+        (void)send_with_stage(c, NULL, 0, 0);
     sp__mutex_unlock(&b->send_lock);
 }
 
@@ -460,7 +518,7 @@ void sp__conn_serve_blocking(sp_conn *c)
         after_callback(c, 0);  /* a timer's failed reply or drain request, as a handler's */
         if (c->close_reason >= 0)
             break;
-        timeout = ms_until(idle > 0 ? last + (uint64_t)idle : 0, now);
+        timeout = ms_until(idle > 0 ? deadline_after(last, idle) : 0, now);
         if (stop_at != 0)
             timeout = min_timeout(timeout, ms_until(stop_at, now));
         timeout = sp__timers_timeout(&SP__BLOCKING(c)->timers, now, timeout);

@@ -216,6 +216,17 @@ int sp__conn_send_limit(const sp_server *srv)
     return s;
 }
 
+int sp__conn_reply_limit(const sp_server *srv)
+{
+    return srv->cfg.reply_timeout_ms > 0 ? srv->cfg.reply_timeout_ms : -1;
+}
+
+int sp__conn_output_limit(const sp_server *srv)
+{
+    int s = sp__conn_send_limit(srv), r = sp__conn_reply_limit(srv);
+    return r >= 0 && (s < 0 || r < s) ? r : s;
+}
+
 int sp__conn_between_messages(const sp_conn *c)
 {
     return c->dec == NULL || sp_frame_decoder_pending(c->dec) == 0;
@@ -229,7 +240,8 @@ int sp__conn_bytes_restart_idle(const sp_conn *c)
 int sp__conn_idle_expired(const sp_conn *c, uint64_t last, uint64_t now)
 {
     int idle = c->srv->cfg.idle_timeout_ms;
-    return idle > 0 && now - last >= (uint64_t)idle;
+    /* more than idle: the clock's milliseconds are truncated (never up to 1 ms early) */
+    return idle > 0 && now - last > (uint64_t)idle;
 }
 
 /* ---- accepting ----------------------------------------------------------------------- */

@@ -365,10 +365,10 @@ static void sweep(sp_server *srv, uint64_t now, int stopping, int all)
 }
 
 /* How often the sweep looks at every connection: a quarter of the shortest of the idle
- * timeout and the send limit (-1: never). */
+ * timeout and the output's limits (progress and whole reply; -1: never). */
 static int sweep_every(const sp_server *srv)
 {
-    int idle = srv->cfg.idle_timeout_ms, t = sp__conn_send_limit(srv);
+    int idle = srv->cfg.idle_timeout_ms, t = sp__conn_output_limit(srv);
     if (idle > 0 && (t < 0 || idle < t))
         t = idle;
     return t < 0 ? -1 : t / 4;

@@ -4,8 +4,9 @@
  * when it empties unless on_drain is awaited), flushed on writability; the small replies
  * to the messages of one read gather in the server's stage and leave in one send. A queue
  * over output_limit pauses reading (back-pressure) until it falls below half of it. The
- * queue marks when each reply entered it: one not wholly sent within send_timeout_ms of
- * that closes the connection.
+ * deadlines: queued output the peer takes nothing of for send_timeout_ms (q->progress),
+ * and a reply not wholly sent within reply_timeout_ms of entering the queue (its mark),
+ * close the connection.
  */
 #include "server.h"
 
@@ -58,8 +59,11 @@ static void marks_trim(struct sp__outq *q)
     }
 }
 
-/* A reply has been queued up to q->len: mark when (the send deadline counts from it). */
-static void mark_queued(struct sp__outq *q)
+/* A reply has been queued up to q->len: mark when (reply_timeout_ms counts from it). When
+ * nothing was queued before it, the progress timeout starts with this pass of the loop
+ * (the clock of the read that brought the request, as the idle clock's, which it thus
+ * never outlasts): the socket has just taken what it could, and what waits is new. */
+static void mark_queued(sp_conn *c, struct sp__outq *q)
 {
     marks_trim(q);
     if (q->marks > 0 && q->mark[q->marks - 1].end == q->len)
@@ -68,6 +72,8 @@ static void mark_queued(struct sp__outq *q)
         q->mark[SP__OUT_MARKS - 1].end = q->len; /* joins the last: its earlier time */
         return;
     }
+    if (q->marks == 0)
+        q->progress = c->srv->now; /* nothing was pending (a mark lives while bytes are) */
     q->mark[q->marks].end = q->len;
     q->mark[q->marks].at = sp__now_ms();
     q->marks++;
@@ -231,7 +237,7 @@ static int queue_rest(sp_conn *c, const sp_iovec *iov, int n, ptrdiff_t r)
         }
     }
     if (c->out != NULL)
-        mark_queued(c->out); /* when this reply entered the queue */
+        mark_queued(c, c->out); /* when this reply entered the queue */
     if (sp__ev_queued(c) > c->srv->cfg.output_limit)
         c->flags |= SP__CONN_PAUSED;
     sp__ev_update_interest(c);
@@ -375,7 +381,7 @@ int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
         c->out->files = e;
     c->out->files_tail = e;
     c->out->file_bytes += len;
-    mark_queued(c->out); /* the send deadline counts from here, as for a queued reply */
+    mark_queued(c, c->out); /* the send deadline counts from here, as for a queued reply */
     /* sent on writability (at once when the socket has room), never from here: the
      * loop's buffer that reads a file may hold the data being delivered now */
     if (sp__ev_queued(c) > srv->cfg.output_limit)
@@ -384,31 +390,33 @@ int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     return (int64_t)len;
 }
 
+/* Whether more than ms have passed since `since` (both times of sp__now_ms(), whose
+ * milliseconds are truncated: "more than" keeps a deadline from coming up to 1 ms early). */
 static int aged(uint64_t now, uint64_t since, int ms)
 {
-    return now >= since && now - since >= (uint64_t)ms;
+    return now >= since && now - since > (uint64_t)ms;
 }
 
 void sp__ev_check_stalled(sp_conn *c, uint64_t now)
 {
     struct sp__outq *q = c->out;
-    int send = c->srv->cfg.send_timeout_ms, idle = c->srv->cfg.idle_timeout_ms;
+    int limit = sp__conn_send_limit(c->srv), reply = sp__conn_reply_limit(c->srv);
     if (q == NULL)
         return;
     if (sp__ev_queued(c) == 0) {
         /* on_drain awaited since drain_at, the kernel without room since (the next chunk's
          * send would be blocked so long in the blocking models) */
-        int limit = sp__conn_send_limit(c->srv);
         if (!((c->flags & SP__CONN_DRAIN) && c->close_reason < 0 && limit >= 0 &&
               aged(now, q->drain_at, limit)))
             return;
     } else {
         marks_trim(q);
-        /* send_timeout_ms: the oldest reply not wholly sent was queued at mark[0].at (a
-         * peer that takes a little now and then does not stretch it; there is always a
-         * mark while bytes are queued); idle_timeout_ms: the peer took nothing so long */
-        if (!(send >= 0 && (q->marks == 0 || aged(now, q->mark[0].at, send))) &&
-            !(idle > 0 && aged(now, q->progress, idle)))
+        /* send_timeout_ms (or a shorter idle_timeout_ms): the peer took nothing since
+         * q->progress; reply_timeout_ms: the oldest reply not wholly sent was queued at
+         * mark[0].at (a peer that takes a little now and then does not stretch it; there
+         * is always a mark while bytes are queued) */
+        if (!(limit >= 0 && aged(now, q->progress, limit)) &&
+            !(reply >= 0 && (q->marks == 0 || aged(now, q->mark[0].at, reply))))
             return;
     }
     /* what is queued is dropped, the connection closes (an orderly end or a reason given

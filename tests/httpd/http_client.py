@@ -13,6 +13,10 @@
   http_client.py slow PORT PATH N RATE   N downloads of PATH at once, each read at RATE
                                          bytes/s; print "started" once every head is in,
                                          then per download the bytes and how it ended
+  http_client.py rate PORT PATH RATE SECS  one download of PATH read at RATE bytes/s until
+                                         its body is complete, the server ends it, or SECS;
+                                         print the body bytes, how it ended ("complete",
+                                         "eof", "error ...", "timeout") and the seconds
 """
 import hashlib
 import select
@@ -154,6 +158,45 @@ def main():
             time.sleep(max(0.0, step - (time.monotonic() - t)))
         for g, h in zip(got, how):
             print(g, h, flush=True)
+    elif mode == "rate":
+        path, rate, secs = sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+        s = connect(port)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(get(path))
+        t0 = time.monotonic()
+        buf, body, want, how = b"", 0, None, "timeout"
+        step = 0.05
+        per = max(1, int(rate * step))
+        s.settimeout(5)
+        while time.monotonic() - t0 < secs:
+            t = time.monotonic()
+            try:
+                data = s.recv(per)
+            except socket.timeout:
+                continue
+            except OSError as e:
+                how = "error %s" % e.__class__.__name__
+                break
+            if not data:
+                how = "eof"
+                break
+            if want is None:  # the head first: its end and the body's length
+                buf += data
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    continue
+                for line in buf[:end].decode("latin-1").split("\r\n"):
+                    k, _, v = line.partition(":")
+                    if k.strip().lower() == "content-length":
+                        want = int(v.strip())
+                body = len(buf) - end - 4
+            else:
+                body += len(data)
+            if want is not None and body >= want:
+                how = "complete"
+                break
+            time.sleep(max(0.0, step - (time.monotonic() - t)))
+        print(body, how, "%.1f" % (time.monotonic() - t0))
     else:
         sys.exit("unknown mode " + mode)
 

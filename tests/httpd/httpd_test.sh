@@ -96,6 +96,24 @@ stop_server() {
     [[ $rc == 0 ]] || fail "the server exited $rc after SIGINT"
 }
 
+# wait_cut T0 BOUND: one second after T0 (date +%s) the server's side of a download on
+# PORT must be ESTABLISHED (else it fails: returns 1); then wait up to BOUND seconds for it
+# to leave that state. Prints the seconds since T0, or "kept SECONDS" when it stayed.
+wait_cut() {
+    local t0=$1 bound=$2 i
+    sleep 1
+    [[ -n $(ss -tnH state established "( sport = :$PORT )") ]] || return 1
+    for ((i = 0; i < bound * 10; i++)); do
+        [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] && break
+        sleep 0.1
+    done
+    if [[ -n $(ss -tnH state established "( sport = :$PORT )") ]]; then
+        echo "kept $(($(date +%s) - t0))"
+    else
+        echo $(($(date +%s) - t0))
+    fi
+}
+
 # code URL [CURL ARGS...]: the status code curl gets.
 code() {
     local url=$1
@@ -203,12 +221,12 @@ head_limit)
     stop_server
     ;;
 slow_reader)
-    # A client that asks for 20 MiB and reads nothing: the send deadline (-s 2000) closes
-    # the server's side (it leaves ESTABLISHED: FIN-WAIT-1 behind the unsent bytes), so the
-    # client gets far less than the file when it reads at last. The deadline starts once
-    # the kernel's send buffer is full (a send it does not take whole): Linux grows it
-    # (tcp_wmem, up to 4 MiB) while the server keeps it fed, which took up to 20 s on a
-    # loaded machine; hence the bound.
+    # A client that asks for 20 MiB and reads nothing: the send progress timeout (-s 2000)
+    # closes the server's side (it leaves ESTABLISHED: FIN-WAIT-1 behind the unsent bytes),
+    # so the client gets far less than the file when it reads at last. The timeout runs
+    # from the last byte the kernel took: Linux grows the send buffer (tcp_wmem, up to
+    # 4 MiB) while the server keeps it fed, which took up to 20 s on a loaded machine;
+    # hence the bound.
     # The thread model under Wine runs it too: its "no request served after the cut" was
     # the stalled client still draining the closed socket's 4 MiB past the server's 120 s
     # run (http_client.py now reads for 10 s at most), not the server.
@@ -218,15 +236,8 @@ slow_reader)
     bound=$((2 + 20 + slack))
     "${client[@]}" stall "$PORT" /big.bin $((bound + 2)) >"$work/stall.log" 2>&1 &
     cpid=$!
-    sleep 1
-    [[ -n $(ss -tnH state established "( sport = :$PORT )") ]] || fail "the download did not start"
-    for ((i = 0; i < bound * 10; i++)); do
-        [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] && break
-        sleep 0.1
-    done
-    cut=$(($(date +%s) - t0))
-    [[ -z $(ss -tnH state established "( sport = :$PORT )") ]] ||
-        fail "the server kept the stalled connection for $cut s (send deadline 2 s)"
+    cut=$(wait_cut "$t0" "$bound") || fail "the download did not start"
+    [[ $cut != kept* ]] || fail "the server kept the stalled connection for ${cut#kept } s (send timeout 2 s)"
     wait "$cpid"
     read -r got how <"$work/stall.log"
     [[ $got -lt 20971520 ]] || fail "the stalled reader got the whole file ($got bytes, $how)"
@@ -234,6 +245,32 @@ slow_reader)
     expect_code 200 "$URL/a.txt"
     stop_server
     echo "stalled reader: closed by the server within $cut s; it read $got bytes, then $how"
+    # A steady reader (2 MB/s: the 20 MiB take about 10 s, three times -s 3000) gets the
+    # whole file: the send timeout counts from the last byte taken, not from the reply's
+    # start. (The server sees progress when its socket is writable again: a third of a
+    # send buffer that Linux grows to 4 MiB drains in under a second at this rate.)
+    start_server -s 3000
+    "${client[@]}" rate "$PORT" /big.bin 2000000 $((30 + slack)) >"$work/steady.log" 2>&1
+    read -r got how secs <"$work/steady.log"
+    [[ $how == complete && $got -eq 20971520 ]] ||
+        fail "a steady reader with -s 3000 got $got bytes ($how after $secs s)"
+    stop_server
+    echo "steady reader (-s 3000): the whole file in $secs s"
+    # A reader that trickles (100 KB/s) is cut by the reply deadline (-d 2000) long before
+    # the send timeout (the default 30 s) could: the server's side leaves ESTABLISHED
+    # within the bound (its kernel may still send what it had queued, as above).
+    start_server -d 2000
+    t0=$(date +%s)
+    bound=$((2 + slack))
+    "${client[@]}" rate "$PORT" /big.bin 100000 $((bound + 10)) >"$work/trickle.log" 2>&1 &
+    cpid=$!
+    secs=$(wait_cut "$t0" "$bound") || fail "the trickled download did not start"
+    [[ $secs != kept* ]] || fail "the server kept the trickling reader for ${secs#kept } s (reply deadline 2 s)"
+    kill "$cpid" 2>/dev/null
+    wait "$cpid" 2>/dev/null
+    expect_code 200 "$URL/a.txt"
+    stop_server
+    echo "trickling reader (-d 2000, -s 30000): cut within $secs s"
     ;;
 slowloris)
     start_server -t 2

@@ -1,0 +1,237 @@
+/*
+ * output_fixture.h - what the suites of the server's output share (test_server_output.cc,
+ * test_server_sendfile.cc): a server on 127.0.0.1 with a line framer in one model, the
+ * client's side of a download (connect with a fixed receive buffer, send a request, read
+ * n bytes, a slow reader thread) and the records the handlers log.
+ *
+ *   OutputFixture  a GoogleTest fixture: set_up(model) skips the fork model under a
+ *                  sanitizer; start(cfg) starts the server; TearDown stops and destroys it.
+ *   SlowReader     a client thread that reads up to a chunk every step (keeping the bytes
+ *                  when asked) until stopped or the connection ends.
+ *   count_recs     the records of a kind (and a value of a or port).
+ *   closed_by_timeout  the log holds one close, with SP_CLOSE_ERROR / SP_ETIMEDOUT.
+ */
+#ifndef SOCKPORT_TESTS_OUTPUT_FIXTURE_H
+#define SOCKPORT_TESTS_OUTPUT_FIXTURE_H
+
+#include "fault_proc.h"
+#include "server_fixture.h"
+
+#include <sockport.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sptest
+{
+
+/* Which field of a record count_recs compares with its value. */
+enum { REC_ANY = 0, REC_A, REC_PORT };
+
+/* The records of this kind (whose a or port, as `field` says, is `value`). */
+inline int count_recs(const std::vector<fp::Rec> &v, int kind, int field = REC_ANY, int value = 0)
+{
+    return (int)std::count_if(v.begin(), v.end(), [&](const fp::Rec &r) {
+        return r.kind == kind && (field == REC_ANY || (field == REC_A ? r.a : r.port) == value);
+    });
+}
+
+/* The reasons and errors of the records of kind close_kind, as text. */
+inline std::string closes(const std::vector<fp::Rec> &v, int close_kind)
+{
+    std::string out;
+    for (const auto &r : v)
+        if (r.kind == close_kind)
+            out += std::string(out.empty() ? "" : ", ") + reason_name(r.a) + " / " + code_str(r.b);
+    return out.empty() ? "none" : out;
+}
+
+/* The log holds one record of kind close_kind, and it is SP_CLOSE_ERROR / SP_ETIMEDOUT (a
+ * send deadline: a = the reason, b = the error). */
+inline ::testing::AssertionResult closed_by_timeout(const std::vector<fp::Rec> &v, int close_kind)
+{
+    for (const auto &r : v)
+        if (r.kind == close_kind && (r.a != SP_CLOSE_ERROR || r.b != SP_ETIMEDOUT))
+            return ::testing::AssertionFailure()
+                   << "closed with " << reason_name(r.a) << " / " << code_str(r.b);
+    if (count_recs(v, close_kind) != 1)
+        return ::testing::AssertionFailure() << count_recs(v, close_kind) << " closes";
+    return ::testing::AssertionSuccess();
+}
+
+/* A client's reader thread: up to `chunk` bytes every step_ms until stopped or the
+ * connection ends; counts the bytes and the reads that returned some, and keeps the bytes
+ * when `keep` (data, read once stopped or ended). */
+class SlowReader
+{
+  public:
+    SlowReader(sp_socket_t s, size_t chunk, int step_ms, bool keep = false)
+        : s_(s), thread_([this, chunk, step_ms, keep] {
+              std::vector<char> buf(chunk);
+              while (!quit_) {
+                  ptrdiff_t r = sp_recv(s_, buf.data(), buf.size());
+                  if (r <= 0) {
+                      end = r;
+                      return;
+                  }
+                  if (keep)
+                      data.append(buf.data(), (size_t)r);
+                  got += r;
+                  reads++;
+                  sleep_ms(step_ms);
+              }
+          })
+    {
+    }
+    ~SlowReader()
+    {
+        stop();
+    }
+    SlowReader(const SlowReader &) = delete;
+    SlowReader &operator=(const SlowReader &) = delete;
+    /* End the thread: the socket is shut down (a blocked read returns). */
+    void stop()
+    {
+        quit_ = true;
+        sp_shutdown(s_, SP_SHUT_RDWR);
+        join();
+    }
+    /* Wait for the thread to end by itself (the connection ended). */
+    void join()
+    {
+        if (thread_.joinable())
+            thread_.join();
+    }
+    std::atomic<long long> got{0};
+    std::atomic<int> reads{0};
+    std::atomic<long long> end{1}; /* the read that ended it: 0 (EOF) or an error */
+    std::string data;
+
+  private:
+    sp_socket_t s_;
+    std::atomic<bool> quit_{false};
+    std::thread thread_;
+};
+
+class OutputFixture : public SpTest
+{
+  protected:
+    /* From the suite's SetUp: the model of this test (the fork model is skipped in a
+     * sanitizer build) and a line framer. */
+    void set_up(int model)
+    {
+        SpTest::SetUp();
+        model_ = model;
+        if (model == SP_MODEL_FORK && SP_FP_SANITIZED)
+            GTEST_SKIP() << "fork model in a sanitizer build: a child of a threaded process may "
+                            "stall in the sanitizer's allocator (server.h)";
+        sp_framer_delim(&lines_, "\n", 1, 1024);
+    }
+    void TearDown() override
+    {
+        if (srv_ != nullptr) {
+            sp_server_stop(srv_);
+            sp_server_destroy(srv_);
+            srv_ = nullptr;
+        }
+        SpTest::TearDown();
+    }
+    void start(sp_server_config &cfg)
+    {
+        cfg.model = model_;
+        ASSERT_OK(sp_server_create(&srv_, &cfg));
+        ASSERT_OK(sp_server_listen(srv_, "127.0.0.1:0"));
+        ASSERT_OK(sp_server_local_addr(srv_, 0, &addr_));
+        ASSERT_OK(sp_server_start(srv_));
+    }
+    /* Stop the server (the stop must succeed) and destroy it: the next round starts anew. */
+    void finish()
+    {
+        if (srv_ == nullptr)
+            return;
+        sp_server_stop(srv_);
+        EXPECT_OK(sp_server_wait(srv_));
+        sp_server_destroy(srv_);
+        srv_ = nullptr;
+    }
+    /* A client with a fixed receive buffer (rcvbuf > 0) and a 20 s receive timeout. */
+    void connect(Sock &s, int rcvbuf = 0)
+    {
+        ASSERT_OK(sp_socket_open(s.out(), SP_AF_INET, SP_SOCK_STREAM));
+        if (rcvbuf > 0) {
+            ASSERT_OK(sp_set_recv_buffer(s, rcvbuf));
+        }
+        ASSERT_OK(sp_connect(s, &addr_));
+        ASSERT_OK(sp_set_recv_timeout(s, 20000));
+    }
+    void send_text(Sock &s, const std::string &t)
+    {
+        ASSERT_OK(sp_send_all(s, t.data(), t.size(), 5000, nullptr));
+    }
+    /* n bytes, read in pieces of at most `piece`, with a pause every 4 reads (slow). */
+    std::string recv_n(Sock &s, size_t n, size_t piece = 262144, int pause_ms = 0)
+    {
+        std::string out(n, '\0');
+        size_t have = 0;
+        int reads = 0;
+        while (have < n) {
+            ptrdiff_t r = sp_recv(s, &out[have], std::min(n - have, piece));
+            if (r <= 0) {
+                ADD_FAILURE() << "recv after " << have << " of " << n << ": " << code_str(r);
+                break;
+            }
+            have += (size_t)r;
+            if (pause_ms > 0 && ++reads % 4 == 0)
+                sleep_ms(pause_ms);
+        }
+        out.resize(have);
+        return out;
+    }
+
+    /* Read c at a steady pace (up to chunk bytes every step_ms) for run_ms; the records
+     * logged by then (before the client's end) in *seen; the bytes read. */
+    long long read_for(Sock &c, size_t chunk, int step_ms, int run_ms, std::vector<fp::Rec> *seen)
+    {
+        SlowReader reader(c, chunk, step_ms);
+        sleep_ms(run_ms);
+        const long long got = reader.got;
+        *seen = log_.snapshot();
+        reader.stop();
+        return got;
+    }
+    /* Send `request` on c, then read the n bytes it asks for at a steady pace (up to chunk
+     * bytes every step_ms): they must all come, equal to want's, with no close of kind
+     * close_kind logged meanwhile. The ms from the request to the last byte. */
+    double read_steadily(Sock &c, const std::string &request, const unsigned char *want, size_t n,
+                         size_t chunk, int step_ms, int close_kind)
+    {
+        const double t0 = now_ms();
+        send_text(c, request);
+        SlowReader reader(c, chunk, step_ms, true);
+        while ((size_t)reader.got < n && reader.end > 0 && now_ms() - t0 < 60000)
+            sleep_ms(10);
+        const double took = now_ms() - t0;
+        auto v = log_.snapshot(); /* before the client's end */
+        reader.stop();
+        EXPECT_EQ(0, count_recs(v, close_kind)) << "closed after " << took << " ms, " << reader.got
+                                                << " bytes read: " << closes(v, close_kind);
+        EXPECT_EQ(n, reader.data.size()) << "after " << took << " ms";
+        if (reader.data.size() == n) {
+            EXPECT_TRUE(same_bytes(want, (const unsigned char *)reader.data.data(), n));
+        }
+        return took;
+    }
+
+    int model_ = 0;
+    fp::EventLog log_;
+    sp_framer lines_;
+    sp_server *srv_ = nullptr;
+    sp_addr addr_;
+};
+
+} // namespace sptest
+
+#endif /* SOCKPORT_TESTS_OUTPUT_FIXTURE_H */
