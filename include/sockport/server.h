@@ -181,7 +181,8 @@ SP_API void sp_server_config_init(sp_server_config *cfg);
  * @return 0, or SP_EINVAL (NULL out or cfg, no handler, a framer without on_message, no
  *   framer without on_data, an unknown model, overflow or sendfile mode, a negative
  *   max_connections, idle_timeout_ms or grace_ms, a send_timeout_ms or reply_timeout_ms
- *   below -1), SP_ENOTSUP
+ *   below -1, keepalive fields sp_set_keepalive() would refuse: negative, seconds over
+ *   2147483, a count over 255), SP_ENOTSUP
  * (SP_MODEL_FORK on Windows), SP_ENOMEM, or an error of sp_waker_create() (SP_EMFILE, ...).
  */
 SP_API int sp_server_create(sp_server **out, const sp_server_config *cfg);

@@ -31,7 +31,12 @@ int sp_server_create(sp_server **out, const sp_server_config *cfg)
         cfg->model > SP_MODEL_EVENTS || cfg->max_connections < 0 || cfg->idle_timeout_ms < 0 ||
         cfg->grace_ms < 0 || cfg->send_timeout_ms < -1 || cfg->reply_timeout_ms < -1 ||
         (cfg->overflow != SP_OVERFLOW_WAIT && cfg->overflow != SP_OVERFLOW_REFUSE) ||
-        cfg->sendfile_mode < SP_SENDFILE_AUTO || cfg->sendfile_mode > SP_SENDFILE_ON)
+        cfg->sendfile_mode < SP_SENDFILE_AUTO || cfg->sendfile_mode > SP_SENDFILE_ON ||
+        /* what sp_set_keepalive() would refuse, which would leave keepalive off */
+        cfg->keepalive_idle_s < 0 || cfg->keepalive_interval_s < 0 || cfg->keepalive_count < 0 ||
+        cfg->keepalive_idle_s > SP__KEEPALIVE_SECONDS_MAX ||
+        cfg->keepalive_interval_s > SP__KEEPALIVE_SECONDS_MAX ||
+        cfg->keepalive_count > SP__KEEPALIVE_COUNT_MAX)
         return SP_EINVAL;
     if (cfg->framer ? cfg->handler->on_message == NULL : cfg->handler->on_data == NULL)
         return SP_EINVAL;

@@ -91,9 +91,13 @@ void sp__conn_free(sp_conn *c)
         c->dec = NULL;
     }
     if (c->srv->model->blocking) { /* its send lock lives until the last reference */
-        free(SP__BLOCKING(c)->stage);
-        SP__BLOCKING(c)->stage = NULL;
-        SP__BLOCKING(c)->stage_len = 0;
+        sp__conn_blocking *b = SP__BLOCKING(c);
+        /* under the lock: a thread that holds c may be in sp_conn_queued() */
+        sp__mutex_lock(&b->send_lock);
+        free(b->stage);
+        b->stage = NULL;
+        b->stage_len = 0;
+        sp__mutex_unlock(&b->send_lock);
     }
     free(c->out);
     c->out = NULL;
