@@ -507,7 +507,7 @@ TEST_P(ServerSendfile, StopDuringAStalledFileIsBounded)
     ASSERT_OK(sp_server_stop(srv_));
     ASSERT_OK(sp_server_wait(srv_));
     double took = now_ms() - t0;
-    EXPECT_LT(took, 300.0 + 2000.0) << "ms for the stop (grace 300 ms)";
+    EXPECT_LT(took, 300.0 + late_slack(2000)) << "ms for the stop (grace 300 ms)";
     auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) >= 1; }, 5000);
     ASSERT_EQ(1, count(v, R_CLOSE));
     sp_server_destroy(srv_);
@@ -536,7 +536,7 @@ TEST_P(ServerSendfile, StopDuringASlowFileIsBounded)
     done = true;
     sp_shutdown(c, SP_SHUT_RDWR);
     reader.join();
-    EXPECT_LT(took, 300.0 + 2000.0) << "ms for the stop (grace 300 ms)";
+    EXPECT_LT(took, 300.0 + late_slack(2000)) << "ms for the stop (grace 300 ms)";
     sp_server_destroy(srv_);
     srv_ = nullptr;
 }
