@@ -234,10 +234,11 @@ slow_reader)
     start_server -s 2000
     t0=$(date +%s)
     bound=$((2 + 20 + slack))
-    "${client[@]}" stall "$PORT" /big.bin $((bound + 2)) >"$work/stall.log" 2>&1 &
+    "${client[@]}" stall "$PORT" /big.bin $((bound + 2)) "$work/stall.go" >"$work/stall.log" 2>&1 &
     cpid=$!
     cut=$(wait_cut "$t0" "$bound") || fail "the download did not start"
     [[ $cut != kept* ]] || fail "the server kept the stalled connection for ${cut#kept } s (send timeout 2 s)"
+    touch "$work/stall.go" # the cut is seen: the client reads now, not at the bound
     wait "$cpid"
     read -r got how <"$work/stall.log"
     [[ $got -lt 20971520 ]] || fail "the stalled reader got the whole file ($got bytes, $how)"
@@ -285,7 +286,7 @@ stop)
     # leaves no process.
     big
     start_server -g 1000
-    "${client[@]}" slow "$PORT" /big.bin 8 200000 >"$work/slow.log" 2>&1 &
+    "${client[@]}" slow "$PORT" /big.bin 8 200000 "$work/slow.go" >"$work/slow.log" 2>&1 &
     cpid=$!
     for ((i = 0; i < 300; i++)); do
         grep -q started "$work/slow.log" && break
@@ -300,6 +301,9 @@ stop)
     pid=$SERVER_PID
     SERVER_PID=
     ms=$((($(date +%s%N) - t0) / 1000000))
+    # the server is gone: the clients stop reading (the kernel would still send the closed
+    # sockets' queued MiBs at 200 KB/s for about 20 s)
+    touch "$work/slow.go"
     wait "$cpid"
     [[ $rc == 0 ]] || fail "the server exited $rc after SIGINT"
     ((ms <= 1000 + slack * 1000)) || fail "the stop took $ms ms (grace 1000 ms)"
