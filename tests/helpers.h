@@ -720,6 +720,23 @@ inline int count_threads()
 #endif
 }
 
+/*
+ * The thread count once it is at most `want`, or the last count after `ms`: a joined
+ * thread may still be listed for a moment after the join returned (Linux wakes the joiner
+ * from the exiting thread's mm_release, before release_task takes it out of
+ * /proc/self/task). A thread really left running keeps the count above `want`.
+ */
+inline int count_threads_at_most(int want, int ms = 2000)
+{
+    const double end = now_ms() + ms;
+    int n = count_threads();
+    while (n > want && now_ms() < end) {
+        sleep_ms(5);
+        n = count_threads();
+    }
+    return n;
+}
+
 /* No child process is left to reap (a zombie): waitpid fails with ECHILD. Windows has no
  * fork model and no children of the tests' own to leave. */
 inline ::testing::AssertionResult no_child_left()
