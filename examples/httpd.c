@@ -517,11 +517,7 @@ static const sp_server_handler http_handler = {http_open, NULL, http_data, http_
 
 static void on_signal(int sig)
 {
-#ifdef _WIN32
-    signal(sig, on_signal); /* again: Windows resets it to SIG_DFL as it delivers it */
-#else
-    (void)sig; /* caught with sigaction(): the handler stays (catch_stop_signals) */
-#endif
+    (void)sig; /* the handler stays (catch_stop_signals) */
     if (running_server)
         sp_server_stop(running_server); /* async-signal-safe */
 }

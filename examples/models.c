@@ -40,11 +40,26 @@ const char *model_name(int model)
     return "?";
 }
 
+#ifdef _WIN32
+/* The CRT resets a handler to SIG_DFL before it calls it ("signal", Microsoft Learn): a
+ * second Ctrl-C would end the process in the middle of the stop. The trampoline puts
+ * itself back first, so that every Ctrl-C asks for the stop again (sp_server_stop is
+ * idempotent). */
+static void (*volatile stop_handler)(int sig);
+
+static void stop_trampoline(int sig)
+{
+    signal(sig, stop_trampoline);
+    stop_handler(sig);
+}
+#endif
+
 void catch_stop_signals(void (*handler)(int sig))
 {
 #ifdef _WIN32
-    signal(SIGINT, handler);
-    signal(SIGTERM, handler);
+    stop_handler = handler;
+    signal(SIGINT, stop_trampoline);
+    signal(SIGTERM, stop_trampoline);
 #else
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -19,7 +19,8 @@ const char *model_name(int model);
  * (glibc: the handler is reset to SIG_DFL as the signal is delivered), so a second SIGINT
  * arriving before the handler could install itself again killed the program - and
  * coreutils' timeout, for one, forwards a SIGINT to its child twice (to it, then to its
- * process group). On Windows through signal(): the handler installs itself again.
+ * process group). On Windows through signal() and a trampoline that installs itself
+ * again before it calls handler (the CRT resets a handler to SIG_DFL as it delivers it).
  */
 void catch_stop_signals(void (*handler)(int sig));
 
