@@ -655,6 +655,62 @@ TEST_P(Server, IdleConnectionCostsAtMost128Bytes)
 #    endif
 }
 
+/* A peer that announces a large message (1,000,000 bytes, under the 1 MiB maximum) and
+ * sends a little of it: the server holds in proportion to what arrived (the decoder's room
+ * grows with it), not the announced size. Before, each such connection made the server
+ * reserve the whole message: 100 peers sending 24 bytes each cost about 100 MiB. */
+TEST_P(Server, AnnouncedButUnsentMessagesHoldLittle)
+{
+    if (GetParam().model == SP_MODEL_FORK || GetParam().poller != SP_POLLER_AUTO)
+        GTEST_SKIP() << "one process's heap (the fork model's children have their own); the "
+                        "default poller only";
+#    ifndef SP_TEST_HEAP
+    GTEST_SKIP() << "needs glibc's mallinfo2 and the system allocator (not under sanitizers)";
+#    else
+    start();
+    if (IsSkipped() || HasFatalFailure())
+        return;
+    const int n = 100;
+    std::vector<Sock> socks(n + 1);
+    ASSERT_TRUE(dial(socks[n])); /* the server's shared buffers exist before */
+    {
+        sp_frame_decoder d;
+        sp_frame_decoder_init(&d, &framer);
+        unsigned char x[8] = {0};
+        EXPECT_TRUE(echo(socks[n].get(), &d, x, sizeof x, 5000));
+        sp_frame_decoder_free(&d);
+    }
+    auto heap = [] {
+        struct mallinfo2 mi = mallinfo2();
+        return (double)mi.uordblks + (double)mi.hblkhd; /* big blocks are mmapped */
+    };
+    const double before = heap();
+    unsigned char head[14] = {0x00, 0x0f, 0x42, 0x40}; /* 1,000,000, then 10 bytes of it */
+    for (int i = 0; i < n; i++) {
+        ASSERT_TRUE(dial(socks[i]));
+        ASSERT_OK(sp_send_all(socks[i], head, sizeof head, 5000, nullptr));
+    }
+    sleep_ms(100);
+    /* more of it: the next read asks the decoder for room (where it reserved the whole) */
+    for (int i = 0; i < n; i++)
+        ASSERT_OK(sp_send_all(socks[i], head + 4, 10, 5000, nullptr));
+    /* settled: the same heap three times 50 ms apart (the connections have read) */
+    double now = heap(), last = -1;
+    for (int same = 0, k = 0; same < 3 && k < (int)late_slack(100); k++) {
+        sleep_ms(50);
+        last = now;
+        now = heap();
+        same = now == last ? same + 1 : 0;
+    }
+    const double per = (now - before) / n;
+    std::printf("[  MEMORY  ] %.0f bytes of heap per connection holding 24 bytes of an announced "
+                "1,000,000-byte message\n",
+                per);
+    EXPECT_LE(per, 64.0 * 1024) << "the announced size was reserved";
+    EXPECT_EQ(n + 1, sp_server_connections(srv));
+#    endif
+}
+
 TEST_P(Server, StopFromSignalHandler)
 {
     start();

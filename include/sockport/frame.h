@@ -67,7 +67,10 @@
  *
  * The memory a decoder holds grows to at most max + prefix or delimiter length when fed
  * (max(that, SP_FRAME_RECV_SIZE) when received into), is allocated as it is needed, and
- * is reused: there is no allocation per message in steady state.
+ * is reused: there is no allocation per message in steady state. It follows the bytes
+ * that arrived, not the size a prefix announces: a peer that announces a large message
+ * and sends a little of it makes the decoder hold about twice what it sent (and at least
+ * SP_FRAME_RECV_SIZE when received into), not the announced size.
  *
  * A framer is plain data, shared freely between threads; a decoder belongs to one stream
  * and is used by one thread at a time. All of this is shared code: it behaves the same on
@@ -295,7 +298,8 @@ SP_API int sp_frame_decoder_next(sp_frame_decoder *d, sp_frame_msg *out);
  * @param d    the decoder.
  * @param room receives where to write (NULL on failure).
  * @return how many bytes may be written there (at least 1, and usually at least
- *   SP_FRAME_RECV_SIZE or the rest of the current message), or SP_EINVAL for NULL
+ *   SP_FRAME_RECV_SIZE; for a message of known size up to its rest, at most as much as
+ *   the decoder holds of it already: the room grows with what arrives), or SP_EINVAL for NULL
  *   pointers or a decoder not drained since the last feed or commit, SP_ENOMEM, or
  *   SP_EMSGSIZE while stopped at an oversize message.
  */

@@ -577,14 +577,21 @@ ptrdiff_t sp__frame_decoder_space(sp_frame_decoder *d, void **room, size_t want)
         return SP_EINVAL;
     f = &d->framer_;
     have = held(d);
-    /* room for the whole current message when its size is known, so it lands in one piece */
-    if (f->kind == SP_FRAME_FIXED && f->max - have > want) {
-        want = f->max - have;
-    } else if (f->kind == SP_FRAME_PREFIX && have >= f->width && !(d->state_ & ST_SKIPPING)) {
-        uint64_t plen;
-        if (sp__frame_prefix_payload(f, d->buf_ + d->rd_, &plen) == 0 &&
-            f->width + plen - have > want)
-            want = (size_t)(f->width + plen - have);
+    /* room for more of the current message when its size is known, so that it lands in
+     * few pieces, but never more than what has arrived of it: a peer that announces a
+     * large message and sends little of it makes the decoder hold in proportion to what
+     * it sent (at most twice, plus `want`), not the announced size */
+    {
+        uint64_t rest = 0, grow = have > want ? have : want;
+        if (f->kind == SP_FRAME_FIXED) {
+            rest = f->max - have;
+        } else if (f->kind == SP_FRAME_PREFIX && have >= f->width && !(d->state_ & ST_SKIPPING)) {
+            uint64_t plen;
+            if (sp__frame_prefix_payload(f, d->buf_ + d->rd_, &plen) == 0)
+                rest = f->width + plen - have;
+        }
+        if (rest > want)
+            want = (size_t)(rest < grow ? rest : grow);
     }
     limit = recv_limit(f);
     if (want > limit - have)
