@@ -502,6 +502,10 @@ static ptrdiff_t read_once(sp_conn *c, char *buf, int block)
             sp__conn_end(c, SP_CLOSE_STOPPING, 0);
         return 0;
     }
+    /* SO_RCVTIMEO ran out: the OS said EAGAIN, which a blocking socket's recv reports as
+     * SP_ETIMEDOUT (a keepalive timeout, the OS's ETIMEDOUT, stays an error) */
+    if (block && got == SP_ETIMEDOUT && sp_err_from_native(sp_last_native_error()) == SP_EAGAIN)
+        got = SP_EAGAIN;
     sp__conn_read_result(c, got);
     if (got > 0 && raw && (k = deliver_data(c, buf, (size_t)got)) > 0 &&
         (rc = sp__frame_decoder_load(c->dec, buf + got - k, k)) != 0)
