@@ -312,24 +312,26 @@ int64_t sp__blocking_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     uint64_t at = call_time(c->srv); /* before the lock: a broadcast may hold it */
-    int rc;
-    int nbio = 0;
+    int rc, nbio;
     sp__mutex_lock(&b->send_lock);
-    /* the OS's sendfile has no "don't wait" flag: the socket non-blocking for it (a
-     * connection that blocks in recv is not in one while this runs: this is its own
-     * thread, or another that holds it, which keeps it polling: may_block) */
-    if (c->reg.sock != SP_INVALID_SOCKET && b->brecv &&
-        (rc = sp_set_nonblocking(c->reg.sock, 1)) == 0)
-        nbio = 1;
-    if (c->reg.sock == SP_INVALID_SOCKET)
+    if (c->reg.sock == SP_INVALID_SOCKET) {
         rc = SP_EPIPE;
-    else if (b->brecv && !nbio)
-        b->send_error = rc; /* cannot send without blocking: as a failed send */
-    else if ((rc = send_with_stage(c, NULL, 0, 0)) == 0 &&
-             (rc = send_file(c, f, off, len, at)) != 0)
-        b->send_error = rc; /* the stream is cut: the connection closes */
-    if (nbio)
-        (void)sp_set_nonblocking(c->reg.sock, 0); /* FIONBIO on an open socket */
+    } else {
+        /* the OS's sendfile has no "don't wait" flag: a socket in blocking mode (brecv)
+         * is made non-blocking for it. Its loop is in no blocking recv meanwhile (this is
+         * its own thread, or another that holds it, which keeps the loop polling), unless
+         * the hold began during that recv: Linux reads the mode when a call starts; a BSD
+         * recv may return EAGAIN, which reads nothing */
+        nbio = b->brecv;
+        if (nbio && (rc = sp_set_nonblocking(c->reg.sock, 1)) != 0)
+            nbio = 0; /* cannot send without blocking: as a failed send */
+        else if ((rc = send_with_stage(c, NULL, 0, 0)) == 0)
+            rc = send_file(c, f, off, len, at);
+        if (rc != 0)
+            b->send_error = rc; /* the stream is cut: the connection closes */
+        if (nbio)
+            (void)sp_set_nonblocking(c->reg.sock, 0); /* FIONBIO on an open socket */
+    }
     sp__mutex_unlock(&b->send_lock);
     return rc != 0 ? rc : (int64_t)len;
 }
