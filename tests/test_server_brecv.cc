@@ -110,6 +110,15 @@ class ServerBrecv : public ServerFixture, public ::testing::WithParamInterface<i
             *rc = r;
         return r == 1 ? std::string((const char *)msg.data, msg.len) : std::string();
     }
+    /* connect each of cs and have it served once: then each sits in its recv (its
+     * server side between messages) */
+    void dial_served(std::vector<Sock> &cs)
+    {
+        for (auto &s : cs) {
+            ASSERT_TRUE(dial(s));
+            ASSERT_TRUE(echo(s, "hi", 2));
+        }
+    }
     /* wait up to ms for n on_close reports (not in the fork model) */
     void wait_closes(int n, int ms = 3000)
     {
@@ -143,14 +152,12 @@ TEST_P(ServerBrecv, StopEndsIdleConnectionsAtOnceAndGivesAMessageItsGrace)
     start();
     if (IsSkipped() || HasFatalFailure())
         return;
-    std::vector<Sock> idle(8);
-    for (auto &s : idle) {
-        ASSERT_TRUE(dial(s));
-        ASSERT_TRUE(echo(s, "hi", 2));
-    }
-    Sock mid;
-    ASSERT_TRUE(dial(mid));
-    ASSERT_TRUE(echo(mid, "hi", 2));
+    std::vector<Sock> idle(8), mids(1);
+    dial_served(idle);
+    dial_served(mids);
+    if (HasFatalFailure())
+        return;
+    Sock &mid = mids[0];
     /* the first half of a 10-byte message: prefix and 4 bytes */
     const unsigned char half[] = {0, 0, 0, 10, 'a', 'b', 'c', 'd'};
     ASSERT_EQ((ptrdiff_t)sizeof half, sp_send(mid, half, sizeof half));
@@ -194,10 +201,9 @@ TEST_P(ServerBrecv, RepeatedStopsNeverMissABlockedConnection)
         if (IsSkipped() || HasFatalFailure())
             return;
         std::vector<Sock> cs(6);
-        for (auto &s : cs) {
-            ASSERT_TRUE(dial(s));
-            ASSERT_TRUE(echo(s, "x", 1));
-        }
+        dial_served(cs);
+        if (HasFatalFailure())
+            return;
         /* the last reply may still be on its way back into recv: the race the handshake
          * covers */
         const double t0 = now_ms();
