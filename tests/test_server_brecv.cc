@@ -14,12 +14,17 @@
 #include <sockport.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#ifndef _WIN32
+#    include <unistd.h> /* getpid */
+#endif
 
 using namespace sptest;
 
@@ -218,6 +223,33 @@ TEST_P(ServerBrecv, RepeatedStopsNeverMissABlockedConnection)
         running = false;
     }
 }
+
+#ifndef _WIN32
+/* The same stop over a Unix-domain listener: shutdown(SHUT_RD) wakes a recv blocked on an
+ * AF_UNIX stream socket too (Linux unix_shutdown; XNU / FreeBSD soshutdown). */
+TEST_P(ServerBrecv, StopEndsIdleUnixConnectionsAtOnce)
+{
+    if (cfg.model == SP_MODEL_FORK && sanitized_build())
+        GTEST_SKIP() << "fork model in a sanitizer build (server_fixture.h)";
+    cfg.grace_ms = 5000;
+    const std::string path = "/tmp/sockport-brecv-" + std::to_string((long)getpid()) + ".sock";
+    (void)std::remove(path.c_str());
+    ASSERT_TRUE(TestServer::start(cfg.model, ("unix:" + path).c_str()));
+    std::vector<Sock> cs(4);
+    dial_served(cs);
+    if (HasFatalFailure())
+        return;
+    const double t0 = now_ms();
+    EXPECT_OK(stop());
+    const double took = now_ms() - t0;
+    (void)std::remove(path.c_str());
+    std::printf("[ MEASURED ] the stop with 4 idle Unix-domain connections took %.1f ms\n", took);
+    EXPECT_LT(took, late_slack(1000.0)) << "the stop waited for idle connections";
+    if (GetParam() != SP_MODEL_FORK) {
+        EXPECT_EQ(4, rec_.reasons[SP_CLOSE_STOPPING].load());
+    }
+}
+#endif
 
 /* The idle timeout while the connection waits for its next message: closed at the
  * timeout (not before; late by a small bound), SP_CLOSE_IDLE; a client that speaks every
