@@ -175,6 +175,14 @@ typedef struct sp__conn_blocking {
                              * that sp_conn_close from there wakes the wait for input; under
                              * send_lock */
     sp__rawin rawin;        /* its on_data call (sp_conn_unread) */
+    /* Blocking in recv itself (thread model, where sp__server_recv_wakes): the socket is in
+     * blocking mode (set before its thread starts; made non-blocking only around a native
+     * sendfile, under send_lock). rstate: odd while the loop announced a blocking recv
+     * between messages; each wake_recv adds 2 (under send_lock), shutting reading down
+     * when it finds it odd. rcvtimeo: the SO_RCVTIMEO set on the socket (ms, 0: none). */
+    int brecv;
+    int rcvtimeo;
+    sp__atomic rstate;
 } sp__conn_blocking;
 
 #define SP__BLOCKING(c) ((sp__conn_blocking *)(c))
@@ -429,6 +437,11 @@ int sp__server_default_model(void);
 
 /* The fork model, or NULL where there is none. */
 const sp__model *sp__server_fork_model(void);
+
+/* 1 where shutdown(SHUT_RD) from another thread wakes a thread blocked in recv() on the
+ * socket (the thread model then blocks in recv between messages, without a poll), else 0
+ * (Windows: only closesocket does; docs/platforms.md). */
+int sp__server_recv_wakes(void);
 
 #ifdef __cplusplus
 }

@@ -312,13 +312,26 @@ int64_t sp__blocking_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     uint64_t at = call_time(c->srv); /* before the lock: a broadcast may hold it */
-    int rc;
+    int rc, nbio;
     sp__mutex_lock(&b->send_lock);
-    if (c->reg.sock == SP_INVALID_SOCKET)
+    if (c->reg.sock == SP_INVALID_SOCKET) {
         rc = SP_EPIPE;
-    else if ((rc = send_with_stage(c, NULL, 0, 0)) == 0 &&
-             (rc = send_file(c, f, off, len, at)) != 0)
-        b->send_error = rc; /* the stream is cut: the connection closes */
+    } else {
+        /* the OS's sendfile has no "don't wait" flag: a socket in blocking mode (brecv)
+         * is made non-blocking for it. Its loop is in no blocking recv meanwhile (this is
+         * its own thread, or another that holds it, which keeps the loop polling), unless
+         * the hold began during that recv: Linux reads the mode when a call starts; a BSD
+         * recv may return EAGAIN, which reads nothing */
+        nbio = b->brecv;
+        if (nbio && (rc = sp_set_nonblocking(c->reg.sock, 1)) != 0)
+            nbio = 0; /* cannot send without blocking: as a failed send */
+        else if ((rc = send_with_stage(c, NULL, 0, 0)) == 0)
+            rc = send_file(c, f, off, len, at);
+        if (rc != 0)
+            b->send_error = rc; /* the stream is cut: the connection closes */
+        if (nbio)
+            (void)sp_set_nonblocking(c->reg.sock, 0); /* FIONBIO on an open socket */
+    }
     sp__mutex_unlock(&b->send_lock);
     return rc != 0 ? rc : (int64_t)len;
 }
@@ -339,15 +352,35 @@ int sp__blocking_want_drain(sp_conn *c)
     return 0;
 }
 
+/* Wake b's loop if it blocks in recv between messages (read_once): the caller set the
+ * flag the loop looks at after announcing such a recv (srv->stopping, close_asked) first,
+ * so that either the loop sees the flag and does not block, or this sees the announcement
+ * (rstate odd) and shuts the socket's reading down, which makes the recv return (0, or
+ * what had arrived) and tells the loop (rstate >= 2 after its recv) why. Under the send
+ * lock: the socket is closed under it only, so the shutdown never reaches a reused
+ * descriptor. */
+static void wake_recv(sp__conn_blocking *b)
+{
+    if (!(sp__atomic_load(&b->rstate) & 1))
+        return; /* not in such a recv: it sees the flag before it blocks */
+    sp__mutex_lock(&b->send_lock);
+    if (sp__atomic_add(&b->rstate, 2) & 1) /* still announced (or back, unseen) */
+        (void)sp_shutdown(b->c.reg.sock, SP_SHUT_RD);
+    sp__mutex_unlock(&b->send_lock);
+}
+
 /* From the connection's own thread (a handler, a timer) or from another that holds a
  * reference (sp_conn_hold: a worker, a posted function): the connection's loop gives the
  * close reason, after the callback that runs or at once where it waits for input (woken
- * by its kick). The socket is closed by that loop alone (never under a recv or a select
- * of another thread; Windows' shutdown() wakes neither: docs/platforms.md). */
+ * by its kick, or in a blocking recv by wake_recv: a hold taken while the loop blocks, by
+ * a thread that knew the handle otherwise, finds it there). The socket is closed by that
+ * loop alone (never under a recv or a select of another thread; Windows' shutdown() wakes
+ * neither: docs/platforms.md). */
 void sp__blocking_close(sp_conn *c)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     sp__atomic_store(&b->close_asked, 1);
+    wake_recv(b);
     if (sp__atomic_load(&c->refs) < 2)
         return; /* not held: called on its own thread, which sees the flag */
     sp__mutex_lock(&b->send_lock);
@@ -443,21 +476,77 @@ static size_t deliver_data(sp_conn *c, const void *p, size_t n)
 }
 
 /* One read into the decoder (framed) or buf (raw), raw bytes delivered; those the handler
- * gave back go to the (empty) decoder. */
-static void read_once(sp_conn *c, char *buf)
+ * gave back go to the (empty) decoder. Without `block` the socket is readable (polled):
+ * the recv does not wait. With it (may_block said so), the recv waits in the kernel, the
+ * connection announced in rstate (wake_recv): a recv the stop or sp_conn_close() woke
+ * ends the connection with their reason, whatever it returned (bytes that arrived with
+ * the stop are dropped, as when the stop is seen before them); a timeout (SO_RCVTIMEO)
+ * reads nothing. The bytes read, or <= 0. */
+static ptrdiff_t read_once(sp_conn *c, char *buf, int block)
 {
+    sp__conn_blocking *b = SP__BLOCKING(c);
     int raw = c->dec == NULL || (c->flags & SP__CONN_RAW), rc;
     ptrdiff_t got;
     size_t k;
-    /* readable: this will not block (the socket is non-blocking) */
+    if (block) {
+        (void)sp__atomic_add(&b->rstate, 1); /* announce, then look (wake_recv) */
+        if (sp__atomic_load(&c->srv->stopping) || sp__atomic_load(&b->close_asked)) {
+            (void)sp__atomic_add(&b->rstate, -1);
+            return 0; /* the loop sees them */
+        }
+    }
     if (!raw)
-        got = sp__frame_read(c->dec, c->reg.sock, SP_FRAME_RECV_SIZE, 1, NULL);
+        got = sp__frame_read(c->dec, c->reg.sock, SP_FRAME_RECV_SIZE, !block, NULL);
     else
-        got = sp__recv_dontwait(c->reg.sock, buf, SP__READ_CHUNK, 1);
+        got = sp__recv_dontwait(c->reg.sock, buf, SP__READ_CHUNK, !block);
+    if (block && sp__atomic_add(&b->rstate, -1) >= 2) {
+        if (!close_asked(c)) /* else SP_CLOSE_HANDLER */
+            sp__conn_end(c, SP_CLOSE_STOPPING, 0);
+        return 0;
+    }
+    /* SO_RCVTIMEO ran out: the OS said EAGAIN, which a blocking socket's recv reports as
+     * SP_ETIMEDOUT (a keepalive timeout, the OS's ETIMEDOUT, stays an error) */
+    if (block && got == SP_ETIMEDOUT && sp_err_from_native(sp_last_native_error()) == SP_EAGAIN)
+        got = SP_EAGAIN;
     sp__conn_read_result(c, got);
     if (got > 0 && raw && (k = deliver_data(c, buf, (size_t)got)) > 0 &&
         (rc = sp__frame_decoder_load(c->dec, buf + got - k, k)) != 0)
         sp__conn_end(c, SP_CLOSE_ERROR, rc);
+    return got;
+}
+
+/* SO_RCVTIMEO for an idle timeout of idle ms (> SP__RCVTIMEO_MARGIN_MS * 2): that much
+ * shorter, so that the OS's rounding (to its clock tick: Linux's sock_set_timeout rounds
+ * up to a jiffy, 4 ms at HZ 250) never makes the idle close late; the rest is waited for
+ * with poll, once per idle period, not once per message. */
+#define SP__RCVTIMEO_MARGIN_MS 10
+
+/* Whether c's loop may wait for input in recv itself (read_once's block) now, rather than
+ * poll first: the thread model where a shutdown wakes a blocked recv (brecv), not
+ * stopping (stop_at 0: the wait would need the stop's grace deadline), between messages
+ * (a stop would cut a message it is in the middle of), no timers of its own, not held by
+ * another thread (the kick path: sp_conn_close from there), and an idle deadline (last +
+ * idle) that SO_RCVTIMEO bounds (set here when its value changes: once per connection). */
+static int may_block(sp_conn *c, uint64_t stop_at, uint64_t last, uint64_t now)
+{
+    sp__conn_blocking *b = SP__BLOCKING(c);
+    int idle = c->srv->cfg.idle_timeout_ms, want = 0;
+    if (!b->brecv || stop_at != 0 || b->timers.n > 0 || !sp__conn_between_messages(c) ||
+        sp__atomic_load(&c->refs) >= 2)
+        return 0;
+    if (idle > 0) {
+        if (idle <= 2 * SP__RCVTIMEO_MARGIN_MS)
+            return 0; /* too short for the margin: poll */
+        want = idle - SP__RCVTIMEO_MARGIN_MS;
+        if (ms_until(deadline_after(last, idle), now) <= want)
+            return 0; /* less left than a whole recv timeout: poll for the rest */
+    }
+    if (want != b->rcvtimeo) {
+        if (sp__setopt(c->reg.sock, SP__OPT_RCVTIMEO, want) != 0)
+            return 0;
+        b->rcvtimeo = want;
+    }
+    return 1;
 }
 
 /* Hand the next whole message in the decoder to the handler: 1 if there was one. Its
@@ -524,11 +613,18 @@ void sp__conn_serve_blocking(sp_conn *c)
         timeout = sp__timers_timeout(&SP__BLOCKING(c)->timers, now, timeout);
         if (ready_to_wait(c))
             break;
+        if (may_block(c, stop_at, last, now)) {
+            /* no poll first: two system calls per request and reply, as a plain
+             * thread-per-connection server (docs/benchmarks.md, issue 14) */
+            if (read_once(c, buf, 1) > 0 && sp__conn_bytes_restart_idle(c))
+                last = sp__now_ms();
+            continue;
+        }
         r = wait_sock(c, 0, timeout, stop_at == 0);
         if (r < 0) {
             sp__conn_end(c, SP_CLOSE_ERROR, r);
         } else if (r > 0 && !close_asked(c)) {
-            read_once(c, buf);
+            (void)read_once(c, buf, 0);
             if (sp__conn_bytes_restart_idle(c))
                 last = sp__now_ms();
         }
@@ -588,8 +684,10 @@ int sp__blocking_run(sp_server *srv)
         if (stopping)
             break;
     }
-    /* Stopping (or a fatal error): the stop waker is readable, so every connection sees
-     * it (and finishes a message it is in the middle of within the grace period). */
+    /* Stopping (or a fatal error, which stops as well): the stop waker is readable, so
+     * every connection sees it (and finishes a message it is in the middle of within the
+     * grace period); those blocked in recv are woken by the spawner's finish. */
+    sp__atomic_store(&srv->stopping, 1);
     (void)sp_waker_wake(srv->stop_waker);
     sp->finish(srv);
     sp__accept_teardown(srv);
@@ -636,6 +734,10 @@ static int thread_spawn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
         sp_close(s);
         return SP_ENOMEM;
     }
+    /* where a shutdown wakes a blocked recv, the loop waits in recv itself between
+     * messages: the socket blocking (every other call on it says "don't wait") */
+    if (sp__server_recv_wakes() && sp_set_nonblocking(s, 0) == 0)
+        SP__BLOCKING(c)->brecv = 1;
     sp__mutex_lock(&srv->lock);
     link_conn(srv, SP__BLOCKING(c));
     rc = sp__thread_start(&SP__BLOCKING(c)->thread, conn_thread, c);
@@ -687,8 +789,16 @@ static void thread_reap(sp_server *srv, const sp_event *ev)
         reap_threads(srv, 0);
 }
 
+/* Stopping (srv->stopping set): wake the connections blocked in recv between messages
+ * (wake_recv; the others see the stop waker), then join them all. On the accepting thread,
+ * which owns the list (sp_server_stop itself may run in a signal handler). */
 static void thread_finish(sp_server *srv)
 {
+    sp__conn_blocking *b;
+    sp__mutex_lock(&srv->lock);
+    for (b = srv->conns; b != NULL; b = b->next)
+        wake_recv(b);
+    sp__mutex_unlock(&srv->lock);
     reap_threads(srv, 1);
 }
 

@@ -260,3 +260,10 @@ const sp__model *sp__server_fork_model(void)
 {
     return &fork_model;
 }
+
+/* Linux inet_shutdown -> sk_state_change; XNU / FreeBSD soshutdown -> sorflush -> socantrcvmore ->
+ * sorwakeup: a recv blocked in another thread returns 0. */
+int sp__server_recv_wakes(void)
+{
+    return 1;
+}

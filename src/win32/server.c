@@ -11,3 +11,10 @@ const sp__model *sp__server_fork_model(void)
 {
     return NULL;
 }
+
+/* Winsock's shutdown(SD_RECEIVE) is not documented to wake a recv blocked in another thread, and
+ * does not (docs/platforms.md): the thread model polls its kick and stop waker there. */
+int sp__server_recv_wakes(void)
+{
+    return 0;
+}
