@@ -340,8 +340,11 @@ SP_API sp_server *sp_conn_server(const sp_conn *c);
  */
 SP_API int sp_conn_peer(const sp_conn *c, sp_addr *out);
 /**
- * The connection's socket, for options and addresses: do not close it, and in the event
- * model do not read from or write to it. No errors.
+ * The connection's socket, for options and addresses: do not close it, do not change its
+ * blocking mode, and in the event model do not read from or write to it. Its mode is the
+ * model's: the thread model on POSIX waits for the next message in recv() itself, so the
+ * socket is in blocking mode there (every call sockport makes on it says "don't wait");
+ * elsewhere it is non-blocking. No errors.
  * @param c the connection.
  * @return the socket; SP_INVALID_SOCKET for NULL or a connection closed already.
  */
