@@ -96,7 +96,7 @@ typedef struct ur {
     unsigned char *pb;            /* the buffers: PB_COUNT x PB_SIZE */
     unsigned br_tail, pb_free;
     int mshot_accept, mshot_recv;
-    ur_conn *starved;
+    ur_conn *starved, **starved_end; /* FIFO of the recvs -ENOBUFS ended */
 } ur;
 
 static int ur_sys_setup(unsigned entries, struct io_uring_params *p)
@@ -328,7 +328,8 @@ static void ur_maybe_free(ur *u, ur_conn *c)
     if (c->starved)
         for (pp = &u->starved; *pp != NULL; pp = &(*pp)->next_starved)
             if (*pp == c) {
-                *pp = c->next_starved;
+                if ((*pp = c->next_starved) == NULL)
+                    u->starved_end = pp;
                 break;
             }
     close(c->fd);
@@ -425,8 +426,9 @@ static void ur_on_recv(ur *u, ur_conn *c, const struct io_uring_cqe *cqe)
     }
     if (cqe->res == -ENOBUFS && !more) { /* the ring ran dry: re-armed when buffers are back */
         c->starved = 1;
-        c->next_starved = u->starved;
-        u->starved = c;
+        c->next_starved = NULL;
+        *u->starved_end = c;
+        u->starved_end = &c->next_starved;
         return;
     }
     if (cqe->res == -EINVAL && u->mshot_recv && !more)
@@ -511,12 +513,15 @@ static void ur_reap(ur *u)
     }
 }
 
-/* Re-arm the recvs the empty buffer ring ended, now that buffers are back. */
+/* Re-arm the recvs the empty buffer ring ended, oldest first, as many as buffers are back
+ * (re-arming them all would have them race for the few buffers, some starving for good). */
 static void ur_feed_starved(ur *u)
 {
-    while (u->starved != NULL && u->pb_free > 0) {
+    unsigned n = u->pb_free;
+    while (u->starved != NULL && n-- > 0) {
         ur_conn *c = u->starved;
-        u->starved = c->next_starved;
+        if ((u->starved = c->next_starved) == NULL)
+            u->starved_end = &u->starved;
         c->starved = 0;
         if (ur_resume_recv(u, c) != 0) {
             errno = ENOMEM;
@@ -635,6 +640,7 @@ int serve_io_uring(const char *address)
     ur u;
     int rc;
     memset(&u, 0, sizeof u);
+    u.starved_end = &u.starved;
     if ((rc = ur_open(&u, &p)) != 0)
         return rc;
     if (ur_map(&u, &p) != 0) {
