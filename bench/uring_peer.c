@@ -332,6 +332,8 @@ static void ur_maybe_free(ur *u, ur_conn *c)
                     u->starved_end = pp;
                 break;
             }
+    if (c->sbid >= 0) /* held for a send that could not be submitted */
+        ur_recycle(u, c->sbid);
     close(c->fd);
     free(c->rbuf);
     free(c->qbuf);
