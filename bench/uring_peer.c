@@ -651,10 +651,11 @@ int serve_io_uring(const char *address)
         return 1;
     }
     (void)ur_buffers(&u);
-    u.mshot_accept = u.mshot_recv = !fallback("mshot");
+    u.mshot_accept = !fallback("mshot");
+    u.mshot_recv = u.mshot_accept && u.br != NULL; /* multishot recv needs the buffer ring */
     if (uname(&un) != 0)
         strcpy(un.release, "?");
-    printf("io_uring: kernel %s; setup%s%s%s%s; buffer ring %s; multishot accept and recv %s\n",
+    printf("io_uring: kernel %s; setup%s%s%s%s; buffer ring %s; multishot accept %s, recv %s\n",
            un.release, (p.flags & IORING_SETUP_SINGLE_ISSUER) ? " SINGLE_ISSUER" : "",
 #ifdef IORING_SETUP_DEFER_TASKRUN
            (p.flags & IORING_SETUP_DEFER_TASKRUN) ? " DEFER_TASKRUN" : "",
@@ -663,7 +664,7 @@ int serve_io_uring(const char *address)
 #endif
            (p.flags & IORING_SETUP_COOP_TASKRUN) ? " COOP_TASKRUN" : "",
            (p.flags & IORING_SETUP_SUBMIT_ALL) ? " SUBMIT_ALL" : "", u.br != NULL ? "yes" : "no",
-           u.mshot_recv ? "tried" : "off");
+           u.mshot_accept ? "tried" : "off", u.mshot_recv ? "tried" : "off");
     if ((u.lfd = raw_listen(address, 0)) < 0) {
         close(u.fd);
         return 1;
