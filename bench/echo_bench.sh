@@ -2,9 +2,9 @@
 # shellcheck disable=SC2086,SC3028,SC3045
 # (word splitting of the kind lists is meant; SECONDS is this script's knob, not bash's
 # timer; dash has ulimit -H)
-# echo_bench.sh [quick] - sockport's echo server (three models) beside hand-written epoll,
-# libuv, libevent and plain thread- and fork-per-connection echo servers; prints one
-# Markdown report (see docs/benchmarks.md).
+# echo_bench.sh [quick] - sockport's echo server (three models) beside hand-written epoll and
+# io_uring, libuv, libevent and plain thread- and fork-per-connection echo servers; prints
+# one Markdown report (see docs/benchmarks.md).
 #
 #   bench/echo_bench.sh              full run: REPS=5, SECONDS=1.5 (about 15 min on 2 cores)
 #   bench/echo_bench.sh quick        smoke test: 2 repetitions of 0.3 s, small idle counts
@@ -17,7 +17,8 @@
 # per idle load process: "auto" = the limit), BIN (the program, default
 # build/native/bin/sockport_bench_echo), NO_NETNS=1 (do not enter a private network
 # namespace), KEEP=1 (keep the raw results: one line per run). Installs nothing: servers
-# the program was built without (libuv, libevent) show "not built".
+# the program was built without (libuv, libevent, io_uring) show "not built"; io_uring on a
+# kernel that refuses it (ENOSYS, EPERM) shows "unavailable".
 #
 # Method. The script enters a private network namespace (unshare -n) when it can, so
 # that nothing else shares its loopback. Every server is started afresh for every run,
@@ -55,9 +56,10 @@ else
     IDLE_N=${IDLE_N:-10000}; IDLE_MAX=${IDLE_MAX:-auto}; LOAD_PER_PROC=${LOAD_PER_PROC:-auto}
 fi
 BIN=${BIN:-$HERE/build/native/bin/sockport_bench_echo}
-ALL_KINDS="sockport-events epoll libuv libevent sockport-threads threads-plain sockport-fork fork-plain"
+ALL_KINDS="sockport-events epoll io_uring libuv libevent sockport-threads threads-plain sockport-fork fork-plain"
+KINDS_GIVEN=${KINDS:-} # the callgrind row uses its own default unless KINDS was given
 KINDS=${KINDS:-$ALL_KINDS}
-EVENT_KINDS="sockport-events epoll libuv libevent" # the idle rows: one thread, many sockets
+EVENT_KINDS="sockport-events epoll io_uring libuv libevent" # the idle rows: one thread, many sockets
 STREAM_K=16       # frames in flight per connection, stream row
 BULK_SIZE=1048576 # bulk row: one connection, 1 MiB frames,
 BULK_K=4          # 4 in flight
@@ -98,8 +100,10 @@ is_built() {
 
 log() { echo "echo_bench: $*" >&2; }
 
-# start_server KIND: sets SRV_PID and ADDR (empty when it did not come up).
+# start_server KIND: sets SRV_PID and ADDR (empty when it did not come up); SRV_UNAVAIL=1
+# when the server said the kernel refuses it (io_uring: "io_uring unavailable").
 start_server() {
+    SRV_UNAVAIL=0
     # emptied here, not only by the child's redirection: the child may run late and the
     # previous server's "listening" line must not be read
     : > "$TMP/srv.out"
@@ -107,6 +111,7 @@ start_server() {
     SRV_PID=$!
     ADDR=$(wait_listening "$TMP/srv.out" 100 0.05)
     if [ -z "$ADDR" ]; then
+        grep -q 'unavailable' "$TMP/srv.err" && SRV_UNAVAIL=1
         stop_server
         return 1
     fi
@@ -177,6 +182,7 @@ run_cell() {
         echo "R $1 $2 $3 notbuilt" >> "$RES"; return
     fi
     if ! start_server "$2"; then
+        if [ $SRV_UNAVAIL = 1 ]; then echo "R $1 $2 $3 unavailable" >> "$RES"; return; fi
         log "$2 did not start"; echo "R $1 $2 $3 failed" >> "$RES"; return
     fi
     case $mode in
@@ -196,6 +202,7 @@ run_idle() {
         echo "I $1 $3 $4 notbuilt" >> "$RES"; return
     fi
     if ! start_server "$3"; then
+        if [ $SRV_UNAVAIL = 1 ]; then echo "I $1 $3 $4 unavailable" >> "$RES"; return; fi
         log "$3 did not start"; echo "I $1 $3 $4 failed" >> "$RES"; return
     fi
     sleep 0.2
@@ -347,7 +354,8 @@ BEGIN {
 $1 == "R" || $1 == "I" {
     cell = $2 SUBSEP $3
     seen[cell] = 1
-    if ($5 == "notbuilt") { notbuilt[cell] = 1; next }
+    if ($5 == "notbuilt") { notbuilt[cell] = "not built"; next }
+    if ($5 == "unavailable") { notbuilt[cell] = "unavailable"; next }
     if ($5 == "failed") { failed[cell]++; next }
     e = kv($0, "errors") + 0; s = kv($0, "serrors")
     if (e > 0 || (s != "0" && s != "")) bad[cell] += (e > 0 ? e : 0) + (s ~ /^[0-9]+$/ ? s : 1)
@@ -375,7 +383,7 @@ END {
         for (k = 1; k <= nk; k++) {
             c = row SUBSEP kind[k]
             if (!seen[c]) continue
-            if (notbuilt[c]) { printf "| %s | %s | not built | | | | | |\n", rowlabel(row), kind[k]; continue }
+            if (notbuilt[c]) { printf "| %s | %s | %s | | | | | |\n", rowlabel(row), kind[k], notbuilt[c]; continue }
             if (cnt[c, "rt"] == 0) { printf "| %s | %s | failed | | | | | |\n", rowlabel(row), kind[k]; continue }
             flag = bad[c] ? " ⚠ " bad[c] " errors" : ""
             printf "| %s | %s | %s%s | %s | %s | %s | %s | %s |\n", rowlabel(row), kind[k],
@@ -392,7 +400,7 @@ END {
     for (k = 1; k <= nk; k++) {
         c = brow SUBSEP kind[k]
         if (!seen[c]) continue
-        if (notbuilt[c]) { printf "| %s | not built | | | | |\n", kind[k]; continue }
+        if (notbuilt[c]) { printf "| %s | %s | | | | |\n", kind[k], notbuilt[c]; continue }
         if (cnt[c, "mb"] == 0) { printf "| %s | failed | | | | |\n", kind[k]; continue }
         flag = bad[c] ? " ⚠ " bad[c] " errors" : ""
         e = med[brow, "epoll", "mb"]
@@ -413,7 +421,7 @@ END {
         for (k = 1; k <= nk; k++) {
             c = row SUBSEP kind[k]
             if (!seen[c]) continue
-            if (notbuilt[c]) { printf "| %s | %s | not built | | | | |\n", rowlabel(row), kind[k]; continue }
+            if (notbuilt[c]) { printf "| %s | %s | %s | | | | |\n", rowlabel(row), kind[k], notbuilt[c]; continue }
             if (cnt[c, "held"] == 0) { printf "| %s | %s | failed | | | | |\n", rowlabel(row), kind[k]; continue }
             flag = bad[c] ? " ⚠ " bad[c] " errors" : ""
             printf "| %s | %s | %s%s | %s | %s | %s | %s |\n", rowlabel(row), kind[k],
@@ -425,6 +433,7 @@ END {
     print "× best: sockport-events and the event peers against the best of epoll, libuv and"
     print "libevent in the same row (the highest rt/s and MB/s, the lowest p99, CPU and memory);"
     print "sockport-threads against threads-plain, sockport-fork against fork-plain (ref)."
+    print "io_uring (the experiment of issue #14) is measured against them, never the reference."
     print ""
     print "Targets (medians; \"met\" needs every row). \"undecided\": the spread of the"
     print "sockport-events cell (max − min over the median) is wider than its gap to the target,"
@@ -451,6 +460,16 @@ END {
     if (e > 0 && s != "")
         printf "- bulk ≥ 1.0× hand-written epoll: %.2f× (%s)\n", s / e, (s / e >= 1.0 ? "met" : "missed")
     printf "- thread model ≥ 1.0× threads-plain: %d of %d rows; fork model ≥ 1.0× fork-plain: %d of %d rows\n", ok3, n3, ok4, n4
+    # issue #14: an io_uring engine is kept only if its server CPU per round trip is below
+    # epoll'"'"'s in most rows
+    nu = 0; oku = 0
+    for (r = 1; r <= nrow; r++) {
+        u = med[rowv[r], "io_uring", "cpu"]; e = med[rowv[r], "epoll", "cpu"]
+        if (u == "" || e == "" || e == 0) continue
+        nu++; if (u + 0 < e + 0) oku++
+    }
+    if (nu > 0)
+        printf "- io_uring server CPU per round trip (per MiB for bulk) below epoll'"'"'s: %d of %d rows\n", oku, nu
     c = "idlemax:" idle_max SUBSEP "sockport-events"
     if (cnt[c, "held"] > 0) {
         h = med[c, "held"]
@@ -462,10 +481,15 @@ END {
     }
 }' "$RES"
 # The callgrind row: user-space instructions per round trip (does not depend on the
-# machine's noise); CALLGRIND=0 skips it.
-if [ "${CALLGRIND:-1}" != 0 ] && command -v valgrind > /dev/null; then
+# machine's noise); CALLGRIND=0 skips it. Without io_uring: valgrind (3.19) runs
+# io_uring_enter with every signal blocked, so the server under it never sees its SIGTERM
+# (and callgrind would not count the work io_uring does in the kernel anyway).
+CG_KINDS=""
+for k in $KINDS_GIVEN; do [ "$k" = io_uring ] || CG_KINDS="$CG_KINDS $k"; done
+if [ "${CALLGRIND:-1}" != 0 ] && command -v valgrind > /dev/null &&
+    { [ -z "$KINDS_GIVEN" ] || [ -n "$CG_KINDS" ]; }; then
     echo
-    NO_NETNS=1 BIN="$BIN" sh "$HERE/bench/callgrind_echo.sh" | sed '1,2d' |
+    KINDS=$CG_KINDS NO_NETNS=1 BIN="$BIN" sh "$HERE/bench/callgrind_echo.sh" | sed '1,2d' |
         sed '1i Callgrind, pingpong 100 × 64 B (target: sockport-events ≤ 1.5× epoll):\n'
 fi
 if [ -s "$ERRLOG" ] || [ -s "$TMP/load.err" ]; then

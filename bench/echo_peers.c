@@ -13,7 +13,9 @@
  *       mmapped blocks included; rss: VmRSS of /proc/self/status).
  *       KIND: sockport-events, sockport-threads, sockport-fork (the public server API),
  *       epoll (hand-written), threads-plain, fork-plain (hand-written blocking thread- and
- *       process-per-connection), libuv, libevent (when built with them).
+ *       process-per-connection), libuv, libevent (when built with them), io_uring
+ *       (hand-written, bench/uring_peer.c: built where <linux/io_uring.h> is; exits 2 with
+ *       "echo: io_uring unavailable: ..." on stderr when the kernel refuses io_uring).
  *
  *   sockport_bench_echo load [-p PID] pingpong ADDRESS CONNS SIZE SECONDS
  *   sockport_bench_echo load [-p PID] stream ADDRESS CONNS SIZE SECONDS INFLIGHT
@@ -39,6 +41,8 @@
  * bench/echo_bench.sh runs the whole comparison and prints a Markdown report.
  */
 #include <sockport.h>
+
+#include "echo_peers.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -73,13 +77,11 @@
 #    include <event2/listener.h>
 #endif
 
-#define MAX_PAYLOAD ((size_t)1 << 20)
-#define HDR         4
 #define SHARED_RBUF 65536 /* the event-loop peers' one read buffer */
 
-static volatile sig_atomic_t stop_flag;
+volatile sig_atomic_t stop_flag;
 
-static uint32_t get_be32(const unsigned char *p)
+uint32_t get_be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
@@ -99,8 +101,7 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The length of the whole frames at the front of p[0, n); -1 on a frame over the limit. */
-static ptrdiff_t whole_frames(const unsigned char *p, size_t n)
+ptrdiff_t whole_frames(const unsigned char *p, size_t n)
 {
     size_t done = 0;
     while (n - done >= HDR) {
@@ -119,8 +120,7 @@ static ptrdiff_t whole_frames(const unsigned char *p, size_t n)
 /* Errors seen by the server, in shared memory so that forked children count too. */
 static atomic_ulong *server_errors;
 
-/* Count an error; the first few of each process are named on stderr. */
-static void count_error_at(const char *fn, int line)
+void count_error_at(const char *fn, int line)
 {
     static int told;
     int e = errno;
@@ -131,8 +131,6 @@ static void count_error_at(const char *fn, int line)
                 fn, line, e, strerror(e));
     errno = e;
 }
-
-#define count_error() count_error_at(__func__, __LINE__)
 
 static unsigned long errors_seen(void)
 {
@@ -244,14 +242,13 @@ static struct addrinfo *resolve(const char *address, int passive)
     return res;
 }
 
-static void set_nodelay(int fd)
+void set_nodelay(int fd)
 {
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/* A listening socket for the hand-written servers; prints "listening HOST:PORT". */
-static int raw_listen(const char *address, int nonblocking)
+int raw_listen(const char *address, int nonblocking)
 {
     struct addrinfo *res = resolve(address, 1);
     sp_addr local;
@@ -277,14 +274,13 @@ static int raw_listen(const char *address, int nonblocking)
     return fd;
 }
 
-static void on_stop_signal(int sig)
+void on_stop_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
 }
 
-/* SIGTERM and SIGINT call fn and interrupt blocking calls (no SA_RESTART). */
-static void catch_stop_signals(void (*fn)(int))
+void catch_stop_signals(void (*fn)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -425,7 +421,7 @@ static int ep_want(int ep, ep_conn *c, uint32_t events)
     return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-static int ep_reserve(unsigned char **buf, size_t *cap, size_t need)
+int ep_reserve(unsigned char **buf, size_t *cap, size_t need)
 {
     if (need > *cap) {
         size_t n = *cap ? *cap : 4096;
@@ -1503,6 +1499,12 @@ static int cmd_server(const char *kind, const char *address)
         rc = serve_threads_plain(address);
     else if (strcmp(kind, "fork-plain") == 0)
         rc = serve_fork_plain(address);
+#ifdef HAVE_IO_URING
+    else if (strcmp(kind, "io_uring") == 0) {
+        if ((rc = serve_io_uring(address)) == 2)
+            return 2; /* the kernel refuses io_uring (said on stderr): no "stopped" line */
+    }
+#endif
 #ifdef HAVE_LIBUV
     else if (strcmp(kind, "libuv") == 0)
         rc = serve_libuv(address);
@@ -1563,6 +1565,9 @@ int main(int argc, char **argv)
                 "       %s load idle ADDRESS N [FIRST]\n"
                 "KIND: sockport-events, sockport-threads, sockport-fork, epoll, threads-plain, "
                 "fork-plain"
+#ifdef HAVE_IO_URING
+                ", io_uring"
+#endif
 #ifdef HAVE_LIBUV
                 ", libuv"
 #endif
