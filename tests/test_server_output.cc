@@ -346,8 +346,9 @@ TEST_P(ServerOutput, TricklingReaderIsClosedByReplyTimeout)
             << got << " bytes so far)";
         EXPECT_GE(took, (double)kReply) << "round " << round << ": closed before the deadline";
         EXPECT_LE(took, late_slack(kReply + kReply / 4 + (double)kBound)) << "round " << round;
-        /* the client kept reading until the close: the server was never stalled for long */
-        EXPECT_GE(reads, (int)(took / kStep) - 2) << "round " << round;
+        /* the client kept reading until the close: the server was never stalled for long (at
+         * half its pace at least: under valgrind or load its sleeps and the sends come late) */
+        EXPECT_GE(reads, (int)(took / (2 * kStep)) - 2) << "round " << round;
         std::printf("round %d: closed after %.0f ms, the client read %lld bytes in %d reads\n",
                     round, took, got, reads);
         finish();
