@@ -160,10 +160,14 @@ typedef struct sp__conn_blocking {
     struct sp_conn c;                      /* first: an sp_conn * points to it */
     struct sp__conn_blocking *prev, *next; /* thread model: the server's list */
     sp__mutex send_lock;
-    int send_error; /* the first transfer error of a send (under send_lock) */
-    int send_cut;   /* that error was the stop's grace period ending (under send_lock) */
-    int batching;   /* replies gather in the stage (under send_lock) */
-    char *stage;    /* SP__BSTAGE_CAP bytes, made at the first gathered reply */
+    int send_error;    /* the first transfer error of a send (under send_lock) */
+    sp__atomic failed; /* send_error is set (once; read without the lock) */
+    int send_cut;      /* that error was the stop's grace period ending (under send_lock) */
+    int batching;      /* replies gather in the stage (written under send_lock, by the
+                        * connection's own thread only) */
+    int staged;        /* own thread only: the stage may hold bytes (batching was turned on
+                        * since the last flush with batching off) */
+    char *stage;       /* SP__BSTAGE_CAP bytes, made at the first gathered reply */
     size_t stage_len;
     uint64_t stage_at; /* with reply_timeout_ms: the call of the first reply in the stage */
     sp__thread *thread;

@@ -198,8 +198,10 @@ static int send_with_stage(sp_conn *c, const sp_iovec *v, int n, uint64_t at)
         return b->send_error; /* the stream is cut: nothing more goes */
     if (m > 0)
         rc = send_parts_until(c, all, m, &k);
-    if (rc < 0)
+    if (rc < 0) {
         b->send_error = rc;
+        sp__atomic_store(&b->failed, 1);
+    }
     return rc;
 }
 
@@ -327,8 +329,10 @@ int64_t sp__blocking_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len
             nbio = 0; /* cannot send without blocking: as a failed send */
         else if ((rc = send_with_stage(c, NULL, 0, 0)) == 0)
             rc = send_file(c, f, off, len, at);
-        if (rc != 0)
+        if (rc != 0) {
             b->send_error = rc; /* the stream is cut: the connection closes */
+            sp__atomic_store(&b->failed, 1);
+        }
         if (nbio)
             (void)sp_set_nonblocking(c->reg.sock, 0); /* FIONBIO on an open socket */
     }
@@ -421,10 +425,19 @@ static int ready_to_wait(sp_conn *c)
 static void set_batching(sp_conn *c, int on, int flush)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
+    /* batching is written on this thread only, and the stage fills only while it is on:
+     * with nothing to change and nothing that can be staged, no lock (two lock pairs less
+     * per message of a pingpong) */
+    if (on == b->batching && !(flush && b->staged))
+        return;
     sp__mutex_lock(&b->send_lock);
     b->batching = on;
+    if (on)
+        b->staged = 1;
     if (flush && b->stage_len > 0)
         (void)send_with_stage(c, NULL, 0, 0);
+    if (flush && !on)
+        b->staged = 0; /* flushed, and nothing gathers until it is on again */
     sp__mutex_unlock(&b->send_lock);
 }
 
@@ -435,6 +448,11 @@ static void set_batching(sp_conn *c, int on, int flush)
 static void handler_returned(sp_conn *c, int rc)
 {
     int err, cut;
+    if (!sp__atomic_load(&SP__BLOCKING(c)->failed)) { /* the common case: no lock */
+        if (!close_asked(c))
+            sp__conn_handler_result(c, rc, 0);
+        return;
+    }
     sp__mutex_lock(&SP__BLOCKING(c)->send_lock);
     err = SP__BLOCKING(c)->send_error;
     cut = SP__BLOCKING(c)->send_cut;
