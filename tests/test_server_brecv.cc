@@ -93,7 +93,9 @@ class ServerBrecv : public ServerFixture, public ::testing::WithParamInterface<i
     ServerBrecv() : ServerFixture(&handler, GetParam(), 20000) {}
     void TearDown() override
     {
-        ServerFixture::TearDown();
+        /* the workers first: each releases its hold, which must come before
+         * sp_server_destroy (server.h; TSan saw a worker's last release read the server
+         * that the fixture's destroy freed, the worker not joined) */
         std::vector<std::thread> w;
         {
             std::lock_guard<std::mutex> g(rec_.lock);
@@ -101,6 +103,7 @@ class ServerBrecv : public ServerFixture, public ::testing::WithParamInterface<i
         }
         for (auto &t : w)
             t.join();
+        ServerFixture::TearDown();
     }
     /* one framed message out; one in (empty string on failure, rc < 0 then, or 0 at EOF) */
     bool send(sp_socket_t s, const std::string &m)
