@@ -5,6 +5,7 @@
 #   bench/callgrind_echo.sh                       pingpong 100 x 64 B, every event server
 #   KINDS="sockport-events epoll" bench/callgrind_echo.sh
 #   ROW=pp:1:16384 bench/callgrind_echo.sh        another row (pp:CONNS:SIZE)
+#   ROW=st:100:64:16 bench/callgrind_echo.sh      a stream row (st:CONNS:SIZE:INFLIGHT)
 #   TOP=15 bench/callgrind_echo.sh                also each server's 15 costliest functions
 #
 # Method. Each server (sockport_bench_echo server KIND) runs under
@@ -19,8 +20,9 @@
 # valgrind a server runs ~50x slower, so the load always waits for it: every server is
 # measured saturated, as on the wall-clock rows.
 #
-# Environment: KINDS (default: the event servers built), ROW (pp:CONNS:SIZE, default
-# pp:100:64), S1 / S2 (seconds, default 1 and 3), MIN_RT (the fewest round trips the
+# Environment: KINDS (default: the event servers built), ROW (pp:CONNS:SIZE or
+# st:CONNS:SIZE:INFLIGHT, default pp:100:64; in a stream row a round trip is an echo
+# received), S1 / S2 (seconds, default 1 and 3), MIN_RT (the fewest round trips the
 # difference may count, 3000: a long run that stalled is run again, twice as long), TOP
 # (functions listed per server, 0), BIN (default build/native/bin/sockport_bench_echo),
 # KEEP=1 (keep the profiles), NO_NETNS=1.
@@ -60,7 +62,14 @@ case " $KINDS " in
     KINDS=$(echo " $KINDS " | sed 's/ io_uring / /')
     ;;
 esac
-rest=${ROW#pp:}
+case "$ROW" in
+pp:*:*) MODE=pingpong INFLIGHT="" rest=${ROW#pp:} ;;
+st:*:*:*) MODE=stream rest=${ROW#st:} INFLIGHT=${ROW##*:} rest=${rest%:*} ;;
+*)
+    echo "callgrind_echo: ROW is pp:CONNS:SIZE or st:CONNS:SIZE:INFLIGHT, not $ROW" >&2
+    exit 1
+    ;;
+esac
 CONNS=${rest%%:*}
 SIZE=${rest##*:}
 TMP=$(mktemp -d)
@@ -87,7 +96,8 @@ measure() {
         SRV_PID=""
         return
     fi
-    load=$("$BIN" load pingpong "$addr" "$CONNS" "$SIZE" "$2" 2> "$out.load")
+    # shellcheck disable=SC2086 # INFLIGHT is empty (pingpong) or one number (stream)
+    load=$("$BIN" load "$MODE" "$addr" "$CONNS" "$SIZE" "$2" $INFLIGHT 2> "$out.load")
     kill -TERM "$SRV_PID"
     wait "$SRV_PID"
     SRV_PID=""
@@ -101,7 +111,8 @@ measure() {
     echo "$ir $rt"
 }
 
-printf '### Callgrind: user-space instructions per round trip, pingpong %s x %s B\n\n' "$CONNS" "$SIZE"
+printf '### Callgrind: user-space instructions per round trip, %s %s x %s B%s\n\n' "$MODE" \
+    "$CONNS" "$SIZE" "${INFLIGHT:+, $INFLIGHT in flight}"
 # shellcheck disable=SC2016 # the backquotes are Markdown
 printf -- '- command: `ROW=%s S1=%s S2=%s bench/callgrind_echo.sh` (%s)\n' "$ROW" "$S1" "$S2" \
     "$(valgrind --version)"

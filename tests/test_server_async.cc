@@ -411,7 +411,10 @@ TEST_P(ServerAsync, PostsRacingTheStopRunBeforeRunReturns)
                 delete it;
         }
     });
-    sleep_ms(30);
+    /* the stop races posts in flight: the poster has had some accepted first (a loaded
+     * machine may not run it at all within a fixed sleep) */
+    for (int waited = 0; accepted.load() < 100 && waited < 10000; waited += 2)
+        sleep_ms(2);
     EXPECT_OK(stop());
     int ran_at_return = log.ran.load();
     go = false;

@@ -147,28 +147,42 @@ static int wait_send(sp_conn *c, uint64_t due, uint64_t *stop_at)
     return w < 0 ? w : 0;
 }
 
+/* The first part of v[i..n) after k more bytes went out (that part shortened by what of
+ * it went). */
+static int advance(sp_iovec *v, int n, int i, size_t k)
+{
+    while (i < n && k >= (size_t)v[i].len)
+        k -= (size_t)v[i++].len;
+    if (i < n && k > 0)
+        v[i] = sp_iovec_make((char *)v[i].base + k, (size_t)v[i].len - k);
+    return i;
+}
+
 /* Send v[0..n) (modified) with the socket non-blocking, waiting for writability: fails
  * with SP_ETIMEDOUT when the peer takes nothing for the send limit or a reply's deadline
  * passes (clk), or when the stop's grace period ends (send_cut). Under the send lock. */
 static int send_parts_until(sp_conn *c, sp_iovec *v, int n, send_clock *clk)
 {
-    int limit = sp__conn_send_limit(c->srv), i = 0;
-    uint64_t stall_at = deadline_after(sp__now_ms(), limit);
+    int limit = sp__conn_send_limit(c->srv), i = 0, stalled = 0;
+    uint64_t stall_at = 0;
     while (i < n) {
         ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, v + i, n - i, 1);
         int w;
         if (r >= 0) {
-            size_t k = (size_t)r;
-            while (i < n && k >= (size_t)v[i].len)
-                k -= (size_t)v[i++].len;
-            if (i < n && k > 0)
-                v[i] = sp_iovec_make((char *)v[i].base + k, (size_t)v[i].len - k);
-            if (r > 0 && limit >= 0)
-                stall_at = deadline_after(sp__now_ms(), limit); /* progress */
+            i = advance(v, n, i, (size_t)r);
+            if (r > 0)
+                stalled = 0; /* progress: the send limit starts again */
             continue;
         }
         if (r != SP_EAGAIN)
             return (int)r;
+        /* The send limit runs from the call or the last progress; the clock is read at the
+         * first refusal after it, one system call later, so that a send the kernel takes
+         * at once (the common case) reads no clock. */
+        if (!stalled) {
+            stall_at = deadline_after(sp__now_ms(), limit);
+            stalled = 1;
+        }
         if ((w = wait_send(c, earlier(stall_at, i < clk->split ? clk->reply_at : clk->next_at),
                            &clk->stop_at)) != 0)
             return w;
@@ -177,9 +191,9 @@ static int send_parts_until(sp_conn *c, sp_iovec *v, int n, send_clock *clk)
 }
 
 /* Send the stage and v[0..n) (not kept; a reply whose call was at `at`, see call_time) in
- * one gather call, each with its deadline: the stage's from its first reply's call. Under
- * the send lock. */
-static int send_with_stage(sp_conn *c, const sp_iovec *v, int n, uint64_t at)
+ * one gather call, each with its deadline: the stage's from its first reply's call; the
+ * first `sent` bytes of v went already (the stage empty). Under the send lock. */
+static int send_with_stage(sp_conn *c, const sp_iovec *v, int n, uint64_t at, size_t sent)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     sp_iovec all[SP__OUT_IOV + 1];
@@ -196,8 +210,9 @@ static int send_with_stage(sp_conn *c, const sp_iovec *v, int n, uint64_t at)
     b->stage_len = 0;
     if (b->send_error != 0)
         return b->send_error; /* the stream is cut: nothing more goes */
-    if (m > 0)
-        rc = send_parts_until(c, all, m, &k);
+    i = advance(all, m, 0, sent);
+    if (i < m)
+        rc = send_parts_until(c, all + i, m - i, &k);
     if (rc < 0) {
         b->send_error = rc;
         sp__atomic_store(&b->failed, 1);
@@ -229,7 +244,15 @@ int sp__blocking_output(sp_conn *c, const sp_iovec *iov, int n)
             b->stage_len += (size_t)iov[i].len;
         }
     } else {
-        rc = send_with_stage(c, iov, n, at); /* big replies straight from the caller's buffer */
+        /* big replies straight from the caller's buffer; the common one, with nothing
+         * gathered before it, taken whole by one call (else the rest waits its turn) */
+        ptrdiff_t r = b->stage_len == 0 ? sp__sendv_dontwait(c->reg.sock, iov, n, 1) : 0;
+        if (r < 0 && r != SP_EAGAIN) {
+            rc = b->send_error = (int)r; /* the stream is cut: the connection closes */
+            sp__atomic_store(&b->failed, 1);
+        } else if ((size_t)(r > 0 ? r : 0) < total) {
+            rc = send_with_stage(c, iov, n, at, r > 0 ? (size_t)r : 0);
+        }
     }
     sp__mutex_unlock(&b->send_lock);
     return rc;
@@ -327,7 +350,7 @@ int64_t sp__blocking_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len
         nbio = b->brecv;
         if (nbio && (rc = sp_set_nonblocking(c->reg.sock, 1)) != 0)
             nbio = 0; /* cannot send without blocking: as a failed send */
-        else if ((rc = send_with_stage(c, NULL, 0, 0)) == 0)
+        else if ((rc = send_with_stage(c, NULL, 0, 0, 0)) == 0)
             rc = send_file(c, f, off, len, at);
         if (rc != 0) {
             b->send_error = rc; /* the stream is cut: the connection closes */
@@ -435,7 +458,7 @@ static void set_batching(sp_conn *c, int on, int flush)
     if (on)
         b->staged = 1;
     if (flush && b->stage_len > 0)
-        (void)send_with_stage(c, NULL, 0, 0);
+        (void)send_with_stage(c, NULL, 0, 0, 0);
     if (flush && !on)
         b->staged = 0; /* flushed, and nothing gathers until it is on again */
     sp__mutex_unlock(&b->send_lock);
@@ -493,17 +516,46 @@ static size_t deliver_data(sp_conn *c, const void *p, size_t n)
     return c->close_reason < 0 ? unread : 0;
 }
 
-/* One read into the decoder (framed) or buf (raw), raw bytes delivered; those the handler
- * gave back go to the (empty) decoder. Without `block` the socket is readable (polled):
- * the recv does not wait. With it (may_block said so), the recv waits in the kernel, the
- * connection announced in rstate (wake_recv): a recv the stop or sp_conn_close() woke
- * ends the connection with their reason, whatever it returned (bytes that arrived with
- * the stop are dropped, as when the stop is seen before them); a timeout (SO_RCVTIMEO)
- * reads nothing. The bytes read, or <= 0. */
-static ptrdiff_t read_once(sp_conn *c, char *buf, int block)
+/* The input of a connection loop: its read buffer, and the bytes of the last read that no
+ * message has taken yet (rest, rlen: whole messages split from there, as the event
+ * model does, without a copy into the decoder; a cut one goes to the decoder). held: the
+ * decoder may hold bytes (0: it is known to hold none, so it is not asked). */
+typedef struct sp__input {
+    char *buf;
+    size_t cap;
+    const unsigned char *rest;
+    size_t rlen;
+    int held;
+} sp__input;
+
+/* Whether c holds no part of a message: neither in the decoder nor in the input. */
+static int between_messages(const sp_conn *c, const sp__input *in)
+{
+    return in->rlen == 0 && (!in->held || sp__conn_between_messages(c));
+}
+
+/* Bytes for the decoder (the start of a cut message, or what on_data gave back); on
+ * failure the connection ends. */
+static void hold_in_decoder(sp_conn *c, sp__input *in, const void *p, size_t n)
+{
+    int rc = sp__frame_decoder_load(c->dec, p, n);
+    in->held = 1;
+    if (rc != 0)
+        sp__conn_end(c, SP_CLOSE_ERROR, rc);
+}
+
+/* One read: into in->buf (raw input, or framed input between messages: its messages are
+ * split from there), else into the decoder (the rest of a message it holds); raw bytes
+ * delivered, those the handler gave back to the (empty) decoder. Without `block` the
+ * socket is readable (polled): the recv does not wait. With it (may_block said so), the
+ * recv waits in the kernel, the connection announced in rstate (wake_recv): a recv the
+ * stop or sp_conn_close() woke ends the connection with their reason, whatever it
+ * returned (bytes that arrived with the stop are dropped, as when the stop is seen before
+ * them); a timeout (SO_RCVTIMEO) reads nothing. The bytes read, or <= 0. */
+static ptrdiff_t read_once(sp_conn *c, sp__input *in, int block)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
-    int raw = c->dec == NULL || (c->flags & SP__CONN_RAW), rc;
+    int raw = c->dec == NULL || (c->flags & SP__CONN_RAW), split = !raw && !in->held;
     ptrdiff_t got;
     size_t k;
     if (block) {
@@ -513,10 +565,10 @@ static ptrdiff_t read_once(sp_conn *c, char *buf, int block)
             return 0; /* the loop sees them */
         }
     }
-    if (!raw)
-        got = sp__frame_read(c->dec, c->reg.sock, SP_FRAME_RECV_SIZE, !block, NULL);
-    else
-        got = sp__recv_dontwait(c->reg.sock, buf, SP__READ_CHUNK, !block);
+    if (raw || split)
+        got = sp__recv_dontwait(c->reg.sock, in->buf, in->cap, !block);
+    else if ((got = sp__frame_read(c->dec, c->reg.sock, SP_FRAME_RECV_SIZE, !block, NULL)) > 0)
+        in->held = 1;
     if (block && sp__atomic_add(&b->rstate, -1) >= 2) {
         if (!close_asked(c)) /* else SP_CLOSE_HANDLER */
             sp__conn_end(c, SP_CLOSE_STOPPING, 0);
@@ -527,9 +579,12 @@ static ptrdiff_t read_once(sp_conn *c, char *buf, int block)
     if (block && got == SP_ETIMEDOUT && sp_err_from_native(sp_last_native_error()) == SP_EAGAIN)
         got = SP_EAGAIN;
     sp__conn_read_result(c, got);
-    if (got > 0 && raw && (k = deliver_data(c, buf, (size_t)got)) > 0 &&
-        (rc = sp__frame_decoder_load(c->dec, buf + got - k, k)) != 0)
-        sp__conn_end(c, SP_CLOSE_ERROR, rc);
+    if (got > 0 && split) {
+        in->rest = (const unsigned char *)in->buf;
+        in->rlen = (size_t)got;
+    } else if (got > 0 && raw && (k = deliver_data(c, in->buf, (size_t)got)) > 0) {
+        hold_in_decoder(c, in, in->buf + got - k, k);
+    }
     return got;
 }
 
@@ -567,16 +622,46 @@ static int may_block(sp_conn *c, uint64_t stop_at, uint64_t last, uint64_t now)
     return 1;
 }
 
-/* Hand the next whole message in the decoder to the handler: 1 if there was one. Its
- * replies gather while more bytes wait in the decoder. After a switch to raw input, the
- * bytes the decoder holds go to on_data. */
-static int deliver_one(sp_conn *c)
+/* The handler's call for one message; its replies gather while more bytes wait. */
+static void deliver_msg(sp_conn *c, const sp_frame_msg *msg, int more)
+{
+    set_batching(c, more, 0);
+    after_callback(c, c->srv->cfg.handler->on_message(c, msg->data, msg->len));
+}
+
+/* Hand the next whole message to the handler: from the input where it lies, else from the
+ * decoder; 1 if there was one. The start of a cut message (or bytes only the decoder can
+ * judge: an oversize one) goes from the input to the decoder. After a switch to raw input,
+ * the bytes left go to on_data. */
+static int deliver_one(sp_conn *c, sp__input *in)
 {
     sp_frame_msg msg;
-    int rc = sp_frame_decoder_next(c->dec, &msg);
+    int rc;
+    if (in->rlen > 0) {
+        size_t adv;
+        if (sp__frame_split(c->srv->cfg.framer, in->rest, in->rlen, &msg, &adv)) {
+            in->rest += adv;
+            in->rlen -= adv;
+            deliver_msg(c, &msg, in->rlen > 0);
+            if ((c->flags & SP__CONN_RAW) && c->close_reason < 0 && in->rlen > 0) {
+                /* the bytes after it to on_data; those it gives back to the decoder */
+                size_t k = deliver_data(c, in->rest, in->rlen);
+                if (k > 0)
+                    hold_in_decoder(c, in, in->rest + in->rlen - k, k);
+                in->rlen = 0;
+            }
+            return 1;
+        }
+        hold_in_decoder(c, in, in->rest, in->rlen);
+        in->rlen = 0;
+        if (c->close_reason >= 0)
+            return 0;
+    }
+    if (!in->held)
+        return 0; /* the decoder holds nothing */
+    rc = sp_frame_decoder_next(c->dec, &msg);
     if (rc == 1) {
-        set_batching(c, sp_frame_decoder_pending(c->dec) > 0, 0);
-        after_callback(c, c->srv->cfg.handler->on_message(c, msg.data, msg.len));
+        deliver_msg(c, &msg, sp_frame_decoder_pending(c->dec) > 0);
         if ((c->flags & SP__CONN_RAW) && c->close_reason < 0) {
             const void *p;
             size_t n = sp__frame_decoder_rest(c->dec, &p);
@@ -586,6 +671,7 @@ static int deliver_one(sp_conn *c)
         return 1;
     }
     sp__conn_decode_result(c, rc);
+    in->held = sp_frame_decoder_pending(c->dec) > 0;
     return 0;
 }
 
@@ -593,22 +679,38 @@ void sp__conn_serve_blocking(sp_conn *c)
 {
     sp_server *srv = c->srv;
     const sp_server_handler *h = srv->cfg.handler;
-    uint64_t last = sp__now_ms(), stop_at = 0;
+    sp__conn_blocking *b = SP__BLOCKING(c);
+    uint64_t last = sp__now_ms(), stop_at = 0, fresh = 0;
     int idle = srv->cfg.idle_timeout_ms;
-    char *buf = NULL;
+    sp__input in;
     sp_waker *kick;
-    if (h->on_data != NULL && (buf = (char *)malloc(SP__READ_CHUNK)) == NULL)
+    /* raw input reads SP__READ_CHUNK at once (as the event model); framed input as much as
+     * a decoder would (SP_FRAME_RECV_SIZE), and a header more, so that a 16 KiB message
+     * arrives whole where it lies (the heap per connection stays that of the decoder's
+     * buffer, which a connection now makes only for a cut message) */
+    in.cap = h->on_data != NULL ? SP__READ_CHUNK : SP_FRAME_RECV_SIZE + SP_FRAME_HEADER_MAX;
+    in.rest = NULL;
+    in.rlen = 0;
+    in.held = 0;
+    if ((in.buf = (char *)malloc(in.cap)) == NULL)
         sp__conn_end(c, SP_CLOSE_ERROR, SP_ENOMEM);
     if (c->close_reason < 0 && h->on_open) {
         h->on_open(c);
         after_callback(c, 0);
     }
     while (c->close_reason < 0) {
-        uint64_t now = sp__now_ms();
-        int timeout, r;
-        if (stop_at == 0 && sp__atomic_load(&srv->stopping))
+        /* The clock is read only when something runs on it (the stop's grace period, the
+         * idle timeout, the connection's timers; now is 0 otherwise), and once per pass:
+         * `fresh` is a reading taken at the end of the last pass, with nothing waited for
+         * since (issue 14: a message without timeouts costs no clock reading). */
+        int stopping = stop_at != 0 || sp__atomic_load(&srv->stopping) != 0, timeout, r, busy;
+        uint64_t now = fresh != 0                                ? fresh
+                       : stopping || idle > 0 || b->timers.n > 0 ? sp__now_ms()
+                                                                 : 0;
+        fresh = 0;
+        if (stop_at == 0 && stopping)
             stop_at = now + (uint64_t)srv->cfg.grace_ms;
-        if (stop_at != 0 && (sp__conn_between_messages(c) || now >= stop_at)) {
+        if (stop_at != 0 && (between_messages(c, &in) || now >= stop_at)) {
             sp__conn_end(c, SP_CLOSE_STOPPING, 0);
             break;
         }
@@ -616,48 +718,57 @@ void sp__conn_serve_blocking(sp_conn *c)
             sp__conn_end(c, SP_CLOSE_IDLE, 0);
             break;
         }
-        if (c->dec != NULL && !(c->flags & SP__CONN_RAW) && deliver_one(c)) {
-            last = sp__now_ms(); /* a whole message: the idle clock restarts */
+        if (c->dec != NULL && !(c->flags & SP__CONN_RAW) && deliver_one(c, &in)) {
+            if (idle > 0)
+                last = fresh = sp__now_ms(); /* a whole message: the idle clock restarts */
             continue;
         }
-        sp__timers_run(&SP__BLOCKING(c)->timers, now); /* its timers, on its thread */
-        set_batching(c, 0, 1); /* the replies gathered go out before the next read */
-        after_callback(c, 0);  /* a timer's failed reply or drain request, as a handler's */
+        /* its timers, on its thread; the replies gathered go out before the next read; then
+         * a failed reply (a timer's, the flush's, a broadcast's) or a drain request, as a
+         * handler's: looked at only when one of them could have happened */
+        busy = b->timers.n > 0 || b->staged || (c->flags & SP__CONN_DRAIN) ||
+               sp__atomic_load(&b->failed);
+        sp__timers_run(&b->timers, now);
+        set_batching(c, 0, 1);
+        if (busy)
+            after_callback(c, 0);
         if (c->close_reason >= 0)
             break;
+        if (now == 0 && b->timers.n > 0)
+            now = sp__now_ms(); /* the first timer, set by the callback above (on_drain) */
         timeout = ms_until(idle > 0 ? deadline_after(last, idle) : 0, now);
         if (stop_at != 0)
             timeout = min_timeout(timeout, ms_until(stop_at, now));
-        timeout = sp__timers_timeout(&SP__BLOCKING(c)->timers, now, timeout);
+        timeout = sp__timers_timeout(&b->timers, now, timeout);
         if (ready_to_wait(c))
             break;
         if (may_block(c, stop_at, last, now)) {
             /* no poll first: two system calls per request and reply, as a plain
              * thread-per-connection server (docs/benchmarks.md, issue 14) */
-            if (read_once(c, buf, 1) > 0 && sp__conn_bytes_restart_idle(c))
-                last = sp__now_ms();
+            if (read_once(c, &in, 1) > 0 && idle > 0 && sp__conn_bytes_restart_idle(c))
+                last = fresh = sp__now_ms();
             continue;
         }
         r = wait_sock(c, 0, timeout, stop_at == 0);
         if (r < 0) {
             sp__conn_end(c, SP_CLOSE_ERROR, r);
         } else if (r > 0 && !close_asked(c)) {
-            (void)read_once(c, buf, 0);
-            if (sp__conn_bytes_restart_idle(c))
-                last = sp__now_ms();
+            (void)read_once(c, &in, 0);
+            if (idle > 0 && sp__conn_bytes_restart_idle(c))
+                last = fresh = sp__now_ms();
         }
     }
     set_batching(c, 0, 1); /* before on_close (a failed send changes no reason now) */
     if (h->on_close)
         h->on_close(c, c->close_reason, c->close_error);
     sp__timers_conn_closed(c); /* after on_close, which may cancel them itself */
-    free(buf);
-    sp__mutex_lock(&SP__BLOCKING(c)->send_lock); /* a broadcast may be sending on it */
+    free(in.buf);
+    sp__mutex_lock(&b->send_lock); /* a broadcast may be sending on it */
     sp_close(c->reg.sock);
     c->reg.sock = SP_INVALID_SOCKET;
-    kick = SP__BLOCKING(c)->kick; /* a closer wakes it under the lock only */
-    SP__BLOCKING(c)->kick = NULL;
-    sp__mutex_unlock(&SP__BLOCKING(c)->send_lock);
+    kick = b->kick; /* a closer wakes it under the lock only */
+    b->kick = NULL;
+    sp__mutex_unlock(&b->send_lock);
     sp_waker_destroy(kick);
 }
 
