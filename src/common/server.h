@@ -274,6 +274,12 @@ void sp__server_ready(sp_server *srv);
 
 /* ---- the connection rules (server_conn.c) --------------------------------------------- */
 
+/* Whether the model's accepted sockets are non-blocking (sp_accept's flag): every model's
+ * but the thread model's where it waits for input in recv itself (sp__server_recv_wakes).
+ * The blocking models' sends wait for writability with a deadline and the stop, never in
+ * the kernel (Winsock has no per-call MSG_DONTWAIT). */
+int sp__accept_nonblocking(const sp_server *srv);
+
 /* A new connection for an accepted socket (keepalive, no-delay; a blocking model's decoder
  * and send lock), counted in nconns; NULL on failure (s left open). */
 sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer);

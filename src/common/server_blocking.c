@@ -825,6 +825,11 @@ int sp__blocking_run(sp_server *srv)
 
 /* ---- the thread model ---------------------------------------------------------------- */
 
+int sp__accept_nonblocking(const sp_server *srv)
+{
+    return srv->model != &sp__model_threads || !sp__server_recv_wakes();
+}
+
 static void conn_thread(void *arg)
 {
     sp_conn *c = (sp_conn *)arg;
@@ -864,9 +869,8 @@ static int thread_spawn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
         return SP_ENOMEM;
     }
     /* where a shutdown wakes a blocked recv, the loop waits in recv itself between
-     * messages: the socket blocking (every other call on it says "don't wait") */
-    if (sp__server_recv_wakes() && sp_set_nonblocking(s, 0) == 0)
-        SP__BLOCKING(c)->brecv = 1;
+     * messages: the socket accepted blocking (every other call on it says "don't wait") */
+    SP__BLOCKING(c)->brecv = !sp__accept_nonblocking(srv);
     sp__mutex_lock(&srv->lock);
     link_conn(srv, SP__BLOCKING(c));
     rc = sp__thread_start(&SP__BLOCKING(c)->thread, conn_thread, c);

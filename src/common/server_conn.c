@@ -61,10 +61,8 @@ sp_conn *sp__conn_new(sp_server *srv, sp_socket_t s, const sp_addr *peer)
             return NULL;
         }
     }
-    /* blocking models too: a send waits for writability with a deadline and the stop,
-     * never in the kernel (Winsock has no per-call MSG_DONTWAIT) */
-    if ((blocking && sp_set_nonblocking(s, 1) != 0) ||
-        (blocking && sp__mutex_init(&SP__BLOCKING(c)->send_lock) != 0)) {
+    /* the socket is in the mode the model asked of the accept (sp__accept_nonblocking) */
+    if (blocking && sp__mutex_init(&SP__BLOCKING(c)->send_lock) != 0) {
         sp_frame_decoder_free(c->dec);
         free(c->dec);
         free(c);
@@ -309,7 +307,7 @@ void sp__accept_burst(sp_server *srv, sp_socket_t l,
             sp__accept_watch(srv, 0);
             return;
         }
-        rc = sp_accept(l, &s, &peer, srv->model->blocking ? 0 : SP_ACCEPT_NONBLOCK);
+        rc = sp_accept(l, &s, &peer, sp__accept_nonblocking(srv) ? SP_ACCEPT_NONBLOCK : 0);
         if (rc == SP_EAGAIN)
             return;
         if (rc == SP_EMFILE || rc == SP_ENFILE || rc == SP_ENOBUFS || rc == SP_ENOMEM) {
