@@ -250,7 +250,7 @@ int sp__blocking_output(sp_conn *c, const sp_iovec *iov, int n)
         if (r < 0 && r != SP_EAGAIN) {
             rc = b->send_error = (int)r; /* the stream is cut: the connection closes */
             sp__atomic_store(&b->failed, 1);
-        } else if ((size_t)(r > 0 ? r : 0) < total) {
+        } else if (b->stage_len > 0 || (size_t)(r > 0 ? r : 0) < total) {
             rc = send_with_stage(c, iov, n, at, r > 0 ? (size_t)r : 0);
         }
     }
