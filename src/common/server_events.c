@@ -260,11 +260,13 @@ static void read_some(sp_conn *c)
  * way (take_framed, read_rest) from the bytes read. */
 static void read_between(sp_conn *c)
 {
-    sp_server *srv = c->srv;
-    const unsigned char *buf = (const unsigned char *)srv->rbuf;
+    sp_server *srv;
+    const unsigned char *buf;
     sp_frame_msg msg;
     size_t used;
-    ptrdiff_t got = sp__recv_dontwait(c->reg.sock, srv->rbuf, SP__READ_CHUNK, 1);
+    ptrdiff_t got = sp__recv_dontwait(c->reg.sock, c->srv->rbuf, SP__READ_CHUNK, 1);
+    srv = c->srv; /* after the call: nothing but c is kept across it */
+    buf = (const unsigned char *)srv->rbuf;
     if (got > 0 && got < SP__READ_CHUNK &&
         sp__frame_split(srv->cfg.framer, buf, (size_t)got, &msg, &used) && used == (size_t)got) {
         int r;
@@ -272,9 +274,11 @@ static void read_between(sp_conn *c)
         c->last_active = (uint32_t)srv->now; /* a whole message: the idle clock restarts */
         if ((r = srv->cfg.handler->on_message(c, msg.data, msg.len)) < 0)
             sp__conn_handler_result(c, r, 0);
-        /* nothing queued, flagged or closing: the interest (reading) stays */
-        if (c->out == NULL && c->flags == 0 && c->close_reason < 0 &&
-            (c->reg.events & (SP_EV_READ | SP_EV_WRITE)) == SP_EV_READ)
+        /* Nothing queued, flagged or closing: the interest stays reading. (It is reading:
+         * c was readable, and with nothing queued and no flag the only other interest it
+         * can have is a writing left by a modify that failed, which the next readiness,
+         * writable, takes the long way and corrects.) */
+        if (c->out == NULL && c->flags == 0 && c->close_reason < 0)
             return;
         sp__ev_enlist(c);
         sp__ev_update_interest(c);
