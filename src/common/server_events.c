@@ -253,6 +253,22 @@ static void read_some(sp_conn *c)
     read_rest(c, got, filled);
 }
 
+/* Whether p[0, n) is one whole message, no more, no less (the payload in *msg). A length
+ * prefix is judged here: the prefix says the rest of the read is its payload. */
+static inline int one_message(const sp_framer *f, const unsigned char *p, size_t n,
+                              sp_frame_msg *msg)
+{
+    uint64_t len;
+    size_t used;
+    if (f->kind != SP_FRAME_PREFIX)
+        return sp__frame_split(f, p, n, msg, &used) && used == n;
+    if (n < f->width || sp__frame_prefix_payload(f, p, &len) != 0 || len != n - f->width)
+        return 0;
+    msg->data = p + f->width;
+    msg->len = (size_t)len;
+    return 1;
+}
+
 /* The common readiness: c is readable only, open, framed and between messages (no decoder
  * of its own), with no flag (not paused, not raw, no drain awaited). The common read, one
  * whole message that does not fill the buffer (a request of a request-reply protocol), goes
@@ -263,12 +279,10 @@ static void read_between(sp_conn *c)
     sp_server *srv;
     const unsigned char *buf;
     sp_frame_msg msg;
-    size_t used;
     ptrdiff_t got = sp__recv_dontwait(c->reg.sock, c->srv->rbuf, SP__READ_CHUNK, 1);
     srv = c->srv; /* after the call: nothing but c is kept across it */
     buf = (const unsigned char *)srv->rbuf;
-    if (got > 0 && got < SP__READ_CHUNK &&
-        sp__frame_split(srv->cfg.framer, buf, (size_t)got, &msg, &used) && used == (size_t)got) {
+    if (got > 0 && got < SP__READ_CHUNK && one_message(srv->cfg.framer, buf, (size_t)got, &msg)) {
         int r;
         srv->batching = NULL;                /* its reply goes out at once */
         c->last_active = (uint32_t)srv->now; /* a whole message: the idle clock restarts */
@@ -346,14 +360,16 @@ static void add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
 /* Handle one event; 1 when it was the waker's (posts or a stop to look at), else 0. */
 static int on_event(sp_server *srv, const sp_event *e)
 {
-    if (e->data == (void *)srv->waker) {
-        (void)sp_waker_drain(srv->waker);
-        return 1;
-    }
-    /* a listener's registration data points into srv (&srv->listeners[i]), a
-     * connection's never does: one test instead of a search per event */
+    /* the registration data of a listener (&srv->listeners[i]) and of the waker
+     * (&srv->waker, events_setup) point into srv, a connection's never does: one test
+     * per event tells them apart */
     if ((uintptr_t)e->data - (uintptr_t)srv < sizeof *srv) {
-        sp_socket_t *l = sp__accept_listener(srv, e);
+        sp_socket_t *l;
+        if (e->data == (void *)&srv->waker) {
+            (void)sp_waker_drain(srv->waker);
+            return 1;
+        }
+        l = sp__accept_listener(srv, e);
         if (l != NULL)
             sp__accept_burst(srv, *l, add_conn);
         return 0;
@@ -432,6 +448,7 @@ static int loop_timeout(const sp_server *srv, uint64_t stop_at, int every)
 
 static int events_setup(sp_server *srv)
 {
+    int rc;
     /* the read buffer: raw reads, and framed reads between messages (read_framed) */
     if ((srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
@@ -440,7 +457,12 @@ static int events_setup(sp_server *srv)
     srv->stage_len = 0;
     srv->batching = NULL;
     srv->closing = NULL;
-    return sp__accept_setup(srv);
+    rc = sp__accept_setup(srv);
+    /* the waker's registration data points into srv, as the listeners' do (on_event) */
+    if (rc == 0)
+        rc = sp_poller_modify(srv->poller, sp_waker_socket(srv->waker), SP_EV_READ,
+                              (void *)&srv->waker);
+    return rc;
 }
 
 static int run_events(sp_server *srv)

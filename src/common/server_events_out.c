@@ -253,13 +253,26 @@ static size_t iov_total(const sp_iovec *iov, int n)
     return total;
 }
 
+/* Whether a send of iov[0..n) (n >= 1) that returned r took it all. A frame is one or two
+ * parts (payload; header and payload): those are added without a loop. */
+static int all_taken(const sp_iovec *iov, int n, ptrdiff_t r)
+{
+    size_t total = (size_t)iov[0].len;
+    int i;
+    if (n > 1)
+        total += (size_t)iov[1].len;
+    for (i = 2; i < n; i++)
+        total += (size_t)iov[i].len;
+    return r >= 0 && (size_t)r == total;
+}
+
 /* Send iov[0..n) to the socket (nothing is queued ahead of it); queue what it does not
  * take. 0, or an error (c is then closing). */
 static inline int send_now(sp_conn *c, const sp_iovec *iov, int n)
 {
     ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, iov, n, 1);
-    if (r >= 0 && (size_t)r == iov_total(iov, n))
-        return 0; /* all taken: nothing queued, the interest unchanged */
+    if (all_taken(iov, n, r))
+        return 0; /* nothing queued, the interest unchanged */
     return queue_rest(c, iov, n, r);
 }
 
