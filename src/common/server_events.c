@@ -259,9 +259,14 @@ static inline int one_message(const sp_framer *f, const unsigned char *p, size_t
                               sp_frame_msg *msg)
 {
     uint64_t len;
-    size_t used;
-    if (f->kind != SP_FRAME_PREFIX)
-        return sp__frame_split(f, p, n, msg, &used) && used == n;
+    if (f->kind != SP_FRAME_PREFIX) {
+        sp_frame_msg m; /* its own: msg stays in registers on the prefix's path */
+        size_t used;
+        if (!sp__frame_split(f, p, n, &m, &used) || used != n)
+            return 0;
+        *msg = m;
+        return 1;
+    }
     if (n < f->width || sp__frame_prefix_payload(f, p, &len) != 0 || len != n - f->width)
         return 0;
     msg->data = p + f->width;
