@@ -172,33 +172,16 @@ static void take_framed(sp_conn *c, const unsigned char *p, size_t n)
 }
 
 /* One read of a framed connection. Between messages (no decoder of its own) it goes into
- * the server's buffer and its messages to the handler from there, the rest kept by
- * hold_rest; a connection holding the start of a message reads into its decoder. */
+ * the server's buffer and its messages to the handler from there (take_framed); a
+ * connection holding the start of a message reads into its decoder. */
 static ptrdiff_t read_framed(sp_conn *c, int *filled)
 {
     ptrdiff_t got;
     if (c->dec == NULL) {
-        unsigned char *buf = (unsigned char *)c->srv->rbuf;
-        size_t used;
-        sp_frame_msg msg;
-        got = sp__recv_dontwait(c->reg.sock, buf, SP__READ_CHUNK, 1);
+        got = sp__recv_dontwait(c->reg.sock, c->srv->rbuf, SP__READ_CHUNK, 1);
         *filled = got == SP__READ_CHUNK;
-        if (got <= 0)
-            return got;
-        /* the common read, one whole message (c is open, neither paused nor raw: the
-         * callers' conditions), goes to the handler without deliver_read's batch */
-        if (sp__frame_split(c->srv->cfg.framer, buf, (size_t)got, &msg, &used) &&
-            used == (size_t)got) {
-            int r;
-            c->srv->batching = NULL; /* its reply goes out at once */
-            c->last_active = (uint32_t)c->srv->now;
-            if ((r = c->srv->cfg.handler->on_message(c, msg.data, msg.len)) < 0)
-                sp__conn_handler_result(c, r, 0);
-            if (c->close_reason >= 0)
-                sp__ev_enlist(c);
-            return got;
-        }
-        take_framed(c, buf, (size_t)got);
+        if (got > 0)
+            take_framed(c, (const unsigned char *)c->srv->rbuf, (size_t)got);
         return got;
     }
     /* the rest of its message (at least SP_FRAME_RECV_SIZE) */
@@ -211,45 +194,118 @@ static ptrdiff_t read_framed(sp_conn *c, int *filled)
     return got;
 }
 
-/* Read what the socket has (a few reads at most) and deliver it. A read that did not fill
- * the room it was given has emptied the socket: the next one would only say SP_EAGAIN,
- * so it is left to the next readiness (level-triggered), saving a system call per event. */
-static void read_some(sp_conn *c)
+/* One read of c and its delivery: framed or raw. The bytes read (> 0), 0 at the peer's
+ * end, SP_EAGAIN or an error; *filled: the read filled its room (the socket may hold
+ * more). */
+static ptrdiff_t read_once(sp_conn *c, int *filled)
 {
     sp_server *srv = c->srv;
-    int k = 0, filled;
-    do {
-        ptrdiff_t got;
-        if (srv->cfg.framer != NULL && !(c->flags & SP__CONN_RAW)) {
-            got = read_framed(c, &filled);
-        } else {
-            got = sp__recv_dontwait(c->reg.sock, srv->rbuf, SP__READ_CHUNK, 1);
-            filled = got == SP__READ_CHUNK;
-            if (got > 0) {
-                size_t back = sp__ev_data(c, srv->rbuf, (size_t)got);
-                if (sp__conn_bytes_restart_idle(c))
-                    c->last_active = (uint32_t)srv->now;
-                if (back > 0 && c->dec == NULL) /* given back, framed again */
-                    take_framed(c, (unsigned char *)srv->rbuf + got - back, back);
-            }
-        }
+    ptrdiff_t got;
+    size_t back;
+    if (srv->cfg.framer != NULL && !(c->flags & SP__CONN_RAW))
+        return read_framed(c, filled);
+    got = sp__recv_dontwait(c->reg.sock, srv->rbuf, SP__READ_CHUNK, 1);
+    *filled = got == SP__READ_CHUNK;
+    if (got <= 0)
+        return got;
+    back = sp__ev_data(c, srv->rbuf, (size_t)got);
+    if (sp__conn_bytes_restart_idle(c))
+        c->last_active = (uint32_t)srv->now;
+    if (back > 0 && c->dec == NULL) /* given back, framed again */
+        take_framed(c, (unsigned char *)srv->rbuf + got - back, back);
+    return got;
+}
+
+/* After a read of c that returned got (delivered): read on (a few reads at most) while
+ * the reads fill their room, then set the interest c needs. A read that did not fill the
+ * room it was given has emptied the socket: the next one would only say SP_EAGAIN, so it
+ * is left to the next readiness (level-triggered), saving a system call per event. */
+static void read_rest(sp_conn *c, ptrdiff_t got, int filled)
+{
+    int k = 1;
+    for (;;) {
         if (got <= 0) {
-            if (got == SP_EAGAIN)
-                break;
-            /* the peer's end: replies already queued still go out */
-            sp__conn_read_result(c, got);
-            sp__ev_enlist(c);
+            if (got != SP_EAGAIN) { /* the peer's end: replies already queued still go out */
+                sp__conn_read_result(c, got);
+                sp__ev_enlist(c);
+            }
             break;
         }
         if (c->close_reason >= 0) {
             sp__ev_enlist(c);
             break;
         }
-    } while (filled && ++k < READS_PER_EV && !(c->flags & SP__CONN_PAUSED));
+        if (!filled || k++ == READS_PER_EV || (c->flags & SP__CONN_PAUSED))
+            break;
+        got = read_once(c, &filled);
+    }
     /* the interest changes only when output was queued, reading paused or c is closing */
     if (c->out != NULL || c->flags != 0 || c->close_reason >= 0 ||
         (c->reg.events & (SP_EV_READ | SP_EV_WRITE)) != SP_EV_READ)
         sp__ev_update_interest(c);
+}
+
+/* Read what the socket has and deliver it (read_rest). */
+static void read_some(sp_conn *c)
+{
+    int filled;
+    ptrdiff_t got = read_once(c, &filled);
+    read_rest(c, got, filled);
+}
+
+/* Whether p[0, n) is one whole message, no more, no less (the payload in *msg). A length
+ * prefix is judged here: the prefix says the rest of the read is its payload. */
+static inline int one_message(const sp_framer *f, const unsigned char *p, size_t n,
+                              sp_frame_msg *msg)
+{
+    uint64_t len;
+    if (f->kind != SP_FRAME_PREFIX) {
+        sp_frame_msg m; /* its own: msg stays in registers on the prefix's path */
+        size_t used;
+        if (!sp__frame_split(f, p, n, &m, &used) || used != n)
+            return 0;
+        *msg = m;
+        return 1;
+    }
+    if (n < f->width || sp__frame_prefix_payload(f, p, &len) != 0 || len != n - f->width)
+        return 0;
+    msg->data = p + f->width;
+    msg->len = (size_t)len;
+    return 1;
+}
+
+/* The common readiness: c is readable only, open, framed and between messages (no decoder
+ * of its own), with no flag (not paused, not raw, no drain awaited). The common read, one
+ * whole message that does not fill the buffer (a request of a request-reply protocol), goes
+ * to the handler from the loop's buffer in as few steps as can be; anything else the long
+ * way (take_framed, read_rest) from the bytes read. */
+static void read_between(sp_conn *c)
+{
+    sp_server *srv;
+    const unsigned char *buf;
+    sp_frame_msg msg;
+    ptrdiff_t got = sp__recv_dontwait(c->reg.sock, c->srv->rbuf, SP__READ_CHUNK, 1);
+    srv = c->srv; /* after the call: nothing but c is kept across it */
+    buf = (const unsigned char *)srv->rbuf;
+    if (got > 0 && got < SP__READ_CHUNK && one_message(srv->cfg.framer, buf, (size_t)got, &msg)) {
+        int r;
+        srv->batching = NULL;                /* its reply goes out at once */
+        c->last_active = (uint32_t)srv->now; /* a whole message: the idle clock restarts */
+        if ((r = srv->cfg.handler->on_message(c, msg.data, msg.len)) < 0)
+            sp__conn_handler_result(c, r, 0);
+        /* Nothing queued, flagged or closing: the interest stays reading. (It is reading:
+         * c was readable, and with nothing queued and no flag the only other interest it
+         * can have is a writing left by a modify that failed, which the next readiness,
+         * writable, takes the long way and corrects.) */
+        if (c->out == NULL && c->flags == 0 && c->close_reason < 0)
+            return;
+        sp__ev_enlist(c);
+        sp__ev_update_interest(c);
+        return;
+    }
+    if (got > 0)
+        take_framed(c, buf, (size_t)got);
+    read_rest(c, got, got == SP__READ_CHUNK);
 }
 
 static void finalize(sp_conn *c)
@@ -309,14 +365,16 @@ static void add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
 /* Handle one event; 1 when it was the waker's (posts or a stop to look at), else 0. */
 static int on_event(sp_server *srv, const sp_event *e)
 {
-    if (e->data == (void *)srv->waker) {
-        (void)sp_waker_drain(srv->waker);
-        return 1;
-    }
-    /* a listener's registration data points into srv (&srv->listeners[i]), a
-     * connection's never does: one test instead of a search per event */
+    /* the registration data of a listener (&srv->listeners[i]) and of the waker
+     * (&srv->waker, events_setup) point into srv, a connection's never does: one test
+     * per event tells them apart */
     if ((uintptr_t)e->data - (uintptr_t)srv < sizeof *srv) {
-        sp_socket_t *l = sp__accept_listener(srv, e);
+        sp_socket_t *l;
+        if (e->data == (void *)&srv->waker) {
+            (void)sp_waker_drain(srv->waker);
+            return 1;
+        }
+        l = sp__accept_listener(srv, e);
         if (l != NULL)
             sp__accept_burst(srv, *l, add_conn);
         return 0;
@@ -324,6 +382,11 @@ static int on_event(sp_server *srv, const sp_event *e)
     {
         sp_conn *c = (sp_conn *)e->data;
         const int events = e->events; /* read once: the handlers' calls come between */
+        if (events == SP_EV_READ && c->flags == 0 && c->close_reason < 0 && c->dec == NULL &&
+            srv->cfg.framer != NULL) {
+            read_between(c);
+            return 0;
+        }
         if ((events & (SP_EV_READ | SP_EV_ERROR | SP_EV_HUP)) && c->close_reason < 0 &&
             !(c->flags & SP__CONN_PAUSED))
             read_some(c);
@@ -390,6 +453,7 @@ static int loop_timeout(const sp_server *srv, uint64_t stop_at, int every)
 
 static int events_setup(sp_server *srv)
 {
+    int rc;
     /* the read buffer: raw reads, and framed reads between messages (read_framed) */
     if ((srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
@@ -398,7 +462,12 @@ static int events_setup(sp_server *srv)
     srv->stage_len = 0;
     srv->batching = NULL;
     srv->closing = NULL;
-    return sp__accept_setup(srv);
+    rc = sp__accept_setup(srv);
+    /* the waker's registration data points into srv, as the listeners' do (on_event) */
+    if (rc == 0)
+        rc = sp_poller_modify(srv->poller, sp_waker_socket(srv->waker), SP_EV_READ,
+                              (void *)&srv->waker);
+    return rc;
 }
 
 static int run_events(sp_server *srv)

@@ -253,23 +253,50 @@ static size_t iov_total(const sp_iovec *iov, int n)
     return total;
 }
 
+/* Whether a send of iov[0..n) (n >= 1) that returned r took it all. A frame is one or two
+ * parts (payload; header and payload): those are added without a loop. */
+static int all_taken(const sp_iovec *iov, int n, ptrdiff_t r)
+{
+    size_t total = (size_t)iov[0].len;
+    int i;
+    if (n > 1)
+        total += (size_t)iov[1].len;
+    for (i = 2; i < n; i++)
+        total += (size_t)iov[i].len;
+    return r >= 0 && (size_t)r == total;
+}
+
 /* Send iov[0..n) to the socket (nothing is queued ahead of it); queue what it does not
  * take. 0, or an error (c is then closing). */
 static inline int send_now(sp_conn *c, const sp_iovec *iov, int n)
 {
     ptrdiff_t r = sp__sendv_dontwait(c->reg.sock, iov, n, 1);
-    if (r >= 0 && (size_t)r == iov_total(iov, n))
-        return 0; /* all taken: nothing queued, the interest unchanged */
+    if (all_taken(iov, n, r))
+        return 0; /* nothing queued, the interest unchanged */
     return queue_rest(c, iov, n, r);
 }
 
 /* Send iov[0..n), after the stage when c is the connection whose messages are being
- * delivered; queue what the socket does not take. 0, or an error (c is then closing). */
-static int push_out(sp_conn *c, const sp_iovec *iov, int n)
+ * delivered; queue what the socket does not take. With `stage` (a reply of the handler), a
+ * small reply of that connection joins the stage instead, so that the replies to one read
+ * leave in one send (pipelined requests); bigger ones go at once with the stage in front
+ * of them, never copied. 0, or an error (c is then closing). */
+static int push_out(sp_conn *c, const sp_iovec *iov, int n, int stage)
 {
     sp_server *srv = c->srv;
     sp_iovec all[SP__OUT_IOV + 1];
     int m = 0, i;
+    if (stage && srv->batching == c) {
+        size_t total = iov_total(iov, n);
+        if (sp__ev_queued(c) == 0 && total <= SP__STAGE_SMALL &&
+            srv->stage_len + total <= SP__STAGE_CAP) {
+            for (i = 0; i < n; i++) {
+                memcpy(srv->stage + srv->stage_len, iov[i].base, (size_t)iov[i].len);
+                srv->stage_len += (size_t)iov[i].len;
+            }
+            return 0;
+        }
+    }
     if (srv->batching == c && srv->stage_len > 0) {
         all[m++] = sp_iovec_make(srv->stage, srv->stage_len);
         for (i = 0; i < n; i++)
@@ -289,31 +316,13 @@ static int push_out(sp_conn *c, const sp_iovec *iov, int n)
 
 int sp__ev_output(sp_conn *c, const sp_iovec *iov, int n)
 {
-    sp_server *srv = c->srv;
-    size_t total;
-    int i;
     if (c->reg.sock == SP_INVALID_SOCKET)
         return SP_EPIPE;
-    if (srv->batching != c) {
-        /* the common reply (one message per read, a posted or timed one): nothing is
-         * staged for c, so it goes to the socket at once unless output is queued */
-        if (c->out == NULL && n > 0)
-            return send_now(c, iov, n);
-        return push_out(c, iov, n);
-    }
-    /* A small reply to the messages being delivered waits in the stage, so that the
-     * replies to one read leave in one send (pipelined requests); bigger ones go at once
-     * with the stage in front of them, never copied. */
-    total = iov_total(iov, n);
-    if (sp__ev_queued(c) == 0 && total <= SP__STAGE_SMALL &&
-        srv->stage_len + total <= SP__STAGE_CAP) {
-        for (i = 0; i < n; i++) {
-            memcpy(srv->stage + srv->stage_len, iov[i].base, (size_t)iov[i].len);
-            srv->stage_len += (size_t)iov[i].len;
-        }
-        return 0;
-    }
-    return push_out(c, iov, n);
+    /* the common reply (one message per read, a posted or timed one): nothing is queued
+     * or staged for c, so it goes to the socket at once */
+    if (c->out == NULL && c->srv->batching != c && n > 0)
+        return send_now(c, iov, n);
+    return push_out(c, iov, n, 1);
 }
 
 int sp__ev_want_drain(sp_conn *c)
@@ -356,7 +365,7 @@ int64_t sp__ev_sendfile(sp_conn *c, sp__file f, uint64_t off, uint64_t len)
     if (c->reg.sock == SP_INVALID_SOCKET || c->close_reason == SP_CLOSE_ERROR)
         rc = SP_EPIPE; /* closed, or its output cut already */
     else if (srv->batching == c && srv->stage_len > 0)
-        rc = push_out(c, NULL, 0); /* the replies staged before it go first */
+        rc = push_out(c, NULL, 0, 0); /* the replies staged before it go first */
     /* the queue (made empty when needed) takes the range behind its bytes */
     if (rc == 0 && (rc = enqueue(c, NULL, 0)) == 0 &&
         (e = (struct sp__outfile *)malloc(sizeof *e)) == NULL)
@@ -439,7 +448,7 @@ void sp__ev_end_batch(sp_conn *c)
     sp_server *srv = c->srv;
     srv->batching = c; /* push_out sends the stage of the batching connection */
     if (srv->stage_len > 0 && c->close_reason != SP_CLOSE_ERROR)
-        (void)push_out(c, NULL, 0);
+        (void)push_out(c, NULL, 0, 0);
     srv->stage_len = 0;
     srv->batching = NULL;
 }
