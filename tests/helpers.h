@@ -861,6 +861,33 @@ inline long long read_to_eof(sp_socket_t s, std::string &out, int timeout_ms = 5
     }
 }
 
+/* socket.h sp_recv_all, "done receives the number of bytes stored in buf, whatever is
+ * returned" and "SP_EEOF when the peer closed first": `writer` sends `data` and closes;
+ * sp_recv_all(reader, want bytes, timeout_ms) with want > data's size is SP_EEOF, done
+ * counts data's bytes and buf holds them. Every mismatch is named. */
+inline ::testing::AssertionResult recv_all_eof_counts(Sock &writer, Sock &reader,
+                                                      const std::string &data, size_t want,
+                                                      int timeout_ms)
+{
+    ptrdiff_t sent = sp_send(writer, data.data(), data.size());
+    if (sent != (ptrdiff_t)data.size())
+        return ::testing::AssertionFailure() << "send of " << data.size() << ": " << code_str(sent);
+    writer.reset();
+    std::string buf(want, '\0');
+    size_t done = 0;
+    int rc = sp_recv_all(reader, &buf[0], want, timeout_ms, &done);
+    std::string wrong;
+    if (rc != SP_EEOF)
+        wrong += "; sp_recv_all returned " + code_str(rc) + ", not SP_EEOF";
+    if (done != data.size())
+        wrong += "; done " + std::to_string(done) + ", not " + std::to_string(data.size());
+    if (buf.compare(0, data.size(), data) != 0)
+        wrong += "; buf holds \"" + buf.substr(0, data.size()) + "\"";
+    if (!wrong.empty())
+        return ::testing::AssertionFailure() << "\"" << data << "\" then the close" << wrong;
+    return ::testing::AssertionSuccess();
+}
+
 } // namespace sptest
 
 #endif /* SOCKPORT_TESTS_HELPERS_H */
