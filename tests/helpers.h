@@ -451,6 +451,18 @@ inline ::testing::AssertionResult tcp_pair(Sock &client, Sock &server, int bufsi
     return ::testing::AssertionSuccess();
 }
 
+/* Both ends of sp_socketpair: two connected blocking stream sockets (socket.h). */
+inline ::testing::AssertionResult socket_pair(Sock &a, Sock &b)
+{
+    sp_socket_t pair[2];
+    int rc = sp_socketpair(pair);
+    if (rc != 0)
+        return step_failed("sp_socketpair", rc);
+    a.reset(pair[0]);
+    b.reset(pair[1]);
+    return ::testing::AssertionSuccess();
+}
+
 /* A loopback port that was just bound and closed again: nothing listens on it. */
 inline int closed_port(int family = SP_AF_INET)
 {
