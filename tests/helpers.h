@@ -451,6 +451,18 @@ inline ::testing::AssertionResult tcp_pair(Sock &client, Sock &server, int bufsi
     return ::testing::AssertionSuccess();
 }
 
+/* Both ends of sp_socketpair: two connected blocking stream sockets (socket.h). */
+inline ::testing::AssertionResult socket_pair(Sock &a, Sock &b)
+{
+    sp_socket_t pair[2];
+    int rc = sp_socketpair(pair);
+    if (rc != 0)
+        return step_failed("sp_socketpair", rc);
+    a.reset(pair[0]);
+    b.reset(pair[1]);
+    return ::testing::AssertionSuccess();
+}
+
 /* A loopback port that was just bound and closed again: nothing listens on it. */
 inline int closed_port(int family = SP_AF_INET)
 {
@@ -859,6 +871,33 @@ inline long long read_to_eof(sp_socket_t s, std::string &out, int timeout_ms = 5
             return r;
         out.append(buf, (size_t)r);
     }
+}
+
+/* socket.h sp_recv_all, "done receives the number of bytes stored in buf, whatever is
+ * returned" and "SP_EEOF when the peer closed first": `writer` sends `data` and closes;
+ * sp_recv_all(reader, want bytes, timeout_ms) with want > data's size is SP_EEOF, done
+ * counts data's bytes and buf holds them. Every mismatch is named. */
+inline ::testing::AssertionResult recv_all_eof_counts(Sock &writer, Sock &reader,
+                                                      const std::string &data, size_t want,
+                                                      int timeout_ms)
+{
+    ptrdiff_t sent = sp_send(writer, data.data(), data.size());
+    if (sent != (ptrdiff_t)data.size())
+        return ::testing::AssertionFailure() << "send of " << data.size() << ": " << code_str(sent);
+    writer.reset();
+    std::string buf(want, '\0');
+    size_t done = 0;
+    int rc = sp_recv_all(reader, &buf[0], want, timeout_ms, &done);
+    std::string wrong;
+    if (rc != SP_EEOF)
+        wrong += "; sp_recv_all returned " + code_str(rc) + ", not SP_EEOF";
+    if (done != data.size())
+        wrong += "; done " + std::to_string(done) + ", not " + std::to_string(data.size());
+    if (buf.compare(0, data.size(), data) != 0)
+        wrong += "; buf holds \"" + buf.substr(0, data.size()) + "\"";
+    if (!wrong.empty())
+        return ::testing::AssertionFailure() << "\"" << data << "\" then the close" << wrong;
+    return ::testing::AssertionSuccess();
 }
 
 } // namespace sptest

@@ -5,7 +5,9 @@
  * n bytes, a slow reader thread) and the records the handlers log.
  *
  *   OutputFixture  a GoogleTest fixture: set_up(model) skips the fork model under a
- *                  sanitizer; start(cfg) starts the server; TearDown stops and destroys it.
+ *                  sanitizer; start(cfg) starts the server; TearDown stops and destroys it;
+ *                  request_until_closed() sends a request (a SlowReader reading, if asked)
+ *                  and waits for the server's close.
  *   SlowReader     a client thread that reads up to a chunk every step (keeping the bytes
  *                  when asked) until stopped or the connection ends.
  *   count_recs     the records of a kind (and a value of a or port).
@@ -21,6 +23,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -147,6 +151,15 @@ class OutputFixture : public SpTest
         ASSERT_OK(sp_server_local_addr(srv_, 0, &addr_));
         ASSERT_OK(sp_server_start(srv_));
     }
+    /* start() with the default config but for the handler and the framer. */
+    void start(const sp_server_handler *h, const sp_framer *f)
+    {
+        sp_server_config cfg;
+        sp_server_config_init(&cfg);
+        cfg.handler = h;
+        cfg.framer = f;
+        start(cfg);
+    }
     /* Stop the server (the stop must succeed) and destroy it: the next round starts anew. */
     void finish()
     {
@@ -223,6 +236,62 @@ class OutputFixture : public SpTest
             EXPECT_TRUE(same_bytes(want, (const unsigned char *)reader.data.data(), n));
         }
         return took;
+    }
+
+    /* A steady slow reader of one big reply (n bytes, equal to want's, asked for by
+     * `request`) on a new client with a 64 KiB receive buffer: read_steadily's 64 KiB every
+     * 50 ms, no close of kind close_kind meanwhile, and the premise: the reply outlasted
+     * three times send_timeout_ms (else it does not test that timeout). */
+    void steady_reader_is_not_cut(const std::string &request, const unsigned char *want, size_t n,
+                                  int send_timeout_ms, int close_kind, const char *what)
+    {
+        Sock c;
+        connect(c, 65536);
+        const double took = read_steadily(c, request, want, n, (size_t)64 << 10, 50, close_kind);
+        EXPECT_GE(took, 3.0 * send_timeout_ms)
+            << "the " << what << " must outlast the timeout to test it";
+        std::printf("%s read in %.0f ms (send_timeout_ms %d)\n", what, took, send_timeout_ms);
+    }
+    /* What a client saw of a request that its server was to cut: the records logged by
+     * the close (or by the end of the wait), the ms from the request, and what the
+     * client's SlowReader took meanwhile (nothing without one). */
+    struct Cut {
+        std::vector<fp::Rec> v;
+        double took = 0;
+        long long got = 0;
+        int reads = 0;
+    };
+    /* Send `request` on c and wait up to wait_ms for one close of kind close_kind in log;
+     * with chunk > 0 a SlowReader takes up to chunk bytes every step_ms meanwhile. */
+    Cut request_until_closed(Sock &c, const std::string &request, fp::EventLog &log, int close_kind,
+                             int wait_ms, size_t chunk = 0, int step_ms = 0)
+    {
+        Cut cut;
+        const double t0 = now_ms();
+        send_text(c, request);
+        std::unique_ptr<SlowReader> reader;
+        if (chunk > 0)
+            reader.reset(new SlowReader(c, chunk, step_ms));
+        cut.v = log.wait(
+            [&](const std::vector<fp::Rec> &r) { return count_recs(r, close_kind) == 1; }, wait_ms);
+        cut.took = now_ms() - t0;
+        if (reader) {
+            cut.got = reader->got;
+            cut.reads = reader->reads;
+            reader->stop();
+        }
+        return cut;
+    }
+    /* The premise of a trickling reader's cut: the client kept reading until the close (at
+     * half its pace of a read every step_ms at least: on a loaded machine, or under
+     * valgrind, its sleeps and the server's sends come late; a client that stopped would
+     * read nothing more). */
+    void expect_kept_reading(const Cut &cut, int step_ms, const std::string &what)
+    {
+        EXPECT_GE(cut.reads, (int)(cut.took / (2 * step_ms)) - 2)
+            << what << "the client kept reading until the close";
+        std::printf("%sclosed after %.0f ms, the client read %lld bytes in %d reads\n",
+                    what.c_str(), cut.took, cut.got, cut.reads);
     }
 
     int model_ = 0;

@@ -6,8 +6,11 @@
  *
  *   TestServer     an object a test makes (several per test, or none): start(model),
  *                  dial(), echo(), stop(), destroy(); the destructor stops and destroys.
+ *   serve          create, listen and start a server of a config (each step named when it
+ *                  fails).
  *   ServerFixture  a GoogleTest fixture that is a TestServer between sp_init() and
- *                  sp_cleanup(): start() skips a model the OS lacks, and TearDown stops,
+ *                  sp_cleanup(): start() skips a model the OS lacks, start_and_dial()
+ *                  also dials a client, timed_stop() times the stop, and TearDown stops,
  *                  waits (the wait must succeed) and destroys.
  *   GlobalBinding  points a handler's global at the fixture's records while it lives.
  */
@@ -52,6 +55,30 @@ inline std::string model_param_name(const ::testing::TestParamInfo<int> &p)
     return model_name(p.param);
 }
 
+/*
+ * A server of cfg listening on `where` (its address in *addr), started on its own thread
+ * when `start`. The first step that fails is named; *create_rc (when given) is what
+ * sp_server_create said (SP_ENOTSUP: the OS lacks the model). What was created stays in
+ * *srv for the caller to destroy.
+ */
+inline ::testing::AssertionResult serve(sp_server **srv, const sp_server_config &cfg, sp_addr *addr,
+                                        bool start = true, const char *where = "127.0.0.1:0",
+                                        int *create_rc = nullptr)
+{
+    int rc = sp_server_create(srv, &cfg);
+    if (create_rc != nullptr)
+        *create_rc = rc;
+    if (rc != 0)
+        return step_failed("sp_server_create", rc);
+    if ((rc = sp_server_listen(*srv, where)) != 0)
+        return step_failed("sp_server_listen", rc);
+    if ((rc = sp_server_local_addr(*srv, 0, addr)) != 0)
+        return step_failed("sp_server_local_addr", rc);
+    if (start && (rc = sp_server_start(*srv)) != 0)
+        return step_failed("sp_server_start", rc);
+    return ::testing::AssertionSuccess();
+}
+
 class TestServer
 {
   public:
@@ -79,20 +106,14 @@ class TestServer
         unsupported = false;
         if (framer_rc != 0)
             return step_failed("sp_framer_prefix", framer_rc);
-        int rc = sp_server_create(&srv, &cfg);
-        if (rc == SP_ENOTSUP)
-            unsupported = true;
-        if (rc != 0)
-            return step_failed("sp_server_create", rc);
-        if ((rc = sp_server_listen(srv, where)) != 0)
-            return step_failed("sp_server_listen", rc);
         sp_addr a;
-        if ((rc = sp_server_local_addr(srv, 0, &a)) != 0)
-            return step_failed("sp_server_local_addr", rc);
+        int create_rc = 0;
+        auto r = serve(&srv, cfg, &a, true, where, &create_rc);
+        unsupported = create_rc == SP_ENOTSUP;
+        if (!r)
+            return r;
         addr = addr_str(a);
         port = sp_addr_port(&a);
-        if ((rc = sp_server_start(srv)) != 0)
-            return step_failed("sp_server_start", rc);
         running = true;
         return ::testing::AssertionSuccess();
     }
@@ -224,6 +245,25 @@ class ServerFixture : public SpTest, public TestServer
         running = false;
         sp_server_stop(srv);
         return sp_server_wait(srv);
+    }
+    /* stop(), which must succeed; the ms it took. */
+    double timed_stop()
+    {
+        const double t0 = now_ms();
+        EXPECT_OK(stop()) << "the timed stop";
+        return now_ms() - t0;
+    }
+    /* start(), then dial c: whether the test goes on (false after a skip or a failure,
+     * which is recorded). */
+    bool start_and_dial(Sock &c)
+    {
+        start();
+        if (IsSkipped() || HasFatalFailure())
+            return false;
+        auto r = dial(c);
+        if (!r)
+            ADD_FAILURE() << r.message();
+        return (bool)r;
     }
 };
 

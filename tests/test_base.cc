@@ -140,34 +140,26 @@ TEST(Base, ConcurrentInitCleanupFromEightThreads)
     EXPECT_EQ(0, failures.load()) << "first failure: " << code_str(first_bad.load());
     EXPECT_SP(SP_ENOTINIT, sp_cleanup()) << "the count must be back at zero";
 
-    /* Many references taken concurrently, then dropped concurrently. */
-    threads.clear();
-    go = false;
-    for (int t = 0; t < kThreads; t++)
-        threads.emplace_back([&] {
-            while (!go.load())
-                std::this_thread::yield();
-            for (int i = 0; i < 50; i++)
-                if (sp_init() != 0)
-                    failures++;
-        });
-    go = true;
-    for (auto &th : threads)
-        th.join();
+    /* Many references taken concurrently, then dropped concurrently: kThreads threads
+     * released at once, each calling `call` 50 times; a call that says other than 0 fails. */
+    auto all_at_once = [&](int (*call)()) {
+        threads.clear();
+        go = false;
+        for (int t = 0; t < kThreads; t++)
+            threads.emplace_back([&] {
+                while (!go.load())
+                    std::this_thread::yield();
+                for (int i = 0; i < 50; i++)
+                    if (call() != 0)
+                        failures++;
+            });
+        go = true;
+        for (auto &th : threads)
+            th.join();
+    };
+    all_at_once(sp_init);
     EXPECT_OK(try_open_close());
-    threads.clear();
-    go = false;
-    for (int t = 0; t < kThreads; t++)
-        threads.emplace_back([&] {
-            while (!go.load())
-                std::this_thread::yield();
-            for (int i = 0; i < 50; i++)
-                if (sp_cleanup() != 0)
-                    failures++;
-        });
-    go = true;
-    for (auto &th : threads)
-        th.join();
+    all_at_once(sp_cleanup);
     EXPECT_EQ(0, failures.load());
     EXPECT_SP(SP_ENOTINIT, sp_cleanup()) << "400 inits are undone by exactly 400 cleanups";
 }

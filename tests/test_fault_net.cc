@@ -276,6 +276,28 @@ const double k_keep_bound_ms = (k_keep_idle + k_keep_intvl * k_keep_cnt + 1) * 1
 
 /* ---- peer vanishes hard (DROP) ------------------------------------------------------- */
 
+/* A blocking sp_recv_all of one byte with no deadline on s, under a watchdog that shuts s
+ * down after watchdog_ms (a hang fails instead of holding the suite): what it returned,
+ * whether the watchdog fired, and the ms it took. */
+struct WatchedRecv {
+    int rc;
+    bool fired;
+    double took;
+};
+WatchedRecv watched_recv(sp_socket_t s, int watchdog_ms)
+{
+    WatchedRecv w;
+    const double t0 = now_ms();
+    {
+        Watchdog dog(watchdog_ms, [s] { sp_shutdown(s, SP_SHUT_RDWR); });
+        char b;
+        w.rc = sp_recv_all(s, &b, 1, -1, nullptr);
+        w.fired = dog.fired();
+    }
+    w.took = now_ms() - t0;
+    return w;
+}
+
 class FaultNet : public SpTest
 {
 };
@@ -292,17 +314,7 @@ TEST_F(FaultNet, PeerVanishesBlockingRecvTimesOutByKeepalive)
     /* nothing of this connection gets through, either way: no FIN, no RST, no ACK */
     ASSERT_TRUE(fw.add("INPUT -p tcp --dport " + std::to_string(port) + " -j DROP"));
     ASSERT_TRUE(fw.add("INPUT -p tcp --sport " + std::to_string(port) + " -j DROP"));
-    const double t0 = now_ms();
-    int rc;
-    bool fired;
-    {
-        sp_socket_t c = client;
-        Watchdog dog(15000, [c] { sp_shutdown(c, SP_SHUT_RDWR); });
-        char b;
-        rc = sp_recv_all(client, &b, 1, -1, nullptr);
-        fired = dog.fired();
-    }
-    const double took = now_ms() - t0;
+    const auto [rc, fired, took] = watched_recv(client, 15000);
     measured("blocking sp_recv_all on a vanished peer, keepalive 1/1/3: " + code_str(rc) +
              " after " + ms_str(took));
     EXPECT_FALSE(fired) << "keepalive never ended the blocking receive (watchdog after 15 s)";
@@ -367,17 +379,7 @@ TEST_F(FaultNet, ResetFromPathFailsBlockingRecvAndSendPromptly)
         ASSERT_TRUE(fw.add("INPUT -p tcp --sport " + std::to_string(port) +
                            " -j REJECT --reject-with tcp-reset"));
         ASSERT_OK(sp_send_all(client, "request", 7, 2000, nullptr));
-        const double t0 = now_ms();
-        int rc;
-        bool fired;
-        {
-            sp_socket_t c = client;
-            Watchdog dog(10000, [c] { sp_shutdown(c, SP_SHUT_RDWR); });
-            char b;
-            rc = sp_recv_all(client, &b, 1, -1, nullptr);
-            fired = dog.fired();
-        }
-        const double took = now_ms() - t0;
+        const auto [rc, fired, took] = watched_recv(client, 10000);
         measured("blocking sp_recv_all after a reset from the path: " + code_str(rc) + " after " +
                  ms_str(took));
         EXPECT_FALSE(fired) << "the reset never ended the blocking receive";

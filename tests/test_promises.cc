@@ -8,6 +8,7 @@
  */
 #include "dial_ns.h"
 #include "helpers.h"
+#include "server_fixture.h"
 
 #include <climits>
 #include <cstddef>
@@ -660,13 +661,8 @@ TEST_F(Promises, RecvAllEofCountsWhatArrived)
 {
     Sock a, b;
     ASSERT_TRUE(tcp_pair(a, b));
-    ASSERT_EQ(3, sp_send(b, "abc", 3));
-    b.reset();
-    char buf[10] = {0};
-    size_t done = 0;
-    EXPECT_SP(SP_EEOF, sp_recv_all(a, buf, sizeof buf, 1000, &done));
-    EXPECT_EQ(3u, done);
-    EXPECT_EQ(0, memcmp(buf, "abc", 3));
+    ASSERT_TRUE(recv_all_eof_counts(b, a, "abc", 10, 1000));
+    char buf[10];
     EXPECT_EQ(0, sp_recv(a, buf, sizeof buf));
 }
 
@@ -1636,23 +1632,6 @@ sp_server_config server_cfg(int model, const sp_server_handler *h, const sp_fram
     return cfg;
 }
 
-/* A server of cfg on 127.0.0.1:0 (its address in *where), started on its own thread when
- * `start`. */
-::testing::AssertionResult serve(sp_server **srv, const sp_server_config &cfg, sp_addr *where,
-                                 bool start = true)
-{
-    int rc;
-    if ((rc = sp_server_create(srv, &cfg)) != 0)
-        return step_failed("sp_server_create", rc);
-    if ((rc = sp_server_listen(*srv, "127.0.0.1:0")) != 0)
-        return step_failed("sp_server_listen", rc);
-    if ((rc = sp_server_local_addr(*srv, 0, where)) != 0)
-        return step_failed("sp_server_local_addr", rc);
-    if (start && (rc = sp_server_start(*srv)) != 0)
-        return step_failed("sp_server_start", rc);
-    return ::testing::AssertionSuccess();
-}
-
 /* A client connected to where. */
 ::testing::AssertionResult dial_to(Sock &c, const sp_addr &where)
 {
@@ -1828,6 +1807,21 @@ struct Probe {
 };
 Probe *g_probe = nullptr;
 
+/* g_probe at probe; a server of cfg started on 127.0.0.1 (in *srv); c connected to it and
+ * served (probe.opened within Probe::wait_for's 3 s). */
+::testing::AssertionResult serve_and_dial(Probe &probe, sp_server **srv,
+                                          const sp_server_config &cfg, Sock &c)
+{
+    g_probe = &probe;
+    sp_addr where;
+    auto r = serve(srv, cfg, &where);
+    if (r)
+        r = dial_to(c, where);
+    if (r && !probe.wait_for([&] { return probe.opened; }))
+        r = ::testing::AssertionFailure() << "no on_open within 3 s of the connect";
+    return r;
+}
+
 void probe_open(sp_conn *c)
 {
     Probe *p = g_probe;
@@ -1929,15 +1923,10 @@ void held_after_close(int model)
 {
     static const sp_server_handler h = {probe_open, nullptr, raw_data, probe_close, nullptr};
     Probe probe;
-    g_probe = &probe;
     sp_server *srv = nullptr;
-    sp_addr where;
-    ASSERT_TRUE(serve(&srv, server_cfg(model, &h, nullptr, 200), &where));
-    {
-        Sock c;
-        ASSERT_TRUE(dial_to(c, where));
-        ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
-    }
+    Sock c;
+    ASSERT_TRUE(serve_and_dial(probe, &srv, server_cfg(model, &h, nullptr, 200), c));
+    c.reset();
     ASSERT_TRUE(probe.wait_for([&] { return probe.closed; }));
     EXPECT_EQ(SP_CLOSE_ORDERLY, probe.reason);
     /* "1 until its socket is closed (after on_close returned)": wait for that */
@@ -1984,15 +1973,10 @@ TEST_F(Promises, HeldConnectionQueuedAfterCloseThreads)
     static const sp_server_handler h = {probe_open, nullptr, raw_data, probe_close, nullptr};
     for (int round = 0; round < 5; round++) {
         Probe probe;
-        g_probe = &probe;
         sp_server *srv = nullptr;
-        sp_addr where;
-        ASSERT_TRUE(serve(&srv, server_cfg(SP_MODEL_THREADS, &h), &where));
-        {
-            Sock c;
-            ASSERT_TRUE(dial_to(c, where));
-            ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
-        }
+        Sock c;
+        ASSERT_TRUE(serve_and_dial(probe, &srv, server_cfg(SP_MODEL_THREADS, &h), c));
+        c.reset();
         ASSERT_TRUE(probe.wait_for([&] { return probe.closed; }));
         EXPECT_OK(sp_server_post(srv, queued_after_close, &probe));
         stop_and_destroy(srv);
@@ -2142,15 +2126,11 @@ TEST_F(Promises, ServerStopIsBoundedAndLeavesNothingOpen)
         SCOPED_TRACE(model == SP_MODEL_EVENTS ? "events" : "threads");
         int fds0 = count_fds();
         Probe probe;
-        g_probe = &probe;
         /* a long grace: an idle connection has no handler to wait for, so the stop
          * needs none of it ("gives handlers grace_ms to finish") */
         sp_server *srv = nullptr;
-        sp_addr where;
-        ASSERT_TRUE(serve(&srv, server_cfg(model, &h, nullptr, 1500), &where));
         Sock c;
-        ASSERT_TRUE(dial_to(c, where));
-        ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
+        ASSERT_TRUE(serve_and_dial(probe, &srv, server_cfg(model, &h, nullptr, 1500), c));
         EXPECT_EQ(1, sp_server_connections(srv));
         double t0 = now_ms();
         EXPECT_OK(sp_server_stop(srv));
@@ -2322,17 +2302,13 @@ TEST_F(Promises, ServerKeepaliveOutOfRangeIsRefusedInRangeIsOn)
         sp_server_destroy(srv);
     }
     Probe probe;
-    g_probe = &probe;
     sp_server_config cfg = server_cfg(SP_MODEL_EVENTS, &h);
     cfg.keepalive_idle_s = 5;
     cfg.keepalive_interval_s = 1;
     cfg.keepalive_count = 255; /* the largest count sp_set_keepalive takes */
     sp_server *srv = nullptr;
-    sp_addr where;
-    ASSERT_TRUE(serve(&srv, cfg, &where));
     Sock c;
-    ASSERT_TRUE(dial_to(c, where));
-    ASSERT_TRUE(probe.wait_for([&] { return probe.opened; }));
+    ASSERT_TRUE(serve_and_dial(probe, &srv, cfg, c));
     EXPECT_EQ(1, probe.keepalive_on) << "keepalive_idle_s 5 asked; the socket has none";
     EXPECT_OK(sp_server_stop(srv));
     EXPECT_OK(sp_server_wait(srv));

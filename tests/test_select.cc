@@ -26,17 +26,6 @@ class Select : public SpTest
 {
 };
 
-::testing::AssertionResult socket_pair(Sock &a, Sock &b)
-{
-    sp_socket_t pair[2];
-    int rc = sp_socketpair(pair);
-    if (rc != 0)
-        return step_failed("sp_socketpair", rc);
-    a.reset(pair[0]);
-    b.reset(pair[1]);
-    return ::testing::AssertionSuccess();
-}
-
 /* ---- sets ---------------------------------------------------------------------------- */
 
 TEST_F(Select, SocksetAddRemoveClearCountGet)

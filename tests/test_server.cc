@@ -290,11 +290,9 @@ TEST_P(Server, BroadcastReachesEveryOtherConnection)
  * whole and in order. Sizes cross the stage's limits (4 KiB per reply, 64 KiB per read). */
 TEST_P(Server, PipelinedMessagesEchoInOrder)
 {
-    start();
-    if (IsSkipped() || HasFatalFailure())
-        return;
     Sock s;
-    ASSERT_TRUE(dial(s));
+    if (!start_and_dial(s))
+        return;
     const int count = 3000;
     std::vector<size_t> sizes(count);
     std::mt19937 rng(7);
@@ -349,9 +347,7 @@ TEST_P(Server, GracefulStopWithClientsConnected)
         ASSERT_TRUE(echo(c, &d, hi, 2)); /* connected and served */
     }
     sp_frame_decoder_free(&d);
-    const double t0 = now_ms();
-    EXPECT_OK(stop());
-    const double took = now_ms() - t0;
+    const double took = timed_stop();
     /* idle connections sit between messages: they close at once, not after the grace */
     EXPECT_LT(took, 2000.0) << "stop waited for idle connections";
     for (auto &c : clients) {
@@ -367,11 +363,9 @@ TEST_P(Server, GracefulStopWithClientsConnected)
 TEST_P(Server, IdleTimeoutClosesSilentConnection)
 {
     cfg.idle_timeout_ms = 300;
-    start();
-    if (IsSkipped())
-        return;
     Sock c;
-    ASSERT_TRUE(dial(c));
+    if (!start_and_dial(c))
+        return;
     const double t0 = now_ms();
     char b;
     int rc = sp_recv_all(c, &b, 1, 5000, nullptr);
@@ -401,11 +395,9 @@ TEST_P(Server, IdleTimeoutCountsEveryRawByte)
     cfg.framer = nullptr;
     cfg.handler = &raw_handler;
     cfg.idle_timeout_ms = 400;
-    start();
-    if (IsSkipped())
-        return;
     Sock c;
-    ASSERT_TRUE(dial(c));
+    if (!start_and_dial(c))
+        return;
     auto msg = make_pattern(12, 5);
     for (size_t i = 0; i < msg.size(); i++) { /* 12 x 100 ms: three times the timeout */
         sleep_ms(100);
@@ -424,11 +416,9 @@ TEST_P(Server, AcceptedConnectionsHaveNoDelay)
 {
     /* Without TCP_NODELAY, the second of two replies sent back to back waits for the
      * client's delayed ACK of the first (Nagle): 40 ms per round trip on Linux. */
-    start();
-    if (IsSkipped())
-        return;
     Sock c;
-    ASSERT_TRUE(dial(c));
+    if (!start_and_dial(c))
+        return;
     ASSERT_OK(sp_frame_send(c, &framer, "nodelay?", 8, 2000));
     sp_frame_decoder d;
     sp_frame_decoder_init(&d, &framer);
@@ -441,11 +431,9 @@ TEST_P(Server, AcceptedConnectionsHaveNoDelay)
 
 TEST_P(Server, OversizeMessageClosesOnlyThatConnection)
 {
-    start();
-    if (IsSkipped())
-        return;
     Sock bad, good;
-    ASSERT_TRUE(dial(bad));
+    if (!start_and_dial(bad))
+        return;
     ASSERT_TRUE(dial(good));
     unsigned char prefix[4];
     sp_store_be32(prefix, (2u << 20)); /* 2 MiB: over the 1 MiB maximum */
@@ -499,14 +487,12 @@ TEST_P(Server, MaxConnectionsHonoured)
 {
     cfg.max_connections = 2;
     cfg.overflow = SP_OVERFLOW_WAIT;
-    start();
-    if (IsSkipped())
-        return;
     Sock a, b, c;
+    if (!start_and_dial(a))
+        return;
     sp_frame_decoder d;
     sp_frame_decoder_init(&d, &framer);
     const unsigned char x[] = "x";
-    ASSERT_TRUE(dial(a));
     ASSERT_TRUE(echo(a, &d, x, 1));
     ASSERT_TRUE(dial(b));
     ASSERT_TRUE(echo(b, &d, x, 1));
@@ -528,14 +514,12 @@ TEST_P(Server, MaxConnectionsRefuse)
 {
     cfg.max_connections = 1;
     cfg.overflow = SP_OVERFLOW_REFUSE;
-    start();
-    if (IsSkipped())
-        return;
     Sock a, b;
+    if (!start_and_dial(a))
+        return;
     sp_frame_decoder d;
     sp_frame_decoder_init(&d, &framer);
     const unsigned char x[] = "x";
-    ASSERT_TRUE(dial(a));
     ASSERT_TRUE(echo(a, &d, x, 1));
     ASSERT_TRUE(dial(b));
     char ch;
@@ -547,11 +531,9 @@ TEST_P(Server, MaxConnectionsRefuse)
 
 TEST_P(Server, HandlerClosesWithHandlerReason)
 {
-    start();
-    if (IsSkipped())
-        return;
     Sock c;
-    ASSERT_TRUE(dial(c));
+    if (!start_and_dial(c))
+        return;
     /* a zero-length message is echoed; "bye" makes the handler close the connection */
     sp_frame_decoder d;
     sp_frame_decoder_init(&d, &framer);

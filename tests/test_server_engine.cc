@@ -80,14 +80,9 @@ class ServerEngine : public SpTest, public ::testing::WithParamInterface<int>
         if (GetParam() == SP_MODEL_FORK && SP_FP_SANITIZED)
             GTEST_SKIP() << "fork model in a sanitizer build: a child of a threaded process "
                             "may stall in the sanitizer's allocator (server.h)";
-        ASSERT_OK(sp_server_create(&srv_, &cfg_));
-        ASSERT_OK(sp_server_listen(srv_, "127.0.0.1:0"));
         sp_addr a;
-        char text[SP_ADDR_STRLEN];
-        ASSERT_OK(sp_server_local_addr(srv_, 0, &a));
-        ASSERT_GT(sp_addr_format(&a, text, sizeof text), 0);
-        addr_ = text;
-        ASSERT_OK(sp_server_start(srv_));
+        ASSERT_TRUE(serve(&srv_, cfg_, &a));
+        addr_ = addr_str(a);
     }
 
     sp_framer framer_;

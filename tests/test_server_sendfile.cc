@@ -439,11 +439,10 @@ TEST_P(ServerSendfile, SendDeadlineCutsAStalledFile)
     start_files(&kFilesSmall, kSend);
     Sock c;
     connect(c, 4096);
-    double t0 = now_ms();
-    send_text(c, "get 0 " + std::to_string(kFile) + "\n");
-    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) >= 1; }, 20000);
-    double took = now_ms() - t0;
-    ASSERT_TRUE(closed_by_timeout(v, R_CLOSE)) << took << " ms after the request";
+    const Cut cut =
+        request_until_closed(c, "get 0 " + std::to_string(kFile) + "\n", log_, R_CLOSE, 20000);
+    const double took = cut.took;
+    ASSERT_TRUE(closed_by_timeout(cut.v, R_CLOSE)) << took << " ms after the request";
     EXPECT_GE(took, (double)kSend) << "closed before the timeout";
     EXPECT_LE(took, late_slack(kSend + kSend / 4 + 300.0));
 }
@@ -454,15 +453,11 @@ TEST_P(ServerSendfile, SendDeadlineCutsAStalledFile)
  * send_timeout_ms after its queueing, however steadily it went). */
 TEST_P(ServerSendfile, SteadySlowReaderOfAFileIsNotCut)
 {
-    const int kSend = 300, kStep = 50;
-    const size_t kRange = (size_t)2 << 20, kRead = (size_t)64 << 10;
+    const int kSend = 300;
+    const size_t kRange = (size_t)2 << 20;
     start_files(&kFilesSmall, kSend);
-    Sock c;
-    connect(c, 65536);
-    const double took = read_steadily(c, "get 0 " + std::to_string(kRange) + "\n", g_bytes->data(),
-                                      kRange, kRead, kStep, R_CLOSE);
-    EXPECT_GE(took, 3.0 * kSend) << "the range must outlast the timeout to test it";
-    std::printf("2 MiB range read in %.0f ms (send_timeout_ms %d)\n", took, kSend);
+    steady_reader_is_not_cut("get 0 " + std::to_string(kRange) + "\n", g_bytes->data(), kRange,
+                             kSend, R_CLOSE, "2 MiB range");
 }
 
 /* A reader that takes 32 KiB every 50 ms (never silent for send_timeout_ms; the 8 MiB take
@@ -477,24 +472,14 @@ TEST_P(ServerSendfile, TricklingReaderOfAFileIsCutByReplyTimeout)
     start_files(&kFilesSmall, kSend, 0, kReply);
     Sock c;
     connect(c, kRead);
-    const double t0 = now_ms();
-    send_text(c, "get 0 " + std::to_string(kFile) + "\n");
-    SlowReader reader(c, kRead, kStep);
-    auto v = log_.wait([&](const std::vector<Rec> &r) { return count(r, R_CLOSE) >= 1; },
-                       kReply + kBound + 5000);
-    const double took = now_ms() - t0;
-    const long long got = reader.got;
-    const int reads = reader.reads;
-    reader.stop();
-    ASSERT_TRUE(closed_by_timeout(v, R_CLOSE))
-        << took << " ms after the request (" << reads << " reads, " << got << " bytes)";
+    const Cut cut = request_until_closed(c, "get 0 " + std::to_string(kFile) + "\n", log_, R_CLOSE,
+                                         kReply + kBound + 5000, kRead, kStep);
+    const double took = cut.took;
+    ASSERT_TRUE(closed_by_timeout(cut.v, R_CLOSE))
+        << took << " ms after the request (" << cut.reads << " reads, " << cut.got << " bytes)";
     EXPECT_GE(took, (double)kReply) << "closed before the deadline";
     EXPECT_LE(took, late_slack(kReply + kReply / 4 + (double)kBound));
-    /* the premise: the client kept reading (at half its pace at least: on a loaded machine
-     * its 50 ms sleeps and the server's sends come late; a client that stopped would read
-     * nothing more) */
-    EXPECT_GE(reads, (int)(took / (2 * kStep)) - 2) << "the client kept reading until the close";
-    std::printf("closed after %.0f ms, the client read %lld bytes in %d reads\n", took, got, reads);
+    expect_kept_reading(cut, kStep, ""); /* the premise */
 }
 
 /* A stop while a file goes to a reader that takes nothing ends within grace_ms plus a
@@ -652,7 +637,7 @@ TEST_P(ServerUnread, PipelinedRequestAfterABodyIsNotLost)
     sp_server_config_init(&cfg);
     cfg.handler = &kUnread;
     cfg.framer = &heads;
-    start(cfg);
+    start(cfg); /* ServerSendfile's: in this test's sendfile mode */
     Sock c;
     connect(c);
     send_text(c, "LEN 5\r\n\r\nhelloPING\r\n\r\n");
