@@ -675,6 +675,27 @@ static int deliver_one(sp_conn *c, sp__input *in)
     return 0;
 }
 
+/* Wait for input until the idle deadline (from last), the stop's grace period (stop_at) or
+ * c's next timer, at `now`, and read it: in recv itself where may_block says so, else after
+ * a poll. 1 when bytes were read. */
+static int wait_and_read(sp_conn *c, sp__input *in, uint64_t stop_at, uint64_t last, uint64_t now)
+{
+    int idle = c->srv->cfg.idle_timeout_ms, timeout, r;
+    if (may_block(c, stop_at, last, now)) {
+        /* no poll first: two system calls per request and reply, as a plain
+         * thread-per-connection server (docs/benchmarks.md, issue 14) */
+        return read_once(c, in, 1) > 0;
+    }
+    timeout = ms_until(idle > 0 ? deadline_after(last, idle) : 0, now);
+    if (stop_at != 0)
+        timeout = min_timeout(timeout, ms_until(stop_at, now));
+    timeout = sp__timers_timeout(&SP__BLOCKING(c)->timers, now, timeout);
+    r = wait_sock(c, 0, timeout, stop_at == 0);
+    if (r < 0)
+        sp__conn_end(c, SP_CLOSE_ERROR, r);
+    return r > 0 && !close_asked(c) && read_once(c, in, 0) > 0;
+}
+
 void sp__conn_serve_blocking(sp_conn *c)
 {
     sp_server *srv = c->srv;
@@ -703,7 +724,7 @@ void sp__conn_serve_blocking(sp_conn *c)
          * idle timeout, the connection's timers; now is 0 otherwise), and once per pass:
          * `fresh` is a reading taken at the end of the last pass, with nothing waited for
          * since (issue 14: a message without timeouts costs no clock reading). */
-        int stopping = stop_at != 0 || sp__atomic_load(&srv->stopping) != 0, timeout, r, busy;
+        int stopping = stop_at != 0 || sp__atomic_load(&srv->stopping) != 0, busy;
         uint64_t now = fresh != 0                                ? fresh
                        : stopping || idle > 0 || b->timers.n > 0 ? sp__now_ms()
                                                                  : 0;
@@ -736,27 +757,10 @@ void sp__conn_serve_blocking(sp_conn *c)
             break;
         if (now == 0 && b->timers.n > 0)
             now = sp__now_ms(); /* the first timer, set by the callback above (on_drain) */
-        timeout = ms_until(idle > 0 ? deadline_after(last, idle) : 0, now);
-        if (stop_at != 0)
-            timeout = min_timeout(timeout, ms_until(stop_at, now));
-        timeout = sp__timers_timeout(&b->timers, now, timeout);
         if (ready_to_wait(c))
             break;
-        if (may_block(c, stop_at, last, now)) {
-            /* no poll first: two system calls per request and reply, as a plain
-             * thread-per-connection server (docs/benchmarks.md, issue 14) */
-            if (read_once(c, &in, 1) > 0 && idle > 0 && sp__conn_bytes_restart_idle(c))
-                last = fresh = sp__now_ms();
-            continue;
-        }
-        r = wait_sock(c, 0, timeout, stop_at == 0);
-        if (r < 0) {
-            sp__conn_end(c, SP_CLOSE_ERROR, r);
-        } else if (r > 0 && !close_asked(c)) {
-            (void)read_once(c, &in, 0);
-            if (idle > 0 && sp__conn_bytes_restart_idle(c))
-                last = fresh = sp__now_ms();
-        }
+        if (wait_and_read(c, &in, stop_at, last, now) && idle > 0 && sp__conn_bytes_restart_idle(c))
+            last = fresh = sp__now_ms();
     }
     set_batching(c, 0, 1); /* before on_close (a failed send changes no reason now) */
     if (h->on_close)
