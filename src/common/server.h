@@ -335,7 +335,7 @@ int sp__conn_idle_expired(const sp_conn *c, uint64_t last, uint64_t now);
 
 /* ---- accepting (server_conn.c) -------------------------------------------------------- */
 
-/* Register the listeners (data: &srv->listeners[i]) and the waker (data: srv->waker)
+/* Register the listeners (data: &srv->listeners[i]) and the waker (data: &srv->waker)
  * with a new srv->poller, accepting. */
 int sp__accept_setup(sp_server *srv);
 void sp__accept_teardown(sp_server *srv);

@@ -803,7 +803,7 @@ int sp__blocking_run(sp_server *srv)
         srv->now = sp__now_ms();
         for (i = 0; i < n; i++) {
             sp_socket_t *l;
-            if (evs[i].data == (void *)srv->waker)
+            if (evs[i].data == (void *)&srv->waker)
                 (void)sp_waker_drain(srv->waker);
             else if ((l = sp__accept_listener(srv, &evs[i])) != NULL)
                 sp__accept_burst(srv, *l, spawn_one);

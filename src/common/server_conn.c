@@ -254,7 +254,8 @@ int sp__accept_setup(sp_server *srv)
     for (i = 0; rc == 0 && i < srv->nlisteners; i++)
         rc = sp_poller_add(srv->poller, srv->listeners[i], SP_EV_READ, &srv->listeners[i]);
     if (rc == 0)
-        rc = sp_poller_add(srv->poller, sp_waker_socket(srv->waker), SP_EV_READ, srv->waker);
+        rc = sp_poller_add(srv->poller, sp_waker_socket(srv->waker), SP_EV_READ,
+                           (void *)&srv->waker); /* into srv, as the listeners' */
     srv->accepting = 1;
     srv->backoff_until = 0;
     srv->now = sp__now_ms();

@@ -366,7 +366,7 @@ static void add_conn(sp_server *srv, sp_socket_t s, const sp_addr *peer)
 static int on_event(sp_server *srv, const sp_event *e)
 {
     /* the registration data of a listener (&srv->listeners[i]) and of the waker
-     * (&srv->waker, events_setup) point into srv, a connection's never does: one test
+     * (&srv->waker, sp__accept_setup) point into srv, a connection's never does: one test
      * per event tells them apart */
     if ((uintptr_t)e->data - (uintptr_t)srv < sizeof *srv) {
         sp_socket_t *l;
@@ -453,7 +453,6 @@ static int loop_timeout(const sp_server *srv, uint64_t stop_at, int every)
 
 static int events_setup(sp_server *srv)
 {
-    int rc;
     /* the read buffer: raw reads, and framed reads between messages (read_framed) */
     if ((srv->rbuf = (char *)malloc(SP__READ_CHUNK)) == NULL)
         return SP_ENOMEM;
@@ -462,12 +461,8 @@ static int events_setup(sp_server *srv)
     srv->stage_len = 0;
     srv->batching = NULL;
     srv->closing = NULL;
-    rc = sp__accept_setup(srv);
     /* the waker's registration data points into srv, as the listeners' do (on_event) */
-    if (rc == 0)
-        rc = sp_poller_modify(srv->poller, sp_waker_socket(srv->waker), SP_EV_READ,
-                              (void *)&srv->waker);
-    return rc;
+    return sp__accept_setup(srv);
 }
 
 static int run_events(sp_server *srv)

@@ -210,7 +210,7 @@ static void wait_children(sp_server *srv, fork_state *st, uint64_t deadline)
         for (i = 0; i < n; i++) {
             if (evs[i].data == (void *)st)
                 pipe_ended(srv, st, evs[i].sock);
-            else if (evs[i].data == (void *)srv->waker)
+            else if (evs[i].data == (void *)&srv->waker)
                 (void)sp_waker_drain(srv->waker);
         }
         reap_exiting(srv, st);
