@@ -600,11 +600,11 @@ static ptrdiff_t read_once(sp_conn *c, sp__input *in, int block)
  * (a stop would cut a message it is in the middle of), no timers of its own, not held by
  * another thread (the kick path: sp_conn_close from there), and an idle deadline (last +
  * idle) that SO_RCVTIMEO bounds (set here when its value changes: once per connection). */
-static int may_block(sp_conn *c, uint64_t stop_at, uint64_t last, uint64_t now)
+static int may_block(sp_conn *c, const sp__input *in, uint64_t stop_at, uint64_t last, uint64_t now)
 {
     sp__conn_blocking *b = SP__BLOCKING(c);
     int idle = c->srv->cfg.idle_timeout_ms, want = 0;
-    if (!b->brecv || stop_at != 0 || b->timers.n > 0 || !sp__conn_between_messages(c) ||
+    if (!b->brecv || stop_at != 0 || b->timers.n > 0 || !between_messages(c, in) ||
         sp__atomic_load(&c->refs) >= 2)
         return 0;
     if (idle > 0) {
@@ -681,7 +681,7 @@ static int deliver_one(sp_conn *c, sp__input *in)
 static int wait_and_read(sp_conn *c, sp__input *in, uint64_t stop_at, uint64_t last, uint64_t now)
 {
     int idle = c->srv->cfg.idle_timeout_ms, timeout, r;
-    if (may_block(c, stop_at, last, now)) {
+    if (may_block(c, in, stop_at, last, now)) {
         /* no poll first: two system calls per request and reply, as a plain
          * thread-per-connection server (docs/benchmarks.md, issue 14) */
         return read_once(c, in, 1) > 0;
