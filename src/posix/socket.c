@@ -390,9 +390,9 @@ static int clamp_iov(int n)
 
 /* One part goes by send(): sendmsg() would first read a msghdr and an iovec array from
  * user memory (Linux: copy_msghdr_from_user, import_iovec), which send() does not (bench:
- * 68 B, send + recv 1-3 % less CPU). Several parts are not copied into one: that moves
- * more work into user space (callgrind: +30 to +80 instructions per reply) than the
- * kernel saves. */
+ * 68 B, send + recv 1-3 % less CPU). Several parts are not copied into one for send():
+ * that won as much, copy included, but adds 80 user-space instructions per framed reply
+ * (docs/benchmarks.md, issue 14 sixth pass). */
 ptrdiff_t sp__sendv_dontwait(sp_socket_t s, const sp_iovec *iov, int n, int dontwait)
 {
     struct msghdr msg;
