@@ -314,11 +314,6 @@ static int send_all(int fd, const unsigned char *p, size_t n)
 
 static sp_server *running_server;
 
-static void sp_echo_open(sp_conn *c)
-{
-    (void)sp_set_nodelay(sp_conn_socket(c), 1);
-}
-
 static int sp_echo_message(sp_conn *c, const void *msg, size_t len)
 {
     if (sp_conn_send(c, msg, len) != 0) {
@@ -336,8 +331,7 @@ static void sp_echo_close(sp_conn *c, int reason, int error)
         count_error();
 }
 
-static const sp_server_handler sp_echo_handler = {sp_echo_open, sp_echo_message, NULL,
-                                                  sp_echo_close, NULL};
+static const sp_server_handler sp_echo_handler = {NULL, sp_echo_message, NULL, sp_echo_close, NULL};
 
 static void on_stop_sockport(int sig)
 {

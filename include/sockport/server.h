@@ -71,7 +71,9 @@ typedef struct sp_conn sp_conn;
 
 /** The handler: what the server calls for each connection, in every model. */
 typedef struct sp_server_handler {
-    /** A connection was accepted. May be NULL. */
+    /** A connection was accepted. Its socket already has TCP_NODELAY on (a TCP socket:
+     * replies go out without waiting for the peer's ACK of the previous one), in every
+     * model. May be NULL. */
     void (*on_open)(sp_conn *c);
     /** One whole message (with a framer). The bytes are valid during the call only.
      * Return 0 to go on, a negative value to close the connection (SP_CLOSE_HANDLER; in
