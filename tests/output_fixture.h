@@ -68,23 +68,19 @@ inline ::testing::AssertionResult closed_by_timeout(const std::vector<fp::Rec> &
 
 /* A client's reader thread: up to `chunk` bytes every step_ms until stopped or the
  * connection ends; counts the bytes and the reads that returned some, and keeps the bytes
- * when `keep` (data, read once stopped or ended). max_gap_ms: the longest time it spent
- * out of sp_recv (from a read's return to the next read's call), which is how long it
- * left the bytes the server sent in its receive buffer (a loaded host wakes its 50 ms
- * sleep late). */
+ * when `keep` (data, read once stopped or ended). It notes when each read was called and
+ * returned: gap_before() says how long it left the server's bytes unread (a loaded host
+ * wakes its step_ms sleep late). */
 class SlowReader
 {
   public:
     SlowReader(sp_socket_t s, size_t chunk, int step_ms, bool keep = false)
         : s_(s), thread_([this, chunk, step_ms, keep] {
               std::vector<char> buf(chunk);
-              double returned = -1;
               while (!quit_) {
-                  const double called = now_ms();
-                  if (returned >= 0 && called - returned > max_gap_ms)
-                      max_gap_ms = called - returned;
+                  calls_.push_back(now_ms());
                   ptrdiff_t r = sp_recv(s_, buf.data(), buf.size());
-                  returned = now_ms();
+                  returns_.push_back(now_ms());
                   if (r <= 0) {
                       end = r;
                       return;
@@ -117,17 +113,40 @@ class SlowReader
         if (thread_.joinable())
             thread_.join();
     }
+    /* Once stopped or joined: the longest time before `t` (now_ms()) that the reader
+     * spent out of sp_recv, from a read's return to the next read's call (or to t, when
+     * that came later or never). While it is out of sp_recv, its receive buffer fills and
+     * the server's sends make no progress. */
+    double gap_before(double t) const
+    {
+        double worst = 0;
+        for (size_t i = 0; i < returns_.size() && returns_[i] < t; i++) {
+            const double next = i + 1 < calls_.size() ? std::min(calls_[i + 1], t) : t;
+            worst = std::max(worst, next - returns_[i]);
+        }
+        return worst;
+    }
     std::atomic<long long> got{0};
     std::atomic<int> reads{0};
     std::atomic<long long> end{1}; /* the read that ended it: 0 (EOF) or an error */
-    std::atomic<double> max_gap_ms{0};
     std::string data;
 
   private:
     sp_socket_t s_;
     std::atomic<bool> quit_{false};
-    std::thread thread_;
+    std::vector<double> calls_, returns_; /* the thread's; read once it ended */
+    std::thread thread_;                  /* last: starts after the members it uses */
 };
+
+/* The time (Rec::at) of the last record of this kind, or -1. */
+inline double last_at(const std::vector<fp::Rec> &v, int kind)
+{
+    double at = -1;
+    for (const auto &r : v)
+        if (r.kind == kind)
+            at = r.at;
+    return at;
+}
 
 class OutputFixture : public SpTest
 {
@@ -248,8 +267,8 @@ class OutputFixture : public SpTest
         out.took = now_ms() - t0;
         auto v = log_.snapshot(); /* before the client's end */
         reader.stop();
-        out.max_gap = reader.max_gap_ms;
         out.cut = count_recs(v, close_kind) > closes0;
+        out.max_gap = reader.gap_before(out.cut ? last_at(v, close_kind) : now_ms());
         if (out.cut && excused_gap_ms > 0 && out.max_gap >= excused_gap_ms)
             return out;
         EXPECT_EQ(closes0, count_recs(v, close_kind))
@@ -309,6 +328,7 @@ class OutputFixture : public SpTest
         double took = 0;
         long long got = 0;
         int reads = 0;
+        double max_gap = 0; /* the SlowReader's gap_before the close (or the wait's end) */
     };
     /* Send `request` on c and wait up to wait_ms for one close of kind close_kind in log;
      * with chunk > 0 a SlowReader takes up to chunk bytes every step_ms meanwhile. */
@@ -328,6 +348,8 @@ class OutputFixture : public SpTest
             cut.got = reader->got;
             cut.reads = reader->reads;
             reader->stop();
+            const double at = last_at(cut.v, close_kind);
+            cut.max_gap = reader->gap_before(at >= 0 ? at : now_ms());
         }
         return cut;
     }

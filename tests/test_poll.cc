@@ -796,6 +796,7 @@ TEST_P(Poller, WaitRetriesEintrWithTimeLeft)
         /* a restart returns at sig_at + kWait - kEarlyMs at the earliest */
         on_time = el < sig_at + kWait - kEarlyMs;
     }
+    std::printf("[ MEASURED ] %s\n", times.c_str());
     EXPECT_TRUE(on_time) << kWait << " ms waits interrupted took " << times
                          << "(the full timeout restarted after the signal)";
 }

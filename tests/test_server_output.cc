@@ -346,33 +346,55 @@ TEST_P(ServerOutput, TricklingReaderIsClosedByReplyTimeout)
 {
     const int kSend = 300, kReply = 600, kBound = 300, kStep = 50, kRead = 2048;
     for (int round = 0; round < 2; round++) {
-        EventLog log; /* this round's */
-        g_log = &log;
-        start_trickle(kSend, kReply);
-        Sock c;
-        connect(c, 4096);
-        const Cut cut = request_until_closed(c, round == 0 ? "get\n" : "stream\n", log, R_CLOSE,
-                                             kReply + kBound + 5000, kRead, kStep);
-        const double took = cut.took;
-        ASSERT_EQ(1, count(cut.v, R_OPEN, 0)) << "sp_set_send_buffer, round " << round;
-        ASSERT_TRUE(closed_by_timeout(cut.v, R_CLOSE))
-            << "round " << round << ", " << took << " ms after the request (" << cut.reads
-            << " reads, " << cut.got << " bytes so far)";
-        EXPECT_GE(took, (double)kReply) << "round " << round << ": closed before the deadline";
-        /* Late: bounded from when the deadline began (the reply's call, reply_began) to
-         * on_close, both on the server's side. The request's way to the server, the event
-         * model's queueing of 20 MiB and the test thread's wake-up to see the close are not
-         * the deadline's: counted from the request (`took`), the bound of 1050 ms was
-         * overshot at load 40-220 (1054 ms, events) and round 0 took up to 1022 ms beside
-         * 40 busy loops while its close came 600-750 ms after the reply's queueing. */
-        const double began = reply_began(cut.v), cut_at = first_at(cut.v, R_CLOSE) - began;
-        ASSERT_GE(began, 0) << "round " << round << ": the reply's write was not logged";
-        EXPECT_LE(cut_at, late_slack(kReply + kReply / 4 + (double)kBound))
-            << "round " << round << ": closed " << cut_at << " ms after the reply's write";
-        std::printf("round %d: closed %.0f ms after the reply's write\n", round, cut_at);
-        /* the server was never stalled for long */
-        expect_kept_reading(cut, kStep, "round " + std::to_string(round) + ": ");
-        finish();
+        /* The premise: the reader keeps taking bytes, so that only reply_timeout_ms can cut
+         * it. A loaded host (80 busy loops on 2 cores) once left it out of its reads for
+         * over kSend: then send_timeout_ms rightly cut it, 430 ms after the reply's write
+         * (before the reply deadline). Such a try (the reader out of its reads for 80 % of
+         * kSend or more before the close) proves nothing: tried again, up to 5 times. */
+        std::string starved;
+        bool done = false;
+        for (int attempt = 0; attempt < 5 && !done; attempt++) {
+            EventLog log; /* this try's */
+            g_log = &log;
+            start_trickle(kSend, kReply);
+            Sock c;
+            connect(c, 4096);
+            const Cut cut = request_until_closed(c, round == 0 ? "get\n" : "stream\n", log, R_CLOSE,
+                                                 kReply + kBound + 5000, kRead, kStep);
+            const double took = cut.took;
+            ASSERT_EQ(1, count(cut.v, R_OPEN, 0)) << "sp_set_send_buffer, round " << round;
+            ASSERT_TRUE(closed_by_timeout(cut.v, R_CLOSE))
+                << "round " << round << ", " << took << " ms after the request (" << cut.reads
+                << " reads, " << cut.got << " bytes so far)";
+            if (cut.max_gap >= 0.8 * kSend) {
+                starved += " " + std::to_string((int)cut.max_gap);
+                std::printf("round %d, try %d: closed after %.0f ms, the reader out of its "
+                            "reads for %.0f ms (starved by the host): tried again\n",
+                            round, attempt, took, cut.max_gap);
+                finish();
+                continue;
+            }
+            done = true;
+            EXPECT_GE(took, (double)kReply) << "round " << round << ": closed before the deadline";
+            /* Late: bounded from when the deadline began (the reply's call, reply_began) to
+             * on_close, both on the server's side. The request's way to the server, the
+             * event model's queueing of 20 MiB and the test thread's wake-up to see the
+             * close are not the deadline's: counted from the request (`took`), the bound of
+             * 1050 ms was overshot at load 40-220 (1054 ms, events), and round 0 took
+             * 1094-1262 ms beside 80 busy loops while its close came 657-715 ms after the
+             * reply's write. */
+            const double began = reply_began(cut.v), cut_at = first_at(cut.v, R_CLOSE) - began;
+            ASSERT_GE(began, 0) << "round " << round << ": the reply's write was not logged";
+            EXPECT_LE(cut_at, late_slack(kReply + kReply / 4 + (double)kBound))
+                << "round " << round << ": closed " << cut_at << " ms after the reply's write";
+            std::printf("round %d: closed %.0f ms after the reply's write\n", round, cut_at);
+            /* the server was never stalled for long */
+            expect_kept_reading(cut, kStep, "round " + std::to_string(round) + ": ");
+            finish();
+        }
+        if (!done)
+            GTEST_SKIP() << "round " << round << ": the host starved the reader in every try "
+                         << "(its longest gaps, ms:" << starved << ")";
     }
 }
 
