@@ -352,11 +352,11 @@ TEST_P(Server, GracefulStopWithClientsConnected)
     sp_frame_decoder_free(&d);
     const double took = timed_stop();
     /* idle connections sit between messages: they close at once, not after the grace.
-     * At once: 3-41 ms on a quiet host (10 clients; the fork model reaps 10 children);
-     * beside 80 busy loops on 2 cores the threads and fork models took up to 3.7 s (each
-     * of 10 threads or children must be scheduled to close). 10 s natively (40 s with
-     * late_slack) leaves room for that, and stays below the 60 s grace a stop that waited
-     * for the idle connections would last. */
+     * At once: the whole test took 3-41 ms on a quiet host (10 clients; the fork model
+     * reaps 10 children), and up to 3.7 s in the threads and fork models beside 80 busy
+     * loops on 2 cores (each of 10 threads or children must be scheduled to close).
+     * 10 s natively (40 s with late_slack) leaves room for a loaded host, and stays below
+     * the 60 s grace a stop that waited for the idle connections would last. */
     EXPECT_LT(took, late_slack(10000)) << "stop waited for idle connections";
     for (auto &c : clients) {
         char b;

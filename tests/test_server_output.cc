@@ -347,13 +347,13 @@ TEST_P(ServerOutput, TricklingReaderIsClosedByReplyTimeout)
     const int kSend = 300, kReply = 600, kBound = 300, kStep = 50, kRead = 2048;
     for (int round = 0; round < 2; round++) {
         /* The premise: the reader keeps taking bytes, so that only reply_timeout_ms can cut
-         * it. A loaded host (80 busy loops on 2 cores) once left it out of its reads for
-         * over kSend: then send_timeout_ms rightly cut it, 430 ms after the reply's write
-         * (before the reply deadline); beside 200 busy loops it also read at a third of its
-         * pace (the pace expect_kept_reading asks). A try whose reader was out of its reads
-         * for half of kSend or more before the close (three times its step; 50-54 ms on a
-         * quiet host), or kept less than half its pace, proves nothing: tried again, up to
-         * 5 times. */
+         * it. Beside 80 busy loops on 2 cores the reader once read once in 468 ms, and the
+         * connection closed 430 ms after the reply's write, before the reply deadline
+         * (send_timeout_ms rightly cut a reader that took nothing for kSend); beside 200 it
+         * also read at a third of its pace (what expect_kept_reading asks is half). A try
+         * whose reader was out of its reads for half of kSend or more before the close
+         * (three times its step; 50-54 ms on a quiet host), or kept less than half its
+         * pace, proves nothing: tried again, up to 5 times. */
         std::string starved;
         bool done = false;
         for (int attempt = 0; attempt < 5 && !done; attempt++) {
