@@ -193,10 +193,14 @@ inline bool raw_bind_reuseaddr(int port, bool any, int *err)
 /*
  * EventLog: records of four ints that a server's handlers add from any thread, and from a
  * child of the fork model (POSIX: through a pipe that a thread of the test drains; the
- * child writes each record with one write(), atomic below PIPE_BUF).
+ * child writes each record with one write(), atomic below PIPE_BUF), each with the time
+ * it was added (now_ms(): the monotonic clock, the same in a forked child). A test that
+ * bounds how long the server took between two of its own calls compares these times: the
+ * test thread's late wake-up to see a record is not the server's.
  */
 struct Rec {
     int kind, port, a, b;
+    double at; /* now_ms() when added */
 };
 
 class EventLog
@@ -232,7 +236,7 @@ class EventLog
 
     void add(int kind, int port, int a, int b)
     {
-        Rec r = {kind, port, a, b};
+        Rec r = {kind, port, a, b, now_ms()};
 #ifdef _WIN32
         std::lock_guard<std::mutex> lock(mutex_);
         recs_.push_back(r);

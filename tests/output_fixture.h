@@ -68,7 +68,9 @@ inline ::testing::AssertionResult closed_by_timeout(const std::vector<fp::Rec> &
 
 /* A client's reader thread: up to `chunk` bytes every step_ms until stopped or the
  * connection ends; counts the bytes and the reads that returned some, and keeps the bytes
- * when `keep` (data, read once stopped or ended). */
+ * when `keep` (data, read once stopped or ended). It notes when each read was called and
+ * returned: gap_before() says how long it left the server's bytes unread (a loaded host
+ * wakes its step_ms sleep late). */
 class SlowReader
 {
   public:
@@ -76,7 +78,9 @@ class SlowReader
         : s_(s), thread_([this, chunk, step_ms, keep] {
               std::vector<char> buf(chunk);
               while (!quit_) {
+                  calls_.push_back(now_ms());
                   ptrdiff_t r = sp_recv(s_, buf.data(), buf.size());
+                  returns_.push_back(now_ms());
                   if (r <= 0) {
                       end = r;
                       return;
@@ -109,6 +113,19 @@ class SlowReader
         if (thread_.joinable())
             thread_.join();
     }
+    /* Once stopped or joined: the longest time before `t` (now_ms()) that the reader
+     * spent out of sp_recv, from a read's return to the next read's call (or to t, when
+     * that came later or never). While it is out of sp_recv, its receive buffer fills and
+     * the server's sends make no progress. */
+    double gap_before(double t) const
+    {
+        double worst = 0;
+        for (size_t i = 0; i < returns_.size() && returns_[i] < t; i++) {
+            const double next = i + 1 < calls_.size() ? std::min(calls_[i + 1], t) : t;
+            worst = std::max(worst, next - returns_[i]);
+        }
+        return worst;
+    }
     std::atomic<long long> got{0};
     std::atomic<int> reads{0};
     std::atomic<long long> end{1}; /* the read that ended it: 0 (EOF) or an error */
@@ -117,8 +134,19 @@ class SlowReader
   private:
     sp_socket_t s_;
     std::atomic<bool> quit_{false};
-    std::thread thread_;
+    std::vector<double> calls_, returns_; /* the thread's; read once it ended */
+    std::thread thread_;                  /* last: starts after the members it uses */
 };
+
+/* The time (Rec::at) of the last record of this kind, or -1. */
+inline double last_at(const std::vector<fp::Rec> &v, int kind)
+{
+    double at = -1;
+    for (const auto &r : v)
+        if (r.kind == kind)
+            at = r.at;
+    return at;
+}
 
 class OutputFixture : public SpTest
 {
@@ -215,42 +243,84 @@ class OutputFixture : public SpTest
         reader.stop();
         return got;
     }
+    /* What read_steadily saw: the ms from the request to the last byte (or the end), the
+     * reader's longest time out of sp_recv, and whether the server closed meanwhile. */
+    struct Steady {
+        double took = 0, max_gap = 0;
+        bool cut = false;
+    };
     /* Send `request` on c, then read the n bytes it asks for at a steady pace (up to chunk
      * bytes every step_ms): they must all come, equal to want's, with no close of kind
-     * close_kind logged meanwhile. The ms from the request to the last byte. */
-    double read_steadily(Sock &c, const std::string &request, const unsigned char *want, size_t n,
-                         size_t chunk, int step_ms, int close_kind)
+     * close_kind logged meanwhile; unless the reader itself left its bytes unread for
+     * `excused_gap_ms` or more (> 0 only: then a close is the server's right, and nothing
+     * is checked: see steady_reader_is_not_cut). */
+    Steady read_steadily(Sock &c, const std::string &request, const unsigned char *want, size_t n,
+                         size_t chunk, int step_ms, int close_kind, double excused_gap_ms = 0)
     {
+        Steady out;
+        const int closes0 = count_recs(log_.snapshot(), close_kind); /* earlier tries' */
         const double t0 = now_ms();
         send_text(c, request);
         SlowReader reader(c, chunk, step_ms, true);
         while ((size_t)reader.got < n && reader.end > 0 && now_ms() - t0 < 60000)
             sleep_ms(10);
-        const double took = now_ms() - t0;
+        out.took = now_ms() - t0;
         auto v = log_.snapshot(); /* before the client's end */
         reader.stop();
-        EXPECT_EQ(0, count_recs(v, close_kind)) << "closed after " << took << " ms, " << reader.got
-                                                << " bytes read: " << closes(v, close_kind);
-        EXPECT_EQ(n, reader.data.size()) << "after " << took << " ms";
+        out.cut = count_recs(v, close_kind) > closes0;
+        out.max_gap = reader.gap_before(out.cut ? last_at(v, close_kind) : now_ms());
+        if (out.cut && excused_gap_ms > 0 && out.max_gap >= excused_gap_ms)
+            return out;
+        EXPECT_EQ(closes0, count_recs(v, close_kind))
+            << "closed after " << out.took << " ms, " << reader.got
+            << " bytes read, the reader out of its reads for " << out.max_gap
+            << " ms at most: " << closes(v, close_kind);
+        EXPECT_EQ(n, reader.data.size()) << "after " << out.took << " ms";
         if (reader.data.size() == n) {
             EXPECT_TRUE(same_bytes(want, (const unsigned char *)reader.data.data(), n));
         }
-        return took;
+        return out;
     }
 
     /* A steady slow reader of one big reply (n bytes, equal to want's, asked for by
      * `request`) on a new client with a 64 KiB receive buffer: read_steadily's 64 KiB every
      * 50 ms, no close of kind close_kind meanwhile, and the premise: the reply outlasted
-     * three times send_timeout_ms (else it does not test that timeout). */
+     * three times send_timeout_ms (else it does not test that timeout).
+     * The reader must be steady for the promise to apply: a loaded host (load 40-220) woke
+     * its 50 ms sleep hundreds of ms late, and a reader that leaves the server's bytes
+     * unread for send_timeout_ms is rightly cut (send_timeout_ms is a progress timeout).
+     * The host delays the loopback's delivery too (its softirq work): beside 200 busy
+     * loops a reader out of its reads for 202 ms at most was cut after 300 ms without
+     * progress. So a try that was cut while the reader was out of its reads for half the
+     * timeout or more (three times its 50 ms step; 50-54 ms on a quiet host) proves
+     * nothing either way: the test tries again, up to 5 times. A cut of a reader that was
+     * steady fails at once; so does any other defect. */
     void steady_reader_is_not_cut(const std::string &request, const unsigned char *want, size_t n,
                                   int send_timeout_ms, int close_kind, const char *what)
     {
-        Sock c;
-        connect(c, 65536);
-        const double took = read_steadily(c, request, want, n, (size_t)64 << 10, 50, close_kind);
-        EXPECT_GE(took, 3.0 * send_timeout_ms)
-            << "the " << what << " must outlast the timeout to test it";
-        std::printf("%s read in %.0f ms (send_timeout_ms %d)\n", what, took, send_timeout_ms);
+        const double excused = 0.5 * send_timeout_ms;
+        std::string starved;
+        for (int attempt = 0; attempt < 5; attempt++) {
+            Sock c;
+            connect(c, 65536);
+            const Steady s =
+                read_steadily(c, request, want, n, (size_t)64 << 10, 50, close_kind, excused);
+            if (s.cut && s.max_gap >= excused) {
+                starved += " " + std::to_string((int)s.max_gap);
+                std::printf("try %d: cut after %.0f ms, the reader was out of its reads for "
+                            "%.0f ms (starved by the host): tried again\n",
+                            attempt, s.took, s.max_gap);
+                continue;
+            }
+            EXPECT_GE(s.took, 3.0 * send_timeout_ms)
+                << "the " << what << " must outlast the timeout to test it";
+            std::printf("%s read in %.0f ms (send_timeout_ms %d; the reader's longest gap "
+                        "%.0f ms)\n",
+                        what, s.took, send_timeout_ms, s.max_gap);
+            return;
+        }
+        GTEST_SKIP() << "the host starved the reader in every try (its longest gaps, ms:" << starved
+                     << "): the premise of a steady reader never held";
     }
     /* What a client saw of a request that its server was to cut: the records logged by
      * the close (or by the end of the wait), the ms from the request, and what the
@@ -260,6 +330,7 @@ class OutputFixture : public SpTest
         double took = 0;
         long long got = 0;
         int reads = 0;
+        double max_gap = 0; /* the SlowReader's gap_before the close (or the wait's end) */
     };
     /* Send `request` on c and wait up to wait_ms for one close of kind close_kind in log;
      * with chunk > 0 a SlowReader takes up to chunk bytes every step_ms meanwhile. */
@@ -279,6 +350,8 @@ class OutputFixture : public SpTest
             cut.got = reader->got;
             cut.reads = reader->reads;
             reader->stop();
+            const double at = last_at(cut.v, close_kind);
+            cut.max_gap = reader->gap_before(at >= 0 ? at : now_ms());
         }
         return cut;
     }

@@ -25,7 +25,7 @@ namespace
 /* the models this OS has, named: os_models() and model_param_name() (server_fixture.h) */
 
 /* Record kinds of the event log (a fork model's child reports through it too). */
-enum { R_OPEN = 1, R_CLOSE, R_RESULT, R_QUEUED };
+enum { R_OPEN = 1, R_CLOSE, R_RESULT, R_QUEUED, R_CALL };
 
 EventLog *g_log;
 const size_t kBig = (size_t)20 << 20; /* a download: 20 MiB */
@@ -53,6 +53,28 @@ int count(const std::vector<Rec> &v, int kind, int a)
     return count_recs(v, kind, REC_A, a);
 }
 
+/* The time (the log's, Rec::at) of the first record of this kind, or -1. */
+double first_at(const std::vector<Rec> &v, int kind)
+{
+    for (const auto &r : v)
+        if (r.kind == kind)
+            return r.at;
+    return -1;
+}
+
+/* When the first reply of a "get" or "stream" request began to count for
+ * reply_timeout_ms ("this long after the call that made it", server.h), on the handler's
+ * clock: the return of its write when that queued the reply (0: the event model, which
+ * marks the reply once queued: under load, queueing 20 MiB took 300-500 ms), else the
+ * write's call (a blocking model's write returns with the cut). -1 when not logged. */
+double reply_began(const std::vector<Rec> &v)
+{
+    for (const auto &r : v)
+        if (r.kind == R_RESULT)
+            return r.a == 0 ? r.at : first_at(v, R_CALL);
+    return -1;
+}
+
 /* "get\n": 20 MiB in one reply; "get N\n": its first N bytes in one reply; "stream\n":
  * 20 MiB through on_drain. */
 int dl_message(sp_conn *c, const void *msg, size_t len)
@@ -61,13 +83,16 @@ int dl_message(sp_conn *c, const void *msg, size_t len)
     if (m == "get" || m.compare(0, 4, "get ") == 0) {
         size_t n =
             m == "get" ? g_big->size() : std::min(g_big->size(), (size_t)std::stoull(m.substr(4)));
+        g_log->add(R_CALL, 0, 0, 0); /* when the reply's call began (reply_began) */
         int rc = sp_conn_write(c, g_big->data(), n);
         g_log->add(R_RESULT, 0, rc, 0); /* the reply is the server's: queued or sent */
         return rc;
     }
     if (m == "stream") {
         sp_conn_set_user(c, new std::string("0")); /* the next chunk's offset, as text */
+        g_log->add(R_CALL, 0, 0, 0);
         int rc = sp_conn_write(c, g_big->data(), kChunk);
+        g_log->add(R_RESULT, 0, rc, 0);
         *(std::string *)sp_conn_user(c) = std::to_string(kChunk);
         return rc != 0 ? rc : sp_conn_want_drain(c);
     }
@@ -321,23 +346,66 @@ TEST_P(ServerOutput, TricklingReaderIsClosedByReplyTimeout)
 {
     const int kSend = 300, kReply = 600, kBound = 300, kStep = 50, kRead = 2048;
     for (int round = 0; round < 2; round++) {
-        EventLog log; /* this round's */
-        g_log = &log;
-        start_trickle(kSend, kReply);
-        Sock c;
-        connect(c, 4096);
-        const Cut cut = request_until_closed(c, round == 0 ? "get\n" : "stream\n", log, R_CLOSE,
-                                             kReply + kBound + 5000, kRead, kStep);
-        const double took = cut.took;
-        ASSERT_EQ(1, count(cut.v, R_OPEN, 0)) << "sp_set_send_buffer, round " << round;
-        ASSERT_TRUE(closed_by_timeout(cut.v, R_CLOSE))
-            << "round " << round << ", " << took << " ms after the request (" << cut.reads
-            << " reads, " << cut.got << " bytes so far)";
-        EXPECT_GE(took, (double)kReply) << "round " << round << ": closed before the deadline";
-        EXPECT_LE(took, late_slack(kReply + kReply / 4 + (double)kBound)) << "round " << round;
-        /* the server was never stalled for long */
-        expect_kept_reading(cut, kStep, "round " + std::to_string(round) + ": ");
-        finish();
+        /* The premise: the reader keeps taking bytes, so that only reply_timeout_ms can cut
+         * it. Beside 80 busy loops on 2 cores the reader once read once in 468 ms, and the
+         * connection closed 430 ms after the reply's write, before the reply deadline
+         * (send_timeout_ms rightly cut a reader that took nothing for kSend); beside 200 it
+         * also read at a third of its pace (what expect_kept_reading asks is half). A try
+         * whose reader was out of its reads for half of kSend or more before the close
+         * (three times its step; 50-54 ms on a quiet host), or kept less than half its
+         * pace, proves nothing: tried again, up to 5 times. */
+        std::string starved;
+        bool done = false;
+        for (int attempt = 0; attempt < 5 && !done; attempt++) {
+            EventLog log; /* this try's */
+            g_log = &log;
+            start_trickle(kSend, kReply);
+            Sock c;
+            connect(c, 4096);
+            const Cut cut = request_until_closed(c, round == 0 ? "get\n" : "stream\n", log, R_CLOSE,
+                                                 kReply + kBound + 5000, kRead, kStep);
+            const double took = cut.took;
+            ASSERT_EQ(1, count(cut.v, R_OPEN, 0)) << "sp_set_send_buffer, round " << round;
+            ASSERT_TRUE(closed_by_timeout(cut.v, R_CLOSE))
+                << "round " << round << ", " << took << " ms after the request (" << cut.reads
+                << " reads, " << cut.got << " bytes so far)";
+            if (cut.max_gap >= 0.5 * kSend || cut.reads < (int)(took / (2 * kStep)) - 2) {
+                starved += " " + std::to_string((int)cut.max_gap) + " (" +
+                           std::to_string(cut.reads) + " reads)";
+                std::printf("round %d, try %d: closed after %.0f ms, the reader out of its "
+                            "reads for %.0f ms at most, %d reads (starved by the host): tried "
+                            "again\n",
+                            round, attempt, took, cut.max_gap, cut.reads);
+                finish();
+                continue;
+            }
+            done = true;
+            EXPECT_GE(took, (double)kReply) << "round " << round << ": closed before the deadline";
+            /* Late: bounded from when the deadline began (the reply's call, reply_began) to
+             * on_close, both on the server's side. The request's way to the server, the
+             * event model's queueing of 20 MiB and the test thread's wake-up to see the
+             * close are not the deadline's: counted from the request (`took`), the bound of
+             * 1050 ms was overshot at load 40-220 (1054 ms, events), and round 0 took
+             * 1094-1262 ms beside 80 busy loops while its close came 657-715 ms after the
+             * reply's write. Beside 200 busy loops the server's own time reached 1104 ms:
+             * the server's loop wakes as late as the host wakes the reader, so the bound
+             * adds how late the reader's 50 ms sleeps ended (its longest gap less its step:
+             * a few ms on a quiet host, under kSend / 2 - kStep here). */
+            const double began = reply_began(cut.v), cut_at = first_at(cut.v, R_CLOSE) - began;
+            const double host_late = std::max(0.0, cut.max_gap - kStep);
+            ASSERT_GE(began, 0) << "round " << round << ": the reply's write was not logged";
+            EXPECT_LE(cut_at, late_slack(kReply + kReply / 4 + (double)kBound) + host_late)
+                << "round " << round << ": closed " << cut_at << " ms after the reply's write";
+            std::printf("round %d: closed %.0f ms after the reply's write (the reader's "
+                        "longest gap %.0f ms)\n",
+                        round, cut_at, cut.max_gap);
+            /* the premise (checked above): printed */
+            expect_kept_reading(cut, kStep, "round " + std::to_string(round) + ": ");
+            finish();
+        }
+        if (!done)
+            GTEST_SKIP() << "round " << round << ": the host starved the reader in every try "
+                         << "(its longest gaps, ms:" << starved << ")";
     }
 }
 
