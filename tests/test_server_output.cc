@@ -352,8 +352,10 @@ TEST_P(ServerOutput, TricklingReaderIsClosedByReplyTimeout)
          * (send_timeout_ms rightly cut a reader that took nothing for kSend); beside 200 it
          * also read at a third of its pace (what expect_kept_reading asks is half). A try
          * whose reader was out of its reads for half of kSend or more before the close
-         * (three times its step; 50-54 ms on a quiet host), or kept less than half its
-         * pace, proves nothing: tried again, up to 5 times. */
+         * (three times its step; 50-54 ms on a quiet host) proves nothing: tried again, up
+         * to 5 times. Only the reader's own time out of sp_recv excuses a try: a reader
+         * that reads slowly because the server stalls its sends (the reader waits inside
+         * sp_recv) is not excused, and expect_kept_reading fails it. */
         std::string starved;
         bool done = false;
         for (int attempt = 0; attempt < 5 && !done; attempt++) {
@@ -369,7 +371,7 @@ TEST_P(ServerOutput, TricklingReaderIsClosedByReplyTimeout)
             ASSERT_TRUE(closed_by_timeout(cut.v, R_CLOSE))
                 << "round " << round << ", " << took << " ms after the request (" << cut.reads
                 << " reads, " << cut.got << " bytes so far)";
-            if (cut.max_gap >= 0.5 * kSend || cut.reads < (int)(took / (2 * kStep)) - 2) {
+            if (cut.max_gap >= 0.5 * kSend) {
                 starved += " " + std::to_string((int)cut.max_gap) + " (" +
                            std::to_string(cut.reads) + " reads)";
                 std::printf("round %d, try %d: closed after %.0f ms, the reader out of its "
