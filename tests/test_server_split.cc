@@ -92,18 +92,6 @@ int make_framer(const FramerCase &fc, sp_framer *f)
     }
 }
 
-/* One message as it goes on the wire; empty when the framer refuses it. */
-std::string on_wire(const sp_framer &f, const std::string &payload)
-{
-    unsigned char hdr[SP_FRAME_HEADER_MAX];
-    sp_iovec iov[2];
-    int n = sp_frame_encode(&f, payload.data(), payload.size(), hdr, iov);
-    std::string out;
-    for (int i = 0; i < n; i++)
-        out.append((const char *)iov[i].base, (size_t)iov[i].len);
-    return out;
-}
-
 /* ---- seeds and sizes ----------------------------------------------------------------- */
 
 /* Sanitizers, valgrind and Wine run slower: a quarter of the bytes and pauses. */
@@ -180,7 +168,7 @@ std::string make_payload(std::mt19937 &rng, const FramerCase &fc, const sp_frame
         if (p.size() >= d.size() && p.compare(p.size() - d.size(), d.size(), d) == 0)
             p.back() = 'z'; /* in no delimiter */
     }
-    while (!p.empty() && on_wire(f, p).empty())
+    while (!p.empty() && frame_wire(f, p).empty())
         p.back() = 'z';
     return p;
 }
@@ -200,7 +188,7 @@ struct Plan {
         starts.push_back(stream.size());
         heads.push_back(f.kind == SP_FRAME_FIXED ? 0 : f.width);
         payloads.push_back(payload);
-        stream += on_wire(f, payload);
+        stream += frame_wire(f, payload);
     }
     void cut(size_t at)
     {
@@ -587,20 +575,30 @@ class SplitBase : public ServerFixture, public ::testing::WithParamInterface<Spl
             EXPECT_OK(rc) << "the client's sends";
         }
     }
-    /* The client ends its side: the server closes too, as `reason` says (not looked at in
-     * the fork model, where on_close runs in the child). */
-    void closes(int reason)
+    /* The server closes the connection, with nothing after the last reply. */
+    void server_closes()
     {
-        (void)sp_shutdown(client_, SP_SHUT_WR);
         std::string rest;
         EXPECT_EQ(0, read_to_eof(client_, rest, 20000)) << "the server's close";
         EXPECT_EQ(0u, rest.size()) << "bytes after the last reply";
+    }
+    /* on_close ran once with `reason` (not looked at in the fork model, where on_close
+     * runs in the child). */
+    void closed_for(int reason)
+    {
         if (forked())
             return;
         for (int i = 0; i < 2000 && g_closes.load() == 0; i++)
             sleep_ms(10);
         EXPECT_EQ(1, g_closes.load());
         EXPECT_STREQ(reason_name(reason), reason_name(g_close_reason.load()));
+    }
+    /* The client ends its side: the server closes too, as `reason` says. */
+    void closes(int reason)
+    {
+        (void)sp_shutdown(client_, SP_SHUT_WR);
+        server_closes();
+        closed_for(reason);
     }
 
     uint32_t seed_ = 0;
@@ -702,14 +700,8 @@ TEST_P(ServerSplitOversize, Oversize)
     cut_anywhere(rng_, framer, p);
     exchange(
         p, [&] { return echoes(p); }, late ? 500 : 0);
-    std::string rest;
-    EXPECT_EQ(0, read_to_eof(client_, rest, 20000)) << "the server closes";
-    EXPECT_EQ(0u, rest.size()) << "bytes after the last echo";
-    if (forked())
-        return;
-    for (int i = 0; i < 2000 && g_closes.load() == 0; i++)
-        sleep_ms(10);
-    EXPECT_STREQ(reason_name(SP_CLOSE_TOO_LARGE), reason_name(g_close_reason.load()));
+    server_closes();
+    closed_for(SP_CLOSE_TOO_LARGE);
 }
 
 /* A stop while a message is cut, after good ones (echoed). Completed within the grace
@@ -729,7 +721,7 @@ TEST_P(ServerSplit, StopWhileCut)
     std::string last, w;
     while (w.size() < 2) { /* a message that can be cut */
         last = make_payload(rng_, fc(), framer, pick_size(rng_, framer, framer.max));
-        w = on_wire(framer, last);
+        w = frame_wire(framer, last);
     }
     size_t part = uniform(rng_, 1, w.size() - 1);
     p.stream += w.substr(0, part);
@@ -750,9 +742,7 @@ TEST_P(ServerSplit, StopWhileCut)
         one.payloads.push_back(last);
         EXPECT_TRUE(echoes(one)) << "the message completed in the grace period";
     }
-    std::string rest;
-    EXPECT_EQ(0, read_to_eof(client_, rest, 20000)) << "the server closes";
-    EXPECT_EQ(0u, rest.size()) << "bytes after the last echo";
+    server_closes();
     running = false;
     EXPECT_OK(sp_server_wait(srv));
     const double took = now_ms() - t0;
@@ -763,9 +753,7 @@ TEST_P(ServerSplit, StopWhileCut)
         EXPECT_GE(took, grace - 20) << "the cut message had grace_ms";
     }
     EXPECT_LT(took, grace + 5000.0 * slow_factor());
-    if (!forked()) {
-        EXPECT_STREQ(reason_name(SP_CLOSE_STOPPING), reason_name(g_close_reason.load()));
-    }
+    closed_for(SP_CLOSE_STOPPING);
 }
 
 /* on_data gives back a random tail of each chunk (delimited framers: any tail is the
