@@ -39,6 +39,19 @@ inline const char *reason_name(int r)
     return r >= 0 && r < 6 ? names[r] : "?";
 }
 
+/* One message as it goes on the wire with framer f (the parts of sp_frame_encode joined);
+ * empty when the framer refuses the payload. */
+inline std::string frame_wire(const sp_framer &f, const std::string &payload)
+{
+    unsigned char hdr[SP_FRAME_HEADER_MAX];
+    sp_iovec iov[2];
+    int n = sp_frame_encode(&f, payload.data(), payload.size(), hdr, iov);
+    std::string out;
+    for (int i = 0; i < n; i++)
+        out.append((const char *)iov[i].base, (size_t)iov[i].len);
+    return out;
+}
+
 /* The models this OS has (fork is POSIX only). */
 inline std::vector<int> os_models()
 {

@@ -75,18 +75,6 @@ const FramerCase framers[] = {
     {"lines", lines, std::string(120, 'x')}, /* no delimiter within max + 2 bytes */
 };
 
-/* One message as it goes on the wire. */
-std::string wire(const sp_framer &f, const std::string &payload)
-{
-    unsigned char hdr[SP_FRAME_HEADER_MAX];
-    sp_iovec iov[2];
-    int n = sp_frame_encode(&f, payload.data(), payload.size(), hdr, iov);
-    std::string out;
-    for (int i = 0; i < n; i++)
-        out.append((const char *)iov[i].base, (size_t)iov[i].len);
-    return n > 0 ? out : std::string();
-}
-
 struct ReadParam {
     int model;
     size_t framer; /* index into framers */
@@ -153,7 +141,7 @@ class ServerReads : public ServerFixture, public ::testing::WithParamInterface<R
 TEST_P(ServerReads, OneMessagePerRead)
 {
     for (int i = 0; i < 20; i++) {
-        ASSERT_TRUE(put(wire(framer, payload(i))));
+        ASSERT_TRUE(put(frame_wire(framer, payload(i))));
         ASSERT_TRUE(reply(payload(i)));
     }
 }
@@ -162,14 +150,14 @@ TEST_P(ServerReads, OneMessagePerRead)
  * any prefix), the next one the rest and, behind it, a whole message. */
 TEST_P(ServerReads, MessageCutByTheRead)
 {
-    std::string a = wire(framer, payload(1)), b = wire(framer, payload(2));
+    std::string a = frame_wire(framer, payload(1)), b = frame_wire(framer, payload(2));
     ASSERT_TRUE(put(a.substr(0, 1)));
     sleep_ms(50); /* the server reads the first byte alone */
     ASSERT_TRUE(put(a.substr(1) + b));
     EXPECT_TRUE(reply(payload(1)));
     EXPECT_TRUE(reply(payload(2)));
     /* and the next one read whole again */
-    ASSERT_TRUE(put(wire(framer, payload(3))));
+    ASSERT_TRUE(put(frame_wire(framer, payload(3))));
     EXPECT_TRUE(reply(payload(3)));
 }
 
@@ -178,11 +166,11 @@ TEST_P(ServerReads, SeveralMessagesInOneRead)
 {
     std::string all;
     for (int i = 0; i < 10; i++)
-        all += wire(framer, payload(i));
+        all += frame_wire(framer, payload(i));
     ASSERT_TRUE(put(all));
     for (int i = 0; i < 10; i++)
         ASSERT_TRUE(reply(payload(i)));
-    ASSERT_TRUE(put(wire(framer, payload(11))));
+    ASSERT_TRUE(put(frame_wire(framer, payload(11))));
     EXPECT_TRUE(reply(payload(11)));
 }
 
@@ -191,11 +179,11 @@ TEST_P(ServerReads, EmptyMessageReadAlone)
 {
     if (framer.kind == SP_FRAME_FIXED)
         GTEST_SKIP() << "a fixed framer has no empty message";
-    std::string empty = wire(framer, "");
+    std::string empty = frame_wire(framer, "");
     ASSERT_FALSE(empty.empty());
     ASSERT_TRUE(put(empty));
     EXPECT_TRUE(reply(""));
-    ASSERT_TRUE(put(wire(framer, payload(4))));
+    ASSERT_TRUE(put(frame_wire(framer, payload(4))));
     EXPECT_TRUE(reply(payload(4)));
 }
 
@@ -206,7 +194,7 @@ TEST_P(ServerReads, OversizeMessageCloses)
     const std::string &big = framers[GetParam().framer].too_large;
     if (big.empty())
         GTEST_SKIP() << "a fixed framer has no oversize message";
-    ASSERT_TRUE(put(wire(framer, payload(5))));
+    ASSERT_TRUE(put(frame_wire(framer, payload(5))));
     ASSERT_TRUE(reply(payload(5)));
     ASSERT_TRUE(put(big));
     std::string rest;

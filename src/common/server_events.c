@@ -323,7 +323,9 @@ static void finalize(sp_conn *c)
 
 /* Close what is marked and has nothing left to send (or cannot send it: errors). A
  * connection being closed keeps its flag, so that its handler's on_close cannot put it
- * back on the list; others that on_close marks are looked at in the next pass. */
+ * back on the list; others that on_close marks are looked at in the next pass. An
+ * oversize message closes after the replies to the messages before it, as in the thread
+ * and fork models (their sends returned when the kernel took the bytes). */
 static void process_closing(sp_server *srv, int force)
 {
     sp_conn *list = srv->closing;
@@ -332,8 +334,7 @@ static void process_closing(sp_server *srv, int force)
         sp_conn *c = list;
         list = c->next_closing;
         if (force || sp__ev_queued(c) == 0 ||
-            (c->close_reason == SP_CLOSE_ERROR && c->close_error != SP_EEOF) ||
-            c->close_reason == SP_CLOSE_TOO_LARGE)
+            (c->close_reason == SP_CLOSE_ERROR && c->close_error != SP_EEOF))
             finalize(c);
         else /* sp__ev_flush() puts it back on the list once the queue is empty */
             c->flags &= (unsigned char)~SP__CONN_CLOSING;
