@@ -324,6 +324,20 @@ size_t keep_outside_delimiter(const char *data, size_t len, size_t keep)
     return keep;
 }
 
+/* Whether bytes taken up to the end of p[0..len) (g_ctx before them) may end inside a
+ * delimiter: they end with a proper prefix of it. The framer must not be given the rest
+ * of that delimiter alone (it would see no delimiter: the stream's end would be a cut
+ * message), so on_data stays raw for one more chunk. A prefix that is only data keeps it
+ * raw too, which is harmless. */
+bool ends_inside_delimiter(const char *p, size_t len)
+{
+    const std::string full = g_ctx + std::string(p, len), &d = g_delim;
+    for (size_t j = d.size() - 1; j > 0; j--)
+        if (full.size() >= j && full.compare(full.size() - j, j, d, 0, j) == 0)
+            return true;
+    return false;
+}
+
 /* g_ctx after the handler took bytes p[0..n). */
 void took(const char *p, size_t n)
 {
@@ -388,8 +402,9 @@ int raw_data(sp_conn *c, const void *data, size_t len)
                                       k < 3   ? len
                                       : k < 5 ? 0
                                               : uniform(g_srv_rng, 0, len));
+        back = keep < len ||
+               (chance(g_srv_rng, 0.3) && !ends_inside_delimiter((const char *)data, len));
         took((const char *)data, keep);
-        back = keep < len || chance(g_srv_rng, 0.3);
     } else {
         keep = std::min(len, g_body_left);
         g_body_left -= keep;

@@ -53,7 +53,10 @@ enum sp_close_reason {
                                SP_EEOF: the peer closed in the middle of a message, which
                                is not delivered */
     SP_CLOSE_IDLE = 2,      /**< no whole message (raw: no byte) for idle_timeout_ms */
-    SP_CLOSE_TOO_LARGE = 3, /**< a message over the framer's maximum, or bad framing */
+    SP_CLOSE_TOO_LARGE = 3, /**< a message over the framer's maximum, or bad framing;
+                               the replies to the messages before it are sent first, in
+                               every model (a peer that does not take them is cut by
+                               send_timeout_ms) */
     SP_CLOSE_STOPPING = 4,  /**< the server is stopping */
     SP_CLOSE_HANDLER = 5    /**< the handler asked: sp_conn_close or a negative return */
 };
