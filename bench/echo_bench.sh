@@ -31,7 +31,9 @@
 # the edges of the measured window, which opens only once every connection has had its
 # first echo. Every server counts its errors (printed when it stops); a cell where the load
 # or the server saw an error is flagged. Reported: the median over the repetitions and
-# the min-max spread.
+# the min-max spread; and, for each sockport model against its reference, the ratio within
+# each repetition with a sign test (the targets "met" or "missed" when 9 of 10 repetitions
+# agree, at 10), since one slow spell of a shared machine widens every cell's spread.
 set -u
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -332,6 +334,56 @@ function ref(row, kind, metric, hib,    b, k, v, i) {
     }
     return b
 }
+# the kind a kind is measured against in row: its plain twin, or the event peer with the
+# best median ("" when none ran)
+function refkind(row, kind, metric, hib,    b, bk, v, i) {
+    if (kind == "sockport-threads") return "threads-plain"
+    if (kind == "sockport-fork") return "fork-plain"
+    b = ""; bk = ""
+    for (i = 1; i <= npeer; i++) {
+        v = med[row SUBSEP peer[i], metric]
+        if (v == "") continue
+        if (b == "" || (hib ? v > b : v < b)) { b = v; bk = peer[i] }
+    }
+    return bk
+}
+# P(X >= w) for X ~ Binomial(n, 1/2)
+function tail_ge(n, w,    i, c, p) {
+    p = 0; c = 1
+    for (i = 0; i <= n; i++) {
+        if (i >= w) p += c
+        c = c * (n - i) / (i + 1)
+    }
+    return p / (2 ^ n)
+}
+# The paired comparison of kind with its reference in row: the ratio within each
+# repetition (the two ran back to back, so a slow spell of the machine hits both), their
+# median and range, how many meet target t (hib: ratio >= t, else <= t), and a one-sided
+# sign test: "met" or "missed" when so many repetitions agree that chance would give it
+# less than 5 % of the time, else "undecided". Sets pn, pw, pmed, plo, phi, pverdict.
+function paired(row, kind, metric, hib, t,    rk, r, a, v, x, n, i, j, tt) {
+    pn = 0; pw = 0; pverdict = "–"; pmed = ""
+    rk = refkind(row, kind, metric, hib)
+    if (rk == "") return
+    for (r = 1; r <= reps; r++) {
+        v = rep[row SUBSEP kind, metric, r]; x = rep[row SUBSEP rk, metric, r]
+        if (v == "" || x == "" || x + 0 == 0) continue
+        a[++pn] = v / x
+        if (hib ? a[pn] >= t : a[pn] <= t) pw++
+    }
+    if (pn == 0) return
+    for (i = 2; i <= pn; i++) { tt = a[i]; for (j = i - 1; j >= 1 && a[j] > tt; j--) a[j + 1] = a[j]; a[j + 1] = tt }
+    plo = a[1]; phi = a[pn]
+    pmed = pn % 2 ? a[(pn + 1) / 2] : (a[pn / 2] + a[pn / 2 + 1]) / 2
+    if (tail_ge(pn, pw) < 0.05) pverdict = "met"
+    else if (tail_ge(pn, pn - pw) < 0.05) pverdict = "missed"
+    else pverdict = "undecided"
+}
+function pairedstr(row, kind, metric, hib, t) {
+    paired(row, kind, metric, hib, t)
+    if (pn == 0) return "–"
+    return sprintf("%.2f (%.2f–%.2f), %d/%d: %s", pmed, plo, phi, pw, pn, pverdict)
+}
 function ratio(row, kind, metric, hib,    r, m) {
     r = ref(row, kind, metric, hib); m = med[row SUBSEP kind, metric]
     if (r == "self") return "ref"
@@ -362,6 +414,8 @@ $1 == "R" || $1 == "I" {
     if ($1 == "R") {
         add(cell, "rt", kv($0, "rt_per_s")); add(cell, "p99", kv($0, "p99_us"))
         add(cell, "cpu", kv($0, "cpu_us_per_rt")); add(cell, "mb", kv($0, "mb_per_s"))
+        rep[cell, "rt", $4] = kv($0, "rt_per_s"); rep[cell, "mb", $4] = kv($0, "mb_per_s")
+        rep[cell, "cpu", $4] = kv($0, "cpu_us_per_rt")
     } else {
         h = kv($0, "held") + 0
         if (h > 0 && kv($0, "heap1") != "" && kv($0, "heap0") + 0 >= 0) # -1: no mallinfo2
@@ -460,6 +514,24 @@ END {
     if (e > 0 && s != "")
         printf "- bulk ≥ 1.0× hand-written epoll: %.2f× (%s)\n", s / e, (s / e >= 1.0 ? "met" : "missed")
     printf "- thread model ≥ 1.0× threads-plain: %d of %d rows; fork model ≥ 1.0× fork-plain: %d of %d rows\n", ok3, n3, ok4, n4
+    print ""
+    print "Paired by repetition (a server and its reference ran in the same repetition, seconds"
+    print "apart, so the two saw the same spell of the machine): the ratio within each repetition,"
+    print "median (min–max), in how many repetitions the target held, and a sign test: \"met\""
+    print "or \"missed\" when that many repetitions agree less than 5 % of the time by chance"
+    print "(at 10 repetitions: 9 or more of 10), else \"undecided\". The reference is the event"
+    print "peer with the best median, or the plain twin. Targets: events rt/s ≥ 1.0, CPU ≤ " cpu_target ";"
+    print "threads and fork rt/s ≥ 1.0, CPU ≤ 1.0."
+    print ""
+    print "| row | events rt/s | events CPU/rt | threads rt/s | threads CPU/rt | fork rt/s | fork CPU/rt |"
+    print "|---|---|---|---|---|---|---|"
+    for (r = 1; r <= nrow; r++) {
+        row = rowv[r]; m = row ~ /^bulk/ ? "mb" : "rt"
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", rowlabel(row),
+            pairedstr(row, "sockport-events", m, 1, 1.0), pairedstr(row, "sockport-events", "cpu", 0, cpu_target),
+            pairedstr(row, "sockport-threads", m, 1, 1.0), pairedstr(row, "sockport-threads", "cpu", 0, 1.0),
+            pairedstr(row, "sockport-fork", m, 1, 1.0), pairedstr(row, "sockport-fork", "cpu", 0, 1.0)
+    }
     # issue #14: an io_uring engine is kept only if its server CPU per round trip is below
     # epoll'"'"'s in most rows
     nu = 0; oku = 0
