@@ -265,7 +265,8 @@ T1=$(date +%s)
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 MEM=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 if [ $QUICK = 1 ]; then CMD="bench/echo_bench.sh quick"; else CMD="bench/echo_bench.sh"; fi
-CMD="REPS=$REPS SECONDS=$RUN_SECONDS $CMD"
+# everything the run was given, so that the report's command repeats it
+CMD="REPS=$REPS SECONDS=$RUN_SECONDS CALLGRIND=${CALLGRIND:-1} KINDS=\"$KINDS\" ROWS=\"$ROWS\" IDLE_N=$IDLE_N IDLE_MAX=$IDLE_MAX $CMD"
 
 echo "### Echo servers: run of $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
