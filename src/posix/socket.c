@@ -406,11 +406,15 @@ ptrdiff_t sp__sendv_dontwait(sp_socket_t s, const sp_iovec *iov, int n, int dont
         r = send(s, iov[0].base, (size_t)iov[0].len, flags);
         return r >= 0 ? r : buf_slow(s, IO_SEND, iov[0].base, (size_t)iov[0].len, NULL, flags);
     }
-    if (n == 2 && (size_t)iov[0].len + (size_t)iov[1].len <= SP__SEND_COALESCE) {
+    /* each length checked alone: their sum may wrap; an empty part may have no buffer */
+    if (n == 2 && (size_t)iov[0].len <= SP__SEND_COALESCE &&
+        (size_t)iov[1].len <= SP__SEND_COALESCE - (size_t)iov[0].len) {
         char small[SP__SEND_COALESCE]; /* the same bytes in one piece: the same result */
         size_t a = (size_t)iov[0].len, len = a + (size_t)iov[1].len;
-        memcpy(small, iov[0].base, a);
-        memcpy(small + a, iov[1].base, (size_t)iov[1].len);
+        if (a > 0)
+            memcpy(small, iov[0].base, a);
+        if (len > a)
+            memcpy(small + a, iov[1].base, len - a);
         r = send(s, small, len, flags);
         return r >= 0 ? r : buf_slow(s, IO_SEND, small, len, NULL, flags);
     }
