@@ -477,8 +477,12 @@ TEST_F(Promises, ZeroLengthsAndNullBuffers)
     EXPECT_OK(sp_recv_all(b, got, 2, 2000, nullptr));
     EXPECT_EQ(0, memcmp(got, "ab", 2));
 #ifndef _WIN32 /* an sp_iovec's length is a ULONG there: the sum cannot wrap */
-    sp_iovec wrap[2] = {sp_iovec_make("x", SIZE_MAX), sp_iovec_make("yz", 2)};
-    EXPECT_LT(sp_sendv(a, wrap, 2), 0) << "a length over SSIZE_MAX is refused by the OS";
+    /* (not under valgrind: it reports the bogus length as a system call's parameter that
+     * points to unaddressable bytes, before the kernel refuses it) */
+    if (!is_valgrind()) {
+        sp_iovec wrap[2] = {sp_iovec_make("x", SIZE_MAX), sp_iovec_make("yz", 2)};
+        EXPECT_LT(sp_sendv(a, wrap, 2), 0) << "a length over SSIZE_MAX is refused by the OS";
+    }
 #endif
     EXPECT_SP(SP_EINVAL, sp_recvv(a, &iov, -1));
     EXPECT_SP(SP_EINVAL, sp_sendv_all(a, &iov, -1, 0, nullptr));
