@@ -391,7 +391,7 @@ static int clamp_iov(int n)
 /* One part goes by send(): sendmsg() would first read a msghdr and an iovec array from
  * user memory (Linux: copy_msghdr_from_user, import_iovec), which send() does not. Two
  * parts this short (a framed reply: its prefix and a small payload) are copied into one
- * buffer and sent with send() too: the copy costs user space 45 instructions (callgrind),
+ * buffer and sent with send() too: the copy costs user space 57 instructions (callgrind),
  * and saves the kernel more (echo benchmark, event model, pingpong 100 x 64 B, paired
  * with the build without it: 8 % more round trips per second, 8 % less CPU per round trip
  * in 15 of 16 repetitions; docs/benchmarks.md, issue 14 sixth pass). */
