@@ -290,13 +290,18 @@ function add(cell, metric, v) {
     cnt[cell, metric]++
     val[cell, metric, cnt[cell, metric]] = v + 0
 }
-function median(cell, metric,    n, i, j, t, a) {
+# a[1..n] sorted in place; returns their median
+function sorted_median(a, n,    i, j, t) {
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function median(cell, metric,    n, i, a, m) {
     n = cnt[cell, metric]
     if (n == 0) return ""
     for (i = 1; i <= n; i++) a[i] = val[cell, metric, i]
-    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    m = sorted_median(a, n)
     lo[cell, metric] = a[1]; hi[cell, metric] = a[n]
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    return m
 }
 function fmt(v) {
     if (v == "") return ""
@@ -362,7 +367,7 @@ function tail_ge(n, w,    i, c, p) {
 # median and range, how many meet target t (hib: ratio >= t, else <= t), and a one-sided
 # sign test: "met" or "missed" when so many repetitions agree that chance would give it
 # less than 5 % of the time, else "undecided". Sets pn, pw, pmed, plo, phi, pverdict.
-function paired(row, kind, metric, hib, t,    rk, r, a, v, x, n, i, j, tt) {
+function paired(row, kind, metric, hib, t,    rk, r, a, v, x) {
     pn = 0; pw = 0; pverdict = "–"; pmed = ""
     rk = refkind(row, kind, metric, hib)
     if (rk == "") return
@@ -373,9 +378,8 @@ function paired(row, kind, metric, hib, t,    rk, r, a, v, x, n, i, j, tt) {
         if (hib ? a[pn] >= t : a[pn] <= t) pw++
     }
     if (pn == 0) return
-    for (i = 2; i <= pn; i++) { tt = a[i]; for (j = i - 1; j >= 1 && a[j] > tt; j--) a[j + 1] = a[j]; a[j + 1] = tt }
+    pmed = sorted_median(a, pn)
     plo = a[1]; phi = a[pn]
-    pmed = pn % 2 ? a[(pn + 1) / 2] : (a[pn / 2] + a[pn / 2 + 1]) / 2
     if (tail_ge(pn, pw) < 0.05) pverdict = "met"
     else if (tail_ge(pn, pn - pw) < 0.05) pverdict = "missed"
     else pverdict = "undecided"
